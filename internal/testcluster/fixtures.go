@@ -1,0 +1,93 @@
+package testcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// SetContainerLogs makes kwok serve these lines as the logs of every container of every pod in
+// namespace: current for `logs`, previous for `logs --previous` (what a crash-looping
+// container printed before it died). kwok reads files in CRI log format; this writes them.
+func (c *Cluster) SetContainerLogs(ctx context.Context, namespace string, current, previous []string) error {
+	dir := filepath.Join(c.Dir, "podlogs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := map[string][]string{"current": current, "previous": previous}
+	paths := map[string]string{}
+	for kind, lines := range files {
+		p := filepath.Join(dir, namespace+"-"+kind+".log")
+		if err := os.WriteFile(p, []byte(criLog(lines)), 0o644); err != nil {
+			return err
+		}
+		paths[kind] = p
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1",
+		"kind":       "ClusterLogs",
+		"metadata":   map[string]any{"name": "logs-" + namespace},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchNamespaces": []any{namespace}},
+			"logs": []any{map[string]any{
+				"logsFile":         paths["current"],
+				"previousLogsFile": paths["previous"],
+				"follow":           false,
+			}},
+		},
+	}}
+	return c.createOrReplace(ctx, obj)
+}
+
+// criLog renders lines in the CRI container log format kwok requires.
+func criLog(lines []string) string {
+	var b strings.Builder
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, l := range lines {
+		fmt.Fprintf(&b, "%s stderr F %s\n", ts.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), l)
+	}
+	return b.String()
+}
+
+// ForwardPorts makes a port-forward to port of any pod in namespace reach address:targetPort
+// on this machine (e.g. a test HTTP server standing in for the pod's container).
+func (c *Cluster) ForwardPorts(ctx context.Context, namespace string, port int32, address string, targetPort int32) error {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1",
+		"kind":       "ClusterPortForward",
+		"metadata":   map[string]any{"name": fmt.Sprintf("pf-%s-%d", namespace, port)},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchNamespaces": []any{namespace}},
+			"forwards": []any{map[string]any{
+				"ports":  []any{int64(port)},
+				"target": map[string]any{"port": int64(targetPort), "address": address},
+			}},
+		},
+	}}
+	return c.createOrReplace(ctx, obj)
+}
+
+func (c *Cluster) createOrReplace(ctx context.Context, obj *unstructured.Unstructured) error {
+	gvr := ClusterLogsGVR
+	if obj.GetKind() == "ClusterPortForward" {
+		gvr = ClusterPortForwardGVR
+	}
+	ri := c.Dynamic.Resource(gvr)
+	_, err := ri.Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		old, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		obj.SetResourceVersion(old.GetResourceVersion())
+		_, err = ri.Update(ctx, obj, metav1.UpdateOptions{})
+	}
+	return err
+}

@@ -1,0 +1,90 @@
+// Package kube builds Kubernetes clients from kubeconfig content (as the action receives it)
+// and holds Shepherd's in-cluster conventions.
+package kube
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Clients is everything Shepherd needs to talk to one cluster: a REST config, a typed
+// clientset, and a RESTClientGetter for the Helm SDK.
+type Clients struct {
+	Config    *rest.Config
+	Typed     kubernetes.Interface
+	Getter    *Getter
+	Namespace string
+}
+
+// New parses kubeconfig content and selects kubeContext ("" = the current context). The
+// returned error never quotes the kubeconfig (it may hold tokens and keys).
+func New(kubeconfig []byte, kubeContext, namespace string) (*Clients, error) {
+	if len(kubeconfig) == 0 {
+		return nil, errors.New("kubeconfig is empty")
+	}
+	raw, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return nil, errors.New("kubeconfig is not a valid kubeconfig file (YAML with clusters, users and contexts)")
+	}
+	if kubeContext != "" {
+		if _, ok := raw.Contexts[kubeContext]; !ok {
+			return nil, fmt.Errorf("context %q is not in the kubeconfig", kubeContext)
+		}
+	}
+	cc := clientcmd.NewNonInteractiveClientConfig(*raw, kubeContext, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: namespace}}, nil)
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Config: cfg, Typed: typed, Getter: &Getter{cc: cc, cfg: cfg, namespace: namespace}, Namespace: namespace}, nil
+}
+
+// Getter implements Helm's genericclioptions.RESTClientGetter over an in-memory kubeconfig.
+type Getter struct {
+	cc        clientcmd.ClientConfig
+	cfg       *rest.Config
+	namespace string
+	disc      discovery.CachedDiscoveryInterface
+}
+
+// ToRESTConfig returns a copy of the REST config.
+func (g *Getter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.cfg), nil }
+
+// ToDiscoveryClient returns a memory-cached discovery client (shared by all callers).
+func (g *Getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	if g.disc == nil {
+		dc, err := discovery.NewDiscoveryClientForConfig(g.cfg)
+		if err != nil {
+			return nil, err
+		}
+		g.disc = memory.NewMemCacheClient(dc)
+	}
+	return g.disc, nil
+}
+
+// ToRESTMapper returns a deferred, discovery-backed REST mapper.
+func (g *Getter) ToRESTMapper() (meta.RESTMapper, error) {
+	dc, err := g.ToDiscoveryClient()
+	if err != nil {
+		return nil, err
+	}
+	m := restmapper.NewDeferredDiscoveryRESTMapper(dc)
+	return restmapper.NewShortcutExpander(m, dc, nil), nil
+}
+
+// ToRawKubeConfigLoader returns the kubeconfig loader (its namespace is the target namespace).
+func (g *Getter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.cc }
