@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/report"
+)
+
+const usage = `shepherd — zero-downtime Kubernetes deploys that roll themselves back
+
+usage:
+  shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
+  shepherd demo          a local deploy end to end on a throw-away local cluster
+
+deploy flags (the action's inputs, with dashes):
+`
+
+// runCLI is the command line: the same engine as the action, flags instead of inputs, plain text.
+func runCLI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		newFlags(io.Discard, map[string]*string{}).PrintDefaults()
+		return 0
+	}
+	switch args[0] {
+	case "demo":
+		return runDemo(ctx, stdout)
+	case "deploy":
+	default:
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy or demo)\n", args[0])
+		return 2
+	}
+	vals := map[string]*string{}
+	fs := newFlags(stderr, vals)
+	debug := fs.Bool("debug", false, "debug log on stderr (never prints credentials)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	// On the CLI --kubeconfig is a path (default $KUBECONFIG, then ~/.kube/config).
+	path := *vals[config.InKubeconfig]
+	if path == "" {
+		path = getenv("KUBECONFIG")
+	}
+	if path == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, ".kube", "config")
+		}
+	}
+	kc, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "shepherd: kubeconfig: cannot read %s: %v\n", path, err)
+		return 1
+	}
+	get := func(name string) string {
+		if name == config.InKubeconfig {
+			return string(kc)
+		}
+		if v, ok := vals[name]; ok {
+			return *v
+		}
+		return ""
+	}
+	cfg, err := config.FromInputs(get)
+	if err != nil {
+		fmt.Fprintf(stderr, "shepherd: invalid input:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 1
+	}
+	rep := &report.Text{W: stdout}
+	o := execute(ctx, cfg, rep, debugLogger(stderr, *debug))
+	_ = rep.Finish(ctx, o)
+	return o.ExitCode()
+}
+
+// newFlags declares one string flag per action input (image_tag → --image-tag). Multi-line
+// inputs (values, set) take their lines separated by newlines or repeated flags.
+func newFlags(out io.Writer, vals map[string]*string) *flag.FlagSet {
+	fs := flag.NewFlagSet("shepherd deploy", flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, in := range config.Inputs {
+		name := strings.ReplaceAll(in, "_", "-")
+		v := new(string)
+		vals[in] = v
+		help := "action input " + in
+		switch in {
+		case config.InKubeconfig:
+			help = "kubeconfig file path (default $KUBECONFIG, then ~/.kube/config)"
+		case config.InValues, config.InSet:
+			fs.Func(name, help+" (repeatable)", func(s string) error {
+				*v = strings.TrimPrefix(*v+"\n"+s, "\n")
+				return nil
+			})
+			continue
+		}
+		fs.StringVar(v, name, "", help)
+	}
+	return fs
+}

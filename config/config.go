@@ -1,0 +1,253 @@
+// Package config is Shepherd's typed, validated configuration. Inputs (action inputs or CLI flags)
+// become a Config once, at the edge; library packages only ever see a valid Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Mode is what a run does.
+type Mode string
+
+// Modes that work today.
+const (
+	ModeDeploy Mode = "deploy"
+)
+
+// Strategy is how a deploy replaces the running version.
+type Strategy string
+
+// Strategies that work today.
+const (
+	StrategyRolling Strategy = "rolling"
+)
+
+var (
+	modes      = []Mode{ModeDeploy}
+	strategies = []Strategy{StrategyRolling}
+)
+
+// Config is one run's configuration.
+type Config struct {
+	Mode        Mode
+	Strategy    Strategy
+	Release     string
+	Namespace   string
+	Chart       string   // local chart directory or packaged .tgz
+	ValuesFiles []string // values files, merged in order
+	Set         []string // key=value lines (Helm --set syntax), applied after the files
+	ImageTag    string   // set at ImageTagKey when not empty
+	ImageTagKey string
+	// Kubeconfig is the kubeconfig content. It is secret: never print it.
+	Kubeconfig []byte `json:"-"`
+	Context    string
+	Timeout    time.Duration // the whole rollout's deadline
+	DryRun     bool
+	HealthURL  string // checked after the rollout when not empty
+	// HealthTimeout bounds the health check (retries until it answers healthy).
+	HealthTimeout time.Duration
+}
+
+// Defaults. action.yml and the README state the same values (a test checks it).
+const (
+	DefaultMode          = ModeDeploy
+	DefaultStrategy      = StrategyRolling
+	DefaultNamespace     = "default"
+	DefaultImageTagKey   = "image.tag"
+	DefaultTimeout       = 5 * time.Minute
+	DefaultHealthTimeout = 30 * time.Second
+)
+
+// Default returns a Config holding every default.
+func Default() Config {
+	return Config{
+		Mode:          DefaultMode,
+		Strategy:      DefaultStrategy,
+		Namespace:     DefaultNamespace,
+		ImageTagKey:   DefaultImageTagKey,
+		Timeout:       DefaultTimeout,
+		HealthTimeout: DefaultHealthTimeout,
+	}
+}
+
+// Input names, as action.yml declares them (CLI flags use the same names with dashes).
+const (
+	InMode        = "mode"
+	InStrategy    = "strategy"
+	InRelease     = "release"
+	InNamespace   = "namespace"
+	InChart       = "chart"
+	InValues      = "values"
+	InSet         = "set"
+	InImageTag    = "image_tag"
+	InImageTagKey = "image_tag_key"
+	InKubeconfig  = "kubeconfig"
+	InContext     = "context"
+	InTimeout     = "timeout"
+	InDryRun      = "dry_run"
+	InHealthURL   = "health_url"
+)
+
+// Inputs lists every input name Shepherd reads.
+var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
+	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL}
+
+// FromInputs builds a Config from raw input strings (get returns "" for an unset input),
+// starting from Default. Every problem is reported, each naming its input.
+func FromInputs(get func(name string) string) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(get(name)); v != "" {
+			*dst = v
+		}
+	}
+	if v := strings.TrimSpace(get(InMode)); v != "" {
+		c.Mode = Mode(v)
+	}
+	if v := strings.TrimSpace(get(InStrategy)); v != "" {
+		c.Strategy = Strategy(v)
+	}
+	str(InRelease, &c.Release)
+	str(InNamespace, &c.Namespace)
+	str(InChart, &c.Chart)
+	str(InContext, &c.Context)
+	str(InHealthURL, &c.HealthURL)
+	str(InImageTagKey, &c.ImageTagKey)
+	c.ImageTag = get(InImageTag) // validated as is: whitespace inside is an error, not trimmed away
+	c.ValuesFiles = lines(get(InValues))
+	c.Set = lines(get(InSet))
+	c.Kubeconfig = []byte(get(InKubeconfig))
+	if v := strings.TrimSpace(get(InTimeout)); v != "" {
+		d, err := ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration (use e.g. 300, 90s, 5m, 1h)", InTimeout, v))
+		} else {
+			c.Timeout = d
+		}
+	}
+	if v := strings.TrimSpace(get(InDryRun)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a boolean (use true or false)", InDryRun, v))
+		}
+		c.DryRun = b
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// ParseDuration accepts a Go duration ("90s", "5m") or a whole number of seconds ("300").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// lines splits a multi-line input into its non-empty, trimmed lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var (
+	// A Docker image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+	imageTagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// A dotted values path, e.g. image.tag or app.images[0].tag.
+	valuesKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\[[0-9]+\])?(\.[A-Za-z0-9_-]+(\[[0-9]+\])?)*$`)
+)
+
+// Validate reports every problem of c, each naming its input and what is allowed. It is
+// pure: files (chart, values) are checked at pre-flight, before anything is written.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if !contains(modes, c.Mode) {
+		bad("%s: %q is not supported (allowed: %s)", InMode, c.Mode, join(modes))
+	}
+	if !contains(strategies, c.Strategy) {
+		bad("%s: %q is not supported (allowed: %s)", InStrategy, c.Strategy, join(strategies))
+	}
+	switch {
+	case c.Release == "":
+		bad("%s: required (the Helm release name)", InRelease)
+	case len(c.Release) > 53 || len(validation.IsDNS1123Label(c.Release)) > 0:
+		bad("%s: %q is not a valid release name (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 53 characters)", InRelease, c.Release)
+	}
+	if len(validation.IsDNS1123Label(c.Namespace)) > 0 {
+		bad("%s: %q is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)", InNamespace, c.Namespace)
+	}
+	if c.Mode == ModeDeploy && c.Chart == "" {
+		bad("%s: required for mode deploy (a chart directory or packaged .tgz)", InChart)
+	}
+	for _, s := range c.Set {
+		if err := validateSet(s); err != nil {
+			bad("%s: line %q: %v (one key=value a line, e.g. replicaCount=3)", InSet, s, err)
+		}
+	}
+	if c.ImageTag != "" && !imageTagRE.MatchString(c.ImageTag) {
+		bad("%s: %q is not a valid image tag (letters, digits, '_', '.', '-'; at most 128 characters; no spaces or shell characters)", InImageTag, c.ImageTag)
+	}
+	if !valuesKeyRE.MatchString(c.ImageTagKey) {
+		bad("%s: %q is not a values path (e.g. image.tag)", InImageTagKey, c.ImageTagKey)
+	}
+	if len(c.Kubeconfig) > 0 {
+		if _, err := clientcmd.Load(c.Kubeconfig); err != nil {
+			bad("%s: not a valid kubeconfig (expected the YAML content of a kubeconfig file, not a path)", InKubeconfig)
+		}
+	}
+	if c.Timeout <= 0 {
+		bad("%s: must be positive, got %s", InTimeout, c.Timeout)
+	}
+	if c.HealthURL != "" {
+		u, err := url.Parse(c.HealthURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("%s: %q is not an http(s) URL", InHealthURL, c.HealthURL)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateSet(s string) error {
+	k, _, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return errors.New("missing key=value")
+	}
+	_, err := strvals.Parse(s)
+	return err
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func join[T ~string](list []T) string {
+	s := make([]string, len(list))
+	for i, v := range list {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/report"
+)
+
+type actionYAML struct {
+	Inputs map[string]struct {
+		Default  *string `json:"default"`
+		Required bool    `json:"required"`
+	} `json:"inputs"`
+	Outputs map[string]any `json:"outputs"`
+	Runs    struct {
+		Using string `json:"using"`
+		Image string `json:"image"`
+	} `json:"runs"`
+}
+
+// defaults are config.Default() as input strings.
+func defaults() map[string]string {
+	d := config.Default()
+	return map[string]string{
+		config.InMode: string(d.Mode), config.InStrategy: string(d.Strategy), config.InNamespace: d.Namespace,
+		config.InImageTagKey: d.ImageTagKey, config.InTimeout: "5m", config.InDryRun: "false",
+	}
+}
+
+// action.yml, config.Default() and the README must agree on every input, default and output.
+func TestActionContract(t *testing.T) {
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a actionYAML
+	if err := yaml.Unmarshal(raw, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Runs.Using != "docker" || a.Runs.Image != "Dockerfile" {
+		t.Errorf("runs = %+v, want a docker action built from Dockerfile", a.Runs)
+	}
+	var declared []string
+	for k := range a.Inputs {
+		declared = append(declared, k)
+	}
+	sort.Strings(declared)
+	want := append([]string(nil), config.Inputs...)
+	sort.Strings(want)
+	if strings.Join(declared, ",") != strings.Join(want, ",") {
+		t.Fatalf("action.yml inputs %v != config.Inputs %v", declared, want)
+	}
+	if d, _ := config.ParseDuration("5m"); d != config.DefaultTimeout {
+		t.Fatalf("timeout default drifted: %s", config.DefaultTimeout)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := defaults()
+	for _, in := range config.Inputs {
+		got := ""
+		if p := a.Inputs[in].Default; p != nil {
+			got = *p
+		}
+		if got != defs[in] {
+			t.Errorf("input %s: action.yml default %q, config default %q", in, got, defs[in])
+		}
+		row := regexp.MustCompile("(?m)^\\| `" + in + "` \\| (`([^`]*)` )?\\|")
+		m := row.FindStringSubmatch(string(readme))
+		if m == nil {
+			t.Errorf("README inputs table has no row for %s", in)
+		} else if m[2] != defs[in] {
+			t.Errorf("README default of %s is %q, config says %q", in, m[2], defs[in])
+		}
+	}
+	outs := report.Outputs(deploy.Outcome{})
+	if len(outs) != len(a.Outputs) {
+		t.Errorf("action.yml declares %d outputs, the reporter writes %d", len(a.Outputs), len(outs))
+	}
+	for k := range outs {
+		if _, ok := a.Outputs[k]; !ok {
+			t.Errorf("output %s is written but not declared in action.yml", k)
+		}
+		if !strings.Contains(string(readme), "| `"+k+"` |") {
+			t.Errorf("README outputs table has no row for %s", k)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+// Package deploy is the orchestrator: it runs a strategy's steps against the cluster, watches
+// them, and on failure diagnoses, rolls back and verifies — reporting every step.
+package deploy
+
+import (
+	"context"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/diagnose"
+)
+
+// Status is a run's result, as the `status` output states it.
+type Status string
+
+// Statuses.
+const (
+	Succeeded  Status = "succeeded"
+	RolledBack Status = "rolled-back"
+	Failed     Status = "failed"
+	DryRun     Status = "dry-run"
+)
+
+// Level grades an Event.
+type Level string
+
+// Levels.
+const (
+	Info  Level = "info"
+	Warn  Level = "warning"
+	Error Level = "error"
+)
+
+// Event is one line of a run's timeline.
+type Event struct {
+	At      time.Duration // since the run started
+	Phase   string        // pre-flight, upgrade, watch, health-check, diagnose, rollback, verify, done
+	Level   Level
+	Message string
+}
+
+// Reporter is everything a user sees of a run: live events, then the outcome.
+type Reporter interface {
+	Event(ctx context.Context, e Event)
+	Finish(ctx context.Context, o Outcome) error
+}
+
+// Outcome is what a run did.
+type Outcome struct {
+	Status    Status
+	Release   string
+	Namespace string
+	Chart     string
+	ImageTag  string
+	// Revision is the revision this run created (0 if it wrote none).
+	Revision int
+	// PreviousRevision is the release's latest revision before the run (0 for a first install).
+	PreviousRevision int
+	// RollbackRevision is the good revision the release was rolled back to (0 if none);
+	// RollbackNewRevision the revision that rollback created.
+	RollbackRevision    int
+	RollbackNewRevision int
+	FailureReason       diagnose.Category
+	Diagnosis           *diagnose.Diagnosis
+	// Message is the one-line result (the ::error annotation when the run failed).
+	Message  string
+	Diff     string // dry-run: what would change
+	Duration time.Duration
+	Timeline []Event
+}
+
+// ExitCode is the process exit code for the outcome: 0 only when the release is healthy on the
+// requested version (or a dry run).
+func (o Outcome) ExitCode() int {
+	if o.Status == Succeeded || o.Status == DryRun {
+		return 0
+	}
+	return 1
+}

@@ -1,0 +1,146 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// preflightError is a pre-flight failure that has a failure category (e.g. a missing Secret).
+type preflightError struct {
+	reason diagnose.Category
+	err    error
+}
+
+func (e *preflightError) Error() string { return e.err.Error() }
+func (e *preflightError) Unwrap() error { return e.err }
+
+// preflight is what is known before anything is written.
+type preflight struct {
+	chart   *chart.Chart
+	values  map[string]any
+	current int    // latest revision, 0 when the release does not exist
+	diff    string // rendered manifest vs the live release
+}
+
+// preflight checks, before any write: the cluster answers, the namespace exists, the chart
+// loads, the values merge, the chart renders, and the Secrets and ConfigMaps the rendered
+// workloads reference exist.
+func (r *run) preflight(ctx context.Context) (*preflight, error) {
+	cfg := r.cfg
+	cs := r.d.Clients.Typed
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+		return nil, fmt.Errorf("the cluster at %s does not answer: %v", r.d.Clients.Config.Host, err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%s: namespace %q does not exist", config.InNamespace, cfg.Namespace)
+	} else if err != nil && !apierrors.IsForbidden(err) { // a namespaced Role may not read namespaces
+		return nil, fmt.Errorf("reading namespace %q: %v", cfg.Namespace, err)
+	}
+	if _, err := os.Stat(cfg.Chart); err != nil {
+		return nil, fmt.Errorf("%s: %q does not exist (a chart directory or packaged .tgz)", config.InChart, cfg.Chart)
+	}
+	ch, err := loader.Load(cfg.Chart)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q does not load as a Helm chart: %v", config.InChart, cfg.Chart, err)
+	}
+	vals, err := release.Values(cfg.ValuesFiles, cfg.Set, cfg.ImageTagKey, cfg.ImageTag)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %v", config.InValues, config.InSet, err)
+	}
+	hist, err := r.d.Helm.History(cfg.Release)
+	if err != nil {
+		return nil, err
+	}
+	pf := &preflight{chart: ch, values: vals}
+	live := ""
+	if len(hist) > 0 {
+		last := hist[len(hist)-1]
+		pf.current, live = last.Version, last.Manifest
+	}
+	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, release.UpgradeOptions{DryRun: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
+	}
+	if err := r.checkReferences(ctx, rendered.Manifest); err != nil {
+		return nil, err
+	}
+	if pf.diff, err = release.Diff(live, rendered.Manifest); err != nil {
+		return nil, err
+	}
+	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, ch.Metadata.Name, revName(pf.current))
+	return pf, nil
+}
+
+// checkReferences fails when a Secret or ConfigMap (or a key in one) that the rendered
+// workloads need is missing: the pods would fail with CreateContainerConfigError.
+func (r *run) checkReferences(ctx context.Context, manifest string) error {
+	refs, err := release.References(manifest)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, ref := range refs {
+		if ref.Optional {
+			continue
+		}
+		ns := ref.Namespace
+		if ns == "" {
+			ns = r.cfg.Namespace
+		}
+		var keys map[string]bool
+		switch ref.Kind {
+		case "Secret":
+			s, err := r.d.Clients.Typed.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil {
+				missing = append(missing, describeMissing(ref, err))
+				continue
+			}
+			keys = map[string]bool{}
+			for k := range s.Data {
+				keys[k] = true
+			}
+			for k := range s.StringData {
+				keys[k] = true
+			}
+		case "ConfigMap":
+			cm, err := r.d.Clients.Typed.CoreV1().ConfigMaps(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil {
+				missing = append(missing, describeMissing(ref, err))
+				continue
+			}
+			keys = map[string]bool{}
+			for k := range cm.Data {
+				keys[k] = true
+			}
+			for k := range cm.BinaryData {
+				keys[k] = true
+			}
+		}
+		if ref.Key != "" && !keys[ref.Key] {
+			missing = append(missing, fmt.Sprintf("%s %q has no key %q (needed by %s)", ref.Kind, ref.Name, ref.Key, ref.From))
+		}
+	}
+	if len(missing) > 0 {
+		return &preflightError{reason: diagnose.Config, err: errors.New(strings.Join(missing, "; "))}
+	}
+	return nil
+}
+
+func describeMissing(ref release.Ref, err error) string {
+	if apierrors.IsNotFound(err) {
+		return fmt.Sprintf("%s %q does not exist (needed by %s)", ref.Kind, ref.Name, ref.From)
+	}
+	return fmt.Sprintf("%s %q cannot be read (needed by %s): %v", ref.Kind, ref.Name, ref.From, err)
+}

@@ -1,0 +1,71 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// HealthyBody decides whether a health endpoint's answer is healthy: a 2xx status, and when
+// the body is a JSON object with a "status" field, that field is "healthy" (any case).
+func HealthyBody(code int, contentType string, body []byte) error {
+	if code < 200 || code > 299 {
+		return fmt.Errorf("HTTP %d", code)
+	}
+	trimmed := strings.TrimSpace(string(body))
+	if !strings.Contains(contentType, "json") && !strings.HasPrefix(trimmed, "{") {
+		return nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil // not a JSON object: the status code decides
+	}
+	st, ok := doc["status"]
+	if !ok {
+		return nil
+	}
+	if s, _ := st.(string); !strings.EqualFold(s, "healthy") {
+		return fmt.Errorf("HTTP %d but status is %q", code, fmt.Sprint(st))
+	}
+	return nil
+}
+
+// CheckHTTP asks url every interval until it answers healthy (HealthyBody) or ctx ends; then
+// it returns the last problem seen. Each attempt has its own 5s limit.
+func CheckHTTP(ctx context.Context, client *http.Client, url string, interval time.Duration) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var last error
+	for {
+		last = checkOnce(ctx, client, url)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("health check %s: %w", url, last)
+		case <-time.After(interval):
+		}
+	}
+}
+
+func checkOnce(ctx context.Context, client *http.Client, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return HealthyBody(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+}

@@ -1,0 +1,188 @@
+// Package release wraps the Helm SDK: upgrades, history, rollbacks, and what Shepherd reads from rendered manifests.
+package release
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// sourcePrefix starts the comment Helm writes at the top of every rendered document.
+const sourcePrefix = "# Source: "
+
+// Resource is one object of a rendered manifest.
+type Resource struct {
+	// Source is the template path from the document's "# Source: chart/templates/x.yaml"
+	// comment; empty when the document has none.
+	Source string
+	// Kind, Name, Namespace and APIVersion come from the object; Namespace is empty when
+	// the document doesn't set it (the object then goes to the release namespace).
+	Kind, Name, Namespace, APIVersion string
+	// Raw is the YAML text of the document, without the "---" separator and the
+	// "# Source:" comment line, and without leading or trailing blank lines. For an item
+	// of a v1 List, it is the item re-encoded as YAML (keys sorted).
+	Raw string
+}
+
+// SplitManifest splits a Helm release manifest (documents separated by "---" lines, each
+// usually opened by a "# Source:" comment) into resources, in manifest order. Documents
+// with nothing but comments and whitespace are skipped, and the items of a v1 List are
+// returned as resources of their own (as Helm applies them). A document that is not valid
+// YAML, not a mapping, or has no kind is an error naming its source.
+func SplitManifest(manifest string) ([]Resource, error) {
+	var out []Resource
+	n := 0
+	for _, doc := range splitDocuments(manifest) {
+		source, raw := extractSource(doc)
+		js, err := yaml.YAMLToJSON([]byte(raw))
+		if err != nil {
+			return nil, docError(n+1, source, err)
+		}
+		if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
+			continue // an empty document, e.g. a template whose content is switched off
+		}
+		n++
+		rs, err := decodeResource(js, source, raw)
+		if err != nil {
+			return nil, docError(n, source, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// Deployments returns the Deployments (apps group) in the manifest, decoded, in manifest
+// order.
+func Deployments(manifest string) ([]appsv1.Deployment, error) {
+	resources, err := SplitManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []appsv1.Deployment
+	for _, r := range resources {
+		if r.Kind != "Deployment" || apiGroup(r.APIVersion) != "apps" {
+			continue
+		}
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(r.Raw), &d); err != nil {
+			return nil, fmt.Errorf("decoding Deployment %s: %w", r.Name, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// objectMeta is the part of an object SplitManifest reads.
+type objectMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// decodeResource reads one non-empty document (as JSON), expanding a v1 List into its items.
+func decodeResource(js []byte, source, raw string) ([]Resource, error) {
+	var m objectMeta
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, err
+	}
+	if m.Kind == "" {
+		return nil, errors.New("no kind")
+	}
+	if m.Kind != "List" || m.APIVersion != "v1" {
+		return []Resource{{
+			Source: source, Kind: m.Kind, Name: m.Metadata.Name, Namespace: m.Metadata.Namespace,
+			APIVersion: m.APIVersion, Raw: raw,
+		}}, nil
+	}
+	var out []Resource
+	for i, item := range m.Items {
+		y, err := yaml.JSONToYAML(item)
+		if err != nil {
+			return nil, fmt.Errorf("item %d of List: %w", i+1, err)
+		}
+		rs, err := decodeResource(item, source, strings.TrimRight(string(y), "\n"))
+		if err != nil {
+			return nil, fmt.Errorf("item %d of List: %w", i+1, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func docError(n int, source string, err error) error {
+	if source != "" {
+		return fmt.Errorf("manifest document %d (%s): %w", n, source, err)
+	}
+	return fmt.Errorf("manifest document %d: %w", n, err)
+}
+
+// splitDocuments cuts a multi-document YAML stream at "---" lines. Text after "---" on the
+// same line (such as "--- # Source: x.yaml") starts the next document.
+func splitDocuments(manifest string) []string {
+	manifest = strings.ReplaceAll(manifest, "\r\n", "\n")
+	var docs []string
+	var cur []string
+	for _, line := range strings.Split(manifest, "\n") {
+		if rest, ok := cutSeparator(line); ok {
+			docs = append(docs, strings.Join(cur, "\n"))
+			cur = cur[:0]
+			if rest != "" {
+				cur = append(cur, rest)
+			}
+			continue
+		}
+		cur = append(cur, line)
+	}
+	return append(docs, strings.Join(cur, "\n"))
+}
+
+// cutSeparator reports whether line is a document separator, and returns what follows it.
+func cutSeparator(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "---")
+	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// extractSource finds the "# Source:" comment among the document's leading comment lines,
+// and returns its path and the document without that line or surrounding blank lines.
+func extractSource(doc string) (source, raw string) {
+	lines := strings.Split(doc, "\n")
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if t == "" {
+			continue
+		}
+		if !strings.HasPrefix(t, "#") {
+			break
+		}
+		if p, ok := strings.CutPrefix(t, sourcePrefix); ok {
+			source = strings.TrimSpace(p)
+			lines = append(lines[:i:i], lines[i+1:]...)
+			break
+		}
+	}
+	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
+		lines = lines[1:]
+	}
+	return source, strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
+}
+
+// apiGroup returns the group of an apiVersion ("apps/v1" → "apps", "v1" → "").
+func apiGroup(apiVersion string) string {
+	g, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return ""
+	}
+	return g
+}

@@ -1,0 +1,88 @@
+// Package report is everything a user sees of a run: the job summary, outputs and annotations
+// on a GitHub runner (actions.go), plain text on a terminal (text.go).
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/deploy"
+)
+
+var headline = map[deploy.Status]string{
+	deploy.Succeeded:  "✅ deployed",
+	deploy.RolledBack: "↩️ rolled back",
+	deploy.Failed:     "❌ failed",
+	deploy.DryRun:     "🔍 dry run",
+}
+
+// Markdown renders the outcome as a job summary: the result, the release and its revisions,
+// the timeline, the diagnosis with its evidence and hint, and for a dry run the diff.
+func Markdown(o deploy.Outcome) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Shepherd: `%s` %s\n\n%s\n\n", o.Release, headline[o.Status], o.Message)
+	b.WriteString("| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
+	fmt.Fprintf(&b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
+	if o.Chart != "" {
+		fmt.Fprintf(&b, "| Chart | `%s` |\n", o.Chart)
+	}
+	if o.ImageTag != "" {
+		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
+	}
+	fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
+	if o.Revision > 0 {
+		fmt.Fprintf(&b, "| Revision deployed | %d |\n", o.Revision)
+	}
+	if o.RollbackRevision > 0 {
+		fmt.Fprintf(&b, "| Rolled back to | revision %d (now serving as revision %d) |\n", o.RollbackRevision, o.RollbackNewRevision)
+	}
+	if o.FailureReason != "" {
+		fmt.Fprintf(&b, "| Failure reason | `%s` |\n", o.FailureReason)
+	}
+	fmt.Fprintf(&b, "| Duration | %s |\n\n", o.Duration.Round(100*time.Millisecond))
+	if len(o.Timeline) > 0 {
+		b.WriteString("### Timeline\n\n| time | phase | what happened |\n|---:|---|---|\n")
+		for _, e := range o.Timeline {
+			fmt.Fprintf(&b, "| +%.1fs | %s | %s%s |\n", e.At.Seconds(), e.Phase, levelMark(e.Level), cell(e.Message))
+		}
+		b.WriteString("\n")
+	}
+	if o.Diagnosis != nil {
+		b.WriteString("### Diagnosis\n\n")
+		b.WriteString(o.Diagnosis.Markdown())
+		b.WriteString("\n")
+	}
+	if o.Status == deploy.DryRun {
+		if o.Diff == "" {
+			b.WriteString("### Diff\n\nThe upgrade would change nothing.\n")
+		} else {
+			fmt.Fprintf(&b, "### Diff against the live release\n\n```diff\n%s\n```\n", strings.TrimRight(o.Diff, "\n"))
+		}
+	}
+	return b.String()
+}
+
+func rev(v int) string {
+	if v == 0 {
+		return "none (first install)"
+	}
+	return fmt.Sprint(v)
+}
+
+func levelMark(l deploy.Level) string {
+	switch l {
+	case deploy.Error:
+		return "❌ "
+	case deploy.Warn:
+		return "⚠️ "
+	}
+	return ""
+}
+
+// cell makes text safe inside a markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}

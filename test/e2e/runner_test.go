@@ -1,0 +1,196 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"helm.sh/helm/v3/pkg/action"
+	helmrelease "helm.sh/helm/v3/pkg/release"
+
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+	"github.com/shepherd-deploy/shepherd/kube"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// shepherdBinary builds the shepherd binary once per test run, as the Dockerfile does.
+func shepherdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shepherd-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "shepherd")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build shepherd: %v", buildErr)
+	}
+	return binPath
+}
+
+func repoRoot() string { return filepath.Join("..", "..") }
+
+func exampleChart() string {
+	p, _ := filepath.Abs(filepath.Join(repoRoot(), "examples", "chart"))
+	return p
+}
+
+// actionRun is what a runner sees of one step.
+type actionRun struct {
+	Exit    int
+	Stdout  string
+	Outputs map[string]string
+	Summary string
+}
+
+// runAction runs the binary exactly as a GitHub runner runs a container action step: inputs as
+// INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, GITHUB_ACTIONS=true.
+func runAction(t *testing.T, inputs map[string]string, env ...string) actionRun {
+	t.Helper()
+	return runActionCtx(t, context.Background(), inputs, env...)
+}
+
+func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, env ...string) actionRun {
+	t.Helper()
+	dir := t.TempDir()
+	outFile, sumFile := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
+	for _, f := range []string{outFile, sumFile} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, shepherdBinary(t))
+	cmd.Dir = repoRoot()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true",
+		"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + sumFile,
+		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/web", "GITHUB_RUN_ID=42"}
+	for k, v := range inputs {
+		cmd.Env = append(cmd.Env, "INPUT_"+strings.ToUpper(k)+"="+v)
+	}
+	cmd.Env = append(cmd.Env, env...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	err := cmd.Run()
+	r := actionRun{Stdout: stdout.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run shepherd: %v", err)
+	}
+	raw, _ := os.ReadFile(outFile)
+	r.Outputs = parseOutputs(string(raw))
+	sum, _ := os.ReadFile(sumFile)
+	r.Summary = string(sum)
+	if testing.Verbose() {
+		t.Logf("shepherd exit %d\n%s", r.Exit, r.Stdout)
+	}
+	return r
+}
+
+// parseOutputs reads a GITHUB_OUTPUT file: name<<DELIMITER / value lines / DELIMITER.
+func parseOutputs(s string) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		name, delim, ok := strings.Cut(sc.Text(), "<<")
+		if !ok {
+			continue
+		}
+		var val []string
+		for sc.Scan() && sc.Text() != delim {
+			val = append(val, sc.Text())
+		}
+		out[name] = strings.Join(val, "\n")
+	}
+	return out
+}
+
+// deployInputs are the inputs of a deploy of the example chart in ns at tag.
+func deployInputs(c *testcluster.Cluster, ns, tag string, extra ...string) map[string]string {
+	in := map[string]string{
+		"release": "web", "namespace": ns, "chart": exampleChart(), "image_tag": tag,
+		"kubeconfig": string(c.Kubeconfig), "timeout": "60s",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		in[extra[i]] = extra[i+1]
+	}
+	return in
+}
+
+// helmFor returns a Helm action configuration for ns on the test cluster.
+func helmFor(t *testing.T, c *testcluster.Cluster, ns string) *action.Configuration {
+	t.Helper()
+	cl, err := kube.New(c.Kubeconfig, "", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := new(action.Configuration)
+	if err := cfg.Init(cl.Getter, ns, "secret", func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// history returns "version:status" of every revision of the release, oldest first.
+func history(t *testing.T, c *testcluster.Cluster, ns, name string) []string {
+	t.Helper()
+	rels, err := action.NewHistory(helmFor(t, c, ns)).Run(name)
+	if err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rels {
+		out = append(out, statusOf(r))
+	}
+	return out
+}
+
+func statusOf(r *helmrelease.Release) string {
+	return strings.Join([]string{itoa(r.Version), string(r.Info.Status)}, ":")
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// serving asserts the release's Deployment runs image tag with every replica ready and
+// nothing else left (no old or new pods of another template).
+func serving(t *testing.T, c *testcluster.Cluster, ns, tag string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "web serving "+tag, func(ctx context.Context) (bool, string, error) {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		img := d.Spec.Template.Spec.Containers[0].Image
+		ok, why, _ := available(c.Client, ns, "web")(ctx)
+		return ok && strings.HasSuffix(img, ":"+tag), img + " " + why, nil
+	})
+}
