@@ -17,6 +17,8 @@ const usage = `shepherd — zero-downtime Kubernetes deploys that roll themselve
 
 usage:
   shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
+  shepherd rollback --release NAME [--revision N] --reason TEXT [flags]
+  shepherd history --release NAME [flags]
   shepherd demo          a local deploy end to end on a throw-away local cluster
 
 deploy flags (the action's inputs, with dashes):
@@ -32,9 +34,9 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, stdout)
-	case "deploy":
+	case "deploy", "rollback", "history":
 	default:
-		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy or demo)\n", args[0])
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback, history or demo)\n", args[0])
 		return 2
 	}
 	vals := map[string]*string{}
@@ -59,8 +61,11 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return 1
 	}
 	get := func(name string) string {
-		if name == config.InKubeconfig {
+		switch name {
+		case config.InKubeconfig:
 			return string(kc)
+		case config.InMode:
+			return args[0]
 		}
 		if v, ok := vals[name]; ok {
 			return *v
@@ -72,6 +77,8 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "shepherd: invalid input:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 1
 	}
+	host, _ := os.Hostname()
+	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
 	rep := &report.Text{W: stdout}
 	o := execute(ctx, cfg, rep, debugLogger(stderr, *debug))
 	_ = rep.Finish(ctx, o)
@@ -81,9 +88,12 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 // newFlags declares one string flag per action input (image_tag → --image-tag). Multi-line
 // inputs (values, set) take their lines separated by newlines or repeated flags.
 func newFlags(out io.Writer, vals map[string]*string) *flag.FlagSet {
-	fs := flag.NewFlagSet("shepherd deploy", flag.ContinueOnError)
+	fs := flag.NewFlagSet("shepherd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	for _, in := range config.Inputs {
+		if in == config.InMode {
+			continue // the command is the mode
+		}
 		name := strings.ReplaceAll(in, "_", "-")
 		v := new(string)
 		vals[in] = v

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -32,6 +33,7 @@ func defaults() map[string]string {
 	return map[string]string{
 		config.InMode: string(d.Mode), config.InStrategy: string(d.Strategy), config.InNamespace: d.Namespace,
 		config.InImageTagKey: d.ImageTagKey, config.InTimeout: "5m", config.InDryRun: "false",
+		config.InVerify: "60s", config.InMaxCascade: "2", config.InLockTimeout: "5m",
 	}
 }
 
@@ -58,8 +60,13 @@ func TestActionContract(t *testing.T) {
 	if strings.Join(declared, ",") != strings.Join(want, ",") {
 		t.Fatalf("action.yml inputs %v != config.Inputs %v", declared, want)
 	}
-	if d, _ := config.ParseDuration("5m"); d != config.DefaultTimeout {
-		t.Fatalf("timeout default drifted: %s", config.DefaultTimeout)
+	for in, want := range map[string]time.Duration{"5m": config.DefaultTimeout, "60s": config.DefaultVerify, "5m ": config.DefaultLockTimeout} {
+		if d, _ := config.ParseDuration(strings.TrimSpace(in)); d != want {
+			t.Fatalf("a duration default drifted from the contract: %s != %s", in, want)
+		}
+	}
+	if config.Default().MaxCascade != 2 {
+		t.Fatalf("max_cascade default drifted: %d", config.Default().MaxCascade)
 	}
 	readme, err := os.ReadFile("README.md")
 	if err != nil {

@@ -35,6 +35,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		_ = rep.Finish(ctx, o)
 		return o.ExitCode()
 	}
+	cfg.Owner = runURL(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
 	o := execute(ctx, cfg, rep, log)
 	_ = rep.Finish(ctx, o)
@@ -87,4 +88,17 @@ func unjoin(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// runURL identifies this workflow run (the holder named when another run waits for the lock).
+func runURL(getenv func(string) string) string {
+	server, repo, id := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID")
+	if server == "" || repo == "" || id == "" {
+		return "github-actions"
+	}
+	u := server + "/" + repo + "/actions/runs/" + id
+	if a := getenv("GITHUB_RUN_ATTEMPT"); a != "" && a != "1" {
+		u += "/attempts/" + a
+	}
+	return u
 }

@@ -21,7 +21,9 @@ type Mode string
 
 // Modes that work today.
 const (
-	ModeDeploy Mode = "deploy"
+	ModeDeploy   Mode = "deploy"
+	ModeRollback Mode = "rollback"
+	ModeHistory  Mode = "history"
 )
 
 // Strategy is how a deploy replaces the running version.
@@ -33,7 +35,7 @@ const (
 )
 
 var (
-	modes      = []Mode{ModeDeploy}
+	modes      = []Mode{ModeDeploy, ModeRollback, ModeHistory}
 	strategies = []Strategy{StrategyRolling}
 )
 
@@ -56,6 +58,18 @@ type Config struct {
 	HealthURL  string // checked after the rollout when not empty
 	// HealthTimeout bounds the health check (retries until it answers healthy).
 	HealthTimeout time.Duration
+	// Revision is the rollback target (0: the last good revision before the current one).
+	Revision int
+	// Reason is why a rollback is done; recorded in Helm history, an Event and the summary.
+	Reason string
+	// VerifyDuration is the window after a rollback in which no pod may restart or go unready.
+	VerifyDuration time.Duration
+	// MaxCascade bounds how many older revisions a rollback tries after its target fails.
+	MaxCascade int
+	// LockTimeout is how long a run waits for another run of the same release to finish.
+	LockTimeout time.Duration
+	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
+	Owner string
 }
 
 // Defaults. action.yml and the README state the same values (a test checks it).
@@ -66,17 +80,23 @@ const (
 	DefaultImageTagKey   = "image.tag"
 	DefaultTimeout       = 5 * time.Minute
 	DefaultHealthTimeout = 30 * time.Second
+	DefaultVerify        = 60 * time.Second
+	DefaultMaxCascade    = 2
+	DefaultLockTimeout   = 5 * time.Minute
 )
 
 // Default returns a Config holding every default.
 func Default() Config {
 	return Config{
-		Mode:          DefaultMode,
-		Strategy:      DefaultStrategy,
-		Namespace:     DefaultNamespace,
-		ImageTagKey:   DefaultImageTagKey,
-		Timeout:       DefaultTimeout,
-		HealthTimeout: DefaultHealthTimeout,
+		Mode:           DefaultMode,
+		Strategy:       DefaultStrategy,
+		Namespace:      DefaultNamespace,
+		ImageTagKey:    DefaultImageTagKey,
+		Timeout:        DefaultTimeout,
+		HealthTimeout:  DefaultHealthTimeout,
+		VerifyDuration: DefaultVerify,
+		MaxCascade:     DefaultMaxCascade,
+		LockTimeout:    DefaultLockTimeout,
 	}
 }
 
@@ -96,11 +116,17 @@ const (
 	InTimeout     = "timeout"
 	InDryRun      = "dry_run"
 	InHealthURL   = "health_url"
+	InRevision    = "revision"
+	InReason      = "reason"
+	InVerify      = "verify_duration"
+	InMaxCascade  = "max_cascade"
+	InLockTimeout = "lock_timeout"
 )
 
 // Inputs lists every input name Shepherd reads.
 var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
-	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL}
+	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
+	InMaxCascade, InLockTimeout}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -128,12 +154,25 @@ func FromInputs(get func(name string) string) (Config, error) {
 	c.ValuesFiles = lines(get(InValues))
 	c.Set = lines(get(InSet))
 	c.Kubeconfig = []byte(get(InKubeconfig))
-	if v := strings.TrimSpace(get(InTimeout)); v != "" {
-		d, err := ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration (use e.g. 300, 90s, 5m, 1h)", InTimeout, v))
-		} else {
-			c.Timeout = d
+	str(InReason, &c.Reason)
+	for name, dst := range map[string]*time.Duration{InTimeout: &c.Timeout, InVerify: &c.VerifyDuration, InLockTimeout: &c.LockTimeout} {
+		if v := strings.TrimSpace(get(name)); v != "" {
+			d, err := ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration (use e.g. 300, 90s, 5m, 1h)", name, v))
+			} else {
+				*dst = d
+			}
+		}
+	}
+	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade} {
+		if v := strings.TrimSpace(get(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+			} else {
+				*dst = n
+			}
 		}
 	}
 	if v := strings.TrimSpace(get(InDryRun)); v != "" {
@@ -216,6 +255,24 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		bad("%s: must be positive, got %s", InTimeout, c.Timeout)
+	}
+	if c.VerifyDuration < 0 {
+		bad("%s: must not be negative, got %s", InVerify, c.VerifyDuration)
+	}
+	if c.LockTimeout < 0 {
+		bad("%s: must not be negative, got %s", InLockTimeout, c.LockTimeout)
+	}
+	if c.Revision < 0 {
+		bad("%s: must be a revision number (1, 2, …) or empty for the last good one, got %d", InRevision, c.Revision)
+	}
+	if c.Revision > 0 && c.Mode != ModeRollback {
+		bad("%s: only applies to mode rollback", InRevision)
+	}
+	if c.MaxCascade < 0 || c.MaxCascade > 10 {
+		bad("%s: must be between 0 and 10, got %d", InMaxCascade, c.MaxCascade)
+	}
+	if len(c.Reason) > 500 {
+		bad("%s: at most 500 characters", InReason)
 	}
 	if c.HealthURL != "" {
 		u, err := url.Parse(c.HealthURL)

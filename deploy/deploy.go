@@ -43,10 +43,11 @@ type run struct {
 	d     Deps
 	start time.Time
 	out   Outcome
+	lock  *kube.Lock
 }
 
-// Run deploys cfg with the rolling strategy and returns what happened. It never panics or
-// exits; every error is in the Outcome (Status failed, Message).
+// Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
+// happened. It never panics or exits; every error is in the Outcome (Status failed, Message).
 func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}
@@ -58,8 +59,20 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 		d.HealthInterval = time.Second
 	}
 	r := &run{cfg: cfg, d: d, start: d.Clock.Now()}
-	r.out = Outcome{Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
-	r.deploy(ctx)
+	r.out = Outcome{Mode: cfg.Mode, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
+	if cfg.Mode == config.ModeHistory {
+		r.history(ctx)
+	} else if end, err := r.begin(ctx); err != nil {
+		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
+	} else {
+		if cfg.Mode == config.ModeRollback {
+			r.rollback(ctx)
+		} else {
+			r.deploy(ctx)
+		}
+		r.phase(ctx, "done", 0)
+		end()
+	}
 	r.out.Duration = d.Clock.Since(r.start)
 	return r.out
 }
@@ -114,6 +127,7 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 	r.out.Revision = rel.Version
+	r.phase(ctx, "deploying", rel.Version)
 	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(pf.current))
 
 	deps, err := release.Deployments(rel.Manifest)
@@ -195,27 +209,26 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 	if err := r.d.Helm.MarkFailed(cfg.Release, r.out.Revision, truncate(desc, 200)); err != nil {
 		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", r.out.Revision, err)
 	}
-	rb := rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: cfg.Namespace, Now: r.d.Clock.Now}
-	wctx, wcancel := context.WithTimeout(ctx, cfg.Timeout)
+	r.phase(ctx, "rolling-back", r.out.Revision)
+	wctx, wcancel := context.WithTimeout(ctx, cfg.Timeout*time.Duration(1+cfg.MaxCascade))
 	defer wcancel()
-	a, err := rb.ToLastGood(wctx, cfg.Release, r.out.Revision, fmt.Sprintf("Shepherd: rollback from %d (%s)", r.out.Revision, reason))
+	chain, err := r.rollbacker().Cascade(wctx, cfg.Release, r.out.Revision, 0, cfg.MaxCascade,
+		func(int) string { return fmt.Sprintf("Shepherd: rollback from %d (%s)", r.out.Revision, reason) }, r.verifyHealth)
+	r.recordChain(ctx, chain)
+	final := lastAttempt(chain)
 	switch {
 	case errors.Is(err, rollback.ErrNoGoodRevision):
 		r.fail(ctx, "rollback", reason, "revision %d failed (%s) and there is no earlier good revision to roll back to; the release is left marked failed: %s", r.out.Revision, reason, why)
 		return
 	case err != nil:
-		r.out.RollbackRevision, r.out.RollbackNewRevision = a.Target, a.NewRevision
-		r.fail(ctx, "rollback", reason, "revision %d failed (%s: %s) and the rollback to revision %d did not verify: %v", r.out.Revision, reason, why, a.Target, err)
+		r.fail(ctx, "rollback", reason, "revision %d failed (%s: %s) and the rollback failed: %v; the release lock records where this run stopped, so the next Shepherd run of %s will finish the rollback", r.out.Revision, reason, why, kube.Explain(err), cfg.Release)
+		return
+	case final == nil || !final.Verified():
+		r.fail(ctx, "verify", reason, "revision %d failed (%s: %s) and no earlier revision verified (tried %s)", r.out.Revision, reason, why, tried(chain))
 		return
 	}
-	r.out.RollbackRevision, r.out.RollbackNewRevision = a.Target, a.NewRevision
-	if !a.Verified() {
-		r.fail(ctx, "verify", reason, "revision %d failed (%s: %s) and revision %d, rolled back to, is unhealthy too: %s", r.out.Revision, reason, why, a.Target, firstSignal(a.Result))
-		return
-	}
-	r.event(ctx, "rollback", Info, "rolled back to revision %d (as revision %d), verified in %s", a.Target, a.NewRevision, a.Duration.Round(time.Millisecond))
 	r.out.Status = RolledBack
-	r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, a.Target)
+	r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, final.Target)
 }
 
 func firstSignal(res health.Result) string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 )
 
@@ -44,8 +45,26 @@ type Reporter interface {
 	Finish(ctx context.Context, o Outcome) error
 }
 
+// Step is one rollback attempt of a cascade and its verdict.
+type Step struct {
+	Target      int    `json:"target"`       // the revision rolled back to
+	NewRevision int    `json:"new_revision"` // the revision the rollback created
+	Verdict     string `json:"verdict"`      // verified, or why not
+}
+
+// Revision is one line of a release's history.
+type Revision struct {
+	Revision    int       `json:"revision"`
+	Updated     time.Time `json:"updated"`
+	Status      string    `json:"status"`
+	Chart       string    `json:"chart"`
+	AppVersion  string    `json:"app_version"`
+	Description string    `json:"description"`
+}
+
 // Outcome is what a run did.
 type Outcome struct {
+	Mode      config.Mode
 	Status    Status
 	Release   string
 	Namespace string
@@ -62,16 +81,27 @@ type Outcome struct {
 	FailureReason       diagnose.Category
 	Diagnosis           *diagnose.Diagnosis
 	// Message is the one-line result (the ::error annotation when the run failed).
-	Message  string
-	Diff     string // dry-run: what would change
-	Duration time.Duration
-	Timeline []Event
+	Message string
+	Diff    string // dry-run: what would change
+	// Reason is why a rollback was done (mode rollback).
+	Reason string
+	// Chain lists the rollback attempts, in order, when there were any.
+	Chain []Step
+	// Recovered says what was done about a release left stuck by an interrupted run.
+	Recovered string
+	// Revisions is the release history (mode history).
+	Revisions []Revision
+	Duration  time.Duration
+	Timeline  []Event
 }
 
 // ExitCode is the process exit code for the outcome: 0 only when the release is healthy on the
 // requested version (or a dry run).
 func (o Outcome) ExitCode() int {
-	if o.Status == Succeeded || o.Status == DryRun {
+	switch {
+	case o.Status == Succeeded || o.Status == DryRun:
+		return 0
+	case o.Mode == config.ModeRollback && o.Status == RolledBack: // asked for, and verified
 		return 0
 	}
 	return 1

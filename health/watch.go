@@ -2,9 +2,11 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -53,7 +55,13 @@ type Watcher struct {
 	Tick time.Duration
 	// Progress, if set, receives each new progress line.
 	Progress func(line string)
+	// APILossBound is how long the API server may be unreachable before Watch gives up with
+	// ErrAPILost (the watches re-establish by themselves within it). Default 60s.
+	APILossBound time.Duration
 }
+
+// ErrAPILost means the API server stayed unreachable past the watcher's bound.
+var ErrAPILost = errors.New("lost contact with the Kubernetes API server")
 
 // Watch blocks until every Deployment of t is complete (Ready), a failure signal appears, or
 // ctx ends. When ctx ends it returns ctx.Err() with the best evidence at that moment: the
@@ -85,10 +93,18 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 		UpdateFunc: func(any, any) { poke(changed) },
 		DeleteFunc: func(any) { poke(changed) },
 	}
+	api := &apiState{clk: clk}
 	for _, inf := range []cache.SharedIndexInformer{deps.Informer(), rss.Informer(), pods.Informer(), events.Informer()} {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return Result{}, err
 		}
+		if err := inf.SetWatchErrorHandlerWithContext(api.watchError); err != nil {
+			return Result{}, err
+		}
+	}
+	bound := w.APILossBound
+	if bound <= 0 {
+		bound = 60 * time.Second
 	}
 	stop := make(chan struct{})
 	defer func() { close(stop); factory.Shutdown() }()
@@ -125,6 +141,9 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 			return r, ctx.Err()
 		case <-changed:
 		case <-ticker.C():
+			if down := api.downFor(ctx, w.Client); down > bound {
+				return r, fmt.Errorf("%w for %s (the watches could not re-establish): %v", ErrAPILost, down.Round(time.Second), api.lastErr())
+			}
 		}
 	}
 }
@@ -246,4 +265,48 @@ func eventTime(e *corev1.Event) time.Time {
 		return e.EventTime.Time
 	}
 	return e.CreationTimestamp.Time
+}
+
+// apiState tracks whether the informers' watches are failing, and since when.
+type apiState struct {
+	clk   clock.PassiveClock
+	mu    sync.Mutex
+	since time.Time
+	err   error
+}
+
+func (a *apiState) watchError(ctx context.Context, r *cache.Reflector, err error) {
+	a.mu.Lock()
+	if a.since.IsZero() {
+		a.since = a.clk.Now()
+	}
+	a.err = err
+	a.mu.Unlock()
+	cache.DefaultWatchErrorHandler(ctx, r, err)
+}
+
+func (a *apiState) lastErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// downFor returns how long the API has been unreachable (0 when it answers). Only while the
+// watches report errors does it ask the API directly, to notice it is back.
+func (a *apiState) downFor(ctx context.Context, cs kubernetes.Interface) time.Duration {
+	a.mu.Lock()
+	since := a.since
+	a.mu.Unlock()
+	if since.IsZero() {
+		return 0
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx); err == nil {
+		a.mu.Lock()
+		a.since, a.err = time.Time{}, nil
+		a.mu.Unlock()
+		return 0
+	}
+	return a.clk.Since(since)
 }

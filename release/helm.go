@@ -123,11 +123,19 @@ func (h *Helm) MarkFailed(name string, revision int, description string) error {
 }
 
 // LastGood returns the newest revision older than before that was deployed successfully
-// (status deployed or superseded) — not simply before−1, which may itself have failed.
+// (status deployed or superseded) — not simply before−1, which may itself have failed — and
+// that differs from revision before: a revision rendering the same manifest (say, an earlier
+// rollback's copy of it) would change nothing, or fail the same way.
 func LastGood(history []*helmrelease.Release, before int) *helmrelease.Release {
 	var best *helmrelease.Release
+	leaving := ""
 	for _, r := range history {
-		if r.Version >= before || r.Info == nil {
+		if r.Version == before {
+			leaving = r.Manifest
+		}
+	}
+	for _, r := range history {
+		if r.Version >= before || r.Info == nil || (leaving != "" && r.Manifest == leaving) {
 			continue
 		}
 		if s := r.Info.Status; s != helmrelease.StatusDeployed && s != helmrelease.StatusSuperseded {

@@ -52,10 +52,14 @@ func (r *Actions) Finish(_ context.Context, o deploy.Outcome) error {
 
 // Outputs are the action's outputs for an outcome (action.yml declares the same names).
 func Outputs(o deploy.Outcome) map[string]string {
-	diag := ""
+	diag, revs := "", ""
 	if o.Diagnosis != nil {
 		b, _ := json.Marshal(o.Diagnosis)
 		diag = string(b)
+	}
+	if len(o.Revisions) > 0 {
+		b, _ := json.Marshal(o.Revisions)
+		revs = string(b)
 	}
 	return map[string]string{
 		"status":            string(o.Status),
@@ -65,6 +69,7 @@ func Outputs(o deploy.Outcome) map[string]string {
 		"failure_reason":    string(o.FailureReason),
 		"diagnosis":         diag,
 		"duration_seconds":  strconv.FormatFloat(o.Duration.Seconds(), 'f', 1, 64),
+		"revisions":         revs,
 	}
 }
 

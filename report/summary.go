@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 )
 
@@ -25,10 +26,10 @@ func Markdown(o deploy.Outcome) string {
 	b.WriteString("| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
 	fmt.Fprintf(&b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
-	if o.Chart != "" {
+	if o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Chart | `%s` |\n", o.Chart)
 	}
-	if o.ImageTag != "" {
+	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
 	}
 	fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
@@ -38,14 +39,35 @@ func Markdown(o deploy.Outcome) string {
 	if o.RollbackRevision > 0 {
 		fmt.Fprintf(&b, "| Rolled back to | revision %d (now serving as revision %d) |\n", o.RollbackRevision, o.RollbackNewRevision)
 	}
+	if o.Reason != "" {
+		fmt.Fprintf(&b, "| Reason | %s |\n", cell(o.Reason))
+	}
 	if o.FailureReason != "" {
 		fmt.Fprintf(&b, "| Failure reason | `%s` |\n", o.FailureReason)
+	}
+	if o.Recovered != "" {
+		fmt.Fprintf(&b, "| Recovered | %s |\n", cell(o.Recovered))
 	}
 	fmt.Fprintf(&b, "| Duration | %s |\n\n", o.Duration.Round(100*time.Millisecond))
 	if len(o.Timeline) > 0 {
 		b.WriteString("### Timeline\n\n| time | phase | what happened |\n|---:|---|---|\n")
 		for _, e := range o.Timeline {
 			fmt.Fprintf(&b, "| +%.1fs | %s | %s%s |\n", e.At.Seconds(), e.Phase, levelMark(e.Level), cell(e.Message))
+		}
+		b.WriteString("\n")
+	}
+	if len(o.Chain) > 0 {
+		b.WriteString("### Rollback chain\n\n| # | rolled back to | as revision | verdict |\n|---:|---:|---:|---|\n")
+		for i, st := range o.Chain {
+			fmt.Fprintf(&b, "| %d | %d | %d | %s |\n", i+1, st.Target, st.NewRevision, cell(st.Verdict))
+		}
+		b.WriteString("\n")
+	}
+	if len(o.Revisions) > 0 {
+		b.WriteString("### Revisions\n\n| revision | updated | status | chart | app version | description |\n|---:|---|---|---|---|---|\n")
+		for _, rv := range o.Revisions {
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"),
+				rv.Status, cell(rv.Chart), cell(rv.AppVersion), cell(rv.Description))
 		}
 		b.WriteString("\n")
 	}

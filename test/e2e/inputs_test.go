@@ -26,7 +26,7 @@ func TestActionBadInputChangesNothing(t *testing.T) {
 		says               string
 	}{
 		{"unknown strategy", "strategy", "yolo", `strategy: "yolo" is not supported (allowed: rolling)`},
-		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy)`},
+		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy, rollback, history)`},
 		{"malformed set", "set", "replicaCount", `set: line "replicaCount"`},
 		{"negative timeout", "timeout", "-5s", "timeout: must be positive"},
 		{"unparsable timeout", "timeout", "soon", `timeout: "soon" is not a duration`},
@@ -127,14 +127,20 @@ func TestActionNeverPrintsToken(t *testing.T) {
 // tokenKubeconfig makes a ServiceAccount with the admin role in ns and returns a kubeconfig
 // holding a real token for it.
 func tokenKubeconfig(t *testing.T, c *testcluster.Cluster, ns string) []byte {
+	return tokenKubeconfigFor(t, c, ns, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"})
+}
+
+// tokenKubeconfigFor makes a ServiceAccount bound to role in ns and returns a kubeconfig
+// holding a real token for it.
+func tokenKubeconfigFor(t *testing.T, c *testcluster.Cluster, ns string, role rbacv1.RoleRef) []byte {
 	t.Helper()
 	ctx := context.Background()
-	sa, err := c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{})
+	sa, err := c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{GenerateName: "deployer-"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"},
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa.Name},
+		RoleRef:  role,
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: ns}}}
 	if _, err := c.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -152,12 +158,12 @@ clusters:
     server: %s
     certificate-authority-data: %s
 users:
-- name: deployer
+- name: %[5]s
   user:
-    token: %s
+    token: %[3]s
 contexts:
 - name: test
-  context: {cluster: test, user: deployer, namespace: %s}
+  context: {cluster: test, user: %[5]s, namespace: %[4]s}
 current-context: test
-`, c.Config.Host, base64.StdEncoding.EncodeToString(c.Config.CAData), tr.Status.Token, ns))
+`, c.Config.Host, base64.StdEncoding.EncodeToString(c.Config.CAData), tr.Status.Token, ns, sa.Name))
 }

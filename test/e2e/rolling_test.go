@@ -57,10 +57,15 @@ func diagnosisOf(t *testing.T, r actionRun) diagnose.Diagnosis {
 }
 
 func healthServer(t *testing.T, healthy bool) string {
+	return healthServerFunc(t, func() bool { return healthy })
+}
+
+// healthServerFunc serves /api/health, healthy while healthy() says so.
+func healthServerFunc(t *testing.T, healthy func() bool) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if healthy {
+		if healthy() {
 			w.Write([]byte(`{"status":"healthy","database":"connected"}`))
 			return
 		}
@@ -195,10 +200,16 @@ func TestActionQuotaRollsBack(t *testing.T) {
 	serving(t, c, ns, "1.0.0")
 }
 
+// The rollout of 1.1.0 completes but the service it runs answers unhealthy; 1.0.0 answers
+// healthy (the endpoint stands in for the app: it looks at what the cluster runs).
 func TestActionHealthCheckFailureRollsBack(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
-	failedUpgrade(t, c, ns, "1.1.0", diagnose.HealthCheck, "health_url", healthServer(t, false))
+	url := healthServerFunc(t, func() bool {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+		return err == nil && strings.HasSuffix(d.Spec.Template.Spec.Containers[0].Image, ":1.0.0")
+	})
+	failedUpgrade(t, c, ns, "1.1.0", diagnose.HealthCheck, "health_url", url)
 }
 
 func TestActionMissingSecretFailsPreflight(t *testing.T) {

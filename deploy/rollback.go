@@ -1,0 +1,184 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/rollback"
+)
+
+// rollback is mode rollback: to the named revision, or the last good one before the current,
+// verified like a deploy and then through a steady window; cascading to older good revisions
+// while verification fails. The reason goes to Helm history, an Event, the summary and outputs.
+func (r *run) rollback(ctx context.Context) {
+	cfg := r.cfg
+	r.out.Reason = orDefault(cfg.Reason, "no reason given")
+	hist, err := r.d.Helm.History(cfg.Release)
+	if err != nil {
+		r.fail(ctx, "rollback", "", "%v", kube.Explain(err))
+		return
+	}
+	if len(hist) == 0 {
+		r.fail(ctx, "rollback", "", "release %s does not exist in namespace %s: nothing to roll back", cfg.Release, cfg.Namespace)
+		return
+	}
+	current := hist[len(hist)-1].Version
+	r.out.PreviousRevision = current
+	if cfg.Revision > 0 {
+		found := false
+		for _, h := range hist {
+			found = found || h.Version == cfg.Revision
+		}
+		switch {
+		case !found:
+			r.fail(ctx, "rollback", "", "revision: %d does not exist; release %s has revisions %s", cfg.Revision, cfg.Release, versions(hist))
+			return
+		case cfg.Revision == current:
+			r.fail(ctx, "rollback", "", "revision: %d is the current revision; nothing to roll back", cfg.Revision)
+			return
+		}
+	}
+	r.event(ctx, "rollback", Info, "rolling %s back from revision %d to %s: %s", cfg.Release, current, targetName(cfg.Revision), r.out.Reason)
+	r.phase(ctx, "rolling-back", current)
+	chain, err := r.rollbacker().Cascade(ctx, cfg.Release, current, cfg.Revision, cfg.MaxCascade,
+		func(target int) string {
+			return truncate(fmt.Sprintf("Shepherd rollback to %d: %s", target, r.out.Reason), 200)
+		},
+		r.verifyFull)
+	r.recordChain(ctx, chain)
+	final := lastAttempt(chain)
+	switch {
+	case errors.Is(err, rollback.ErrNoGoodRevision):
+		r.fail(ctx, "rollback", "", "no revision before %d was deployed successfully: nothing to roll back to", current)
+	case err != nil:
+		r.fail(ctx, "rollback", r.out.FailureReason, "the rollback failed: %v", kube.Explain(err))
+	case final == nil || !final.Verified():
+		r.fail(ctx, "verify", r.out.FailureReason, "no rollback target verified (tried %s)", tried(chain))
+	default:
+		r.out.Status, r.out.Revision = RolledBack, final.NewRevision
+		r.out.Message = fmt.Sprintf("%s rolled back to revision %d (now revision %d), verified: %s", cfg.Release, final.Target, final.NewRevision, r.out.Reason)
+		r.event(ctx, "done", Info, "%s", r.out.Message)
+	}
+}
+
+// history is mode history: the release's revisions, newest last.
+func (r *run) history(ctx context.Context) {
+	hist, err := r.d.Helm.History(r.cfg.Release)
+	if err != nil {
+		r.fail(ctx, "history", "", "%v", kube.Explain(err))
+		return
+	}
+	if len(hist) == 0 {
+		r.fail(ctx, "history", "", "release %s does not exist in namespace %s", r.cfg.Release, r.cfg.Namespace)
+		return
+	}
+	r.out.Revisions = revisions(hist)
+	r.out.Status, r.out.Revision = Succeeded, hist[len(hist)-1].Version
+	r.out.Message = fmt.Sprintf("%s has %d revisions; revision %d is %s", r.cfg.Release, len(hist), r.out.Revision, hist[len(hist)-1].Info.Status)
+}
+
+func (r *run) rollbacker() rollback.Rollbacker {
+	return rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: r.cfg.Namespace, Now: r.d.Clock.Now}
+}
+
+// verifyHealth checks health_url, when set, after a rolled-back rollout completed.
+func (r *run) verifyHealth(ctx context.Context, _ rollback.Attempt) *diagnose.Signal {
+	if r.cfg.HealthURL == "" {
+		return nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, r.cfg.HealthTimeout)
+	defer cancel()
+	if err := health.CheckHTTP(hctx, r.d.HTTP, r.cfg.HealthURL, r.d.HealthInterval); err != nil {
+		return &diagnose.Signal{Category: diagnose.HealthCheck, Object: r.cfg.HealthURL, Reason: "Unhealthy", Message: err.Error()}
+	}
+	return nil
+}
+
+// verifyFull is verifyHealth, then a window of verify_duration in which no pod of the release
+// restarts or goes unready.
+func (r *run) verifyFull(ctx context.Context, a rollback.Attempt) *diagnose.Signal {
+	if s := r.verifyHealth(ctx, a); s != nil {
+		return s
+	}
+	sel := a.Result.Selector
+	if sel == nil {
+		sel = labels.Everything()
+	}
+	r.event(ctx, "verify", Info, "revision %d is up; watching it for %s", a.NewRevision, r.cfg.VerifyDuration)
+	s, err := r.watcher().Steady(ctx, r.cfg.Namespace, sel, r.cfg.VerifyDuration)
+	if err != nil {
+		return &diagnose.Signal{Category: diagnose.Deadline, Object: "Deployment/" + a.Result.Deployment, Reason: "Interrupted", Message: err.Error()}
+	}
+	return s
+}
+
+// recordChain puts the cascade's attempts in the outcome, with a verdict each, a diagnosis of
+// the last failed one, and a Kubernetes Event on the Deployments saying what was done and why.
+func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
+	for _, a := range chain {
+		verdict := "verified"
+		if !a.Verified() {
+			verdict = "failed"
+			if s := a.Signals(); len(s) > 0 {
+				verdict = "failed: " + string(s[0].Category) + ": " + s[0].Reason + " " + s[0].Message
+				r.out.FailureReason = orCategory(r.out.FailureReason, s[0].Category)
+				if r.out.Diagnosis == nil {
+					diag, _ := diagnose.Collector{Client: r.d.Clients.Typed}.Collect(ctx, r.cfg.Namespace, a.Result.Selector, s)
+					r.out.Diagnosis = &diag
+				}
+			}
+		}
+		r.out.Chain = append(r.out.Chain, Step{Target: a.Target, NewRevision: a.NewRevision, Verdict: verdict})
+		r.out.RollbackRevision, r.out.RollbackNewRevision = a.Target, a.NewRevision
+		lvl := Info
+		if !a.Verified() {
+			lvl = Error
+		}
+		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d) in %.1fs: %s", a.Target, a.NewRevision, a.Duration.Seconds(), verdict)
+		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, orDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
+		for _, d := range a.Deployments {
+			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, d, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {
+				r.d.Log.Debug("record event", "err", err)
+			}
+		}
+	}
+}
+
+func orCategory(c, def diagnose.Category) diagnose.Category {
+	if c == "" {
+		return def
+	}
+	return c
+}
+
+func lastAttempt(chain []rollback.Attempt) *rollback.Attempt {
+	if len(chain) == 0 {
+		return nil
+	}
+	return &chain[len(chain)-1]
+}
+
+func tried(chain []rollback.Attempt) string {
+	var s []string
+	for _, a := range chain {
+		s = append(s, fmt.Sprint(a.Target))
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return "revision " + strings.Join(s, ", then ")
+}
+
+func targetName(rev int) string {
+	if rev == 0 {
+		return "the last good revision"
+	}
+	return fmt.Sprintf("revision %d", rev)
+}

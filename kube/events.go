@@ -1,0 +1,34 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Component is the source Shepherd's Kubernetes Events carry.
+const Component = "shepherd"
+
+// RecordEvent writes a Kubernetes Event on a Deployment, where `kubectl describe` and
+// `kubectl get events` show it to whoever looks later (e.g. why a rollback happened).
+func RecordEvent(ctx context.Context, cs kubernetes.Interface, ns, deployment, eventType, reason, message string) error {
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
+	if err != nil {
+		return Explain(err)
+	}
+	now := metav1.NewTime(time.Now())
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", deployment, time.Now().UnixNano()), Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{Kind: "Deployment", APIVersion: "apps/v1", Namespace: ns, Name: deployment,
+			UID: d.UID, ResourceVersion: d.ResourceVersion},
+		Reason: reason, Message: message, Type: eventType,
+		Source:         corev1.EventSource{Component: Component},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	_, err = cs.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{})
+	return Explain(err)
+}
