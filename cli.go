@@ -28,7 +28,7 @@ deploy flags (the action's inputs, with dashes):
 func runCLI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
-		newFlags(io.Discard, map[string]*string{}).PrintDefaults()
+		newFlags(stdout, map[string]*string{}).PrintDefaults()
 		return 0
 	}
 	switch args[0] {

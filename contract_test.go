@@ -102,3 +102,17 @@ func TestActionContract(t *testing.T) {
 		}
 	}
 }
+
+// `shepherd help` lists a flag for every input but mode (the command is the mode).
+func TestHelpListsEveryInputAsAFlag(t *testing.T) {
+	var out strings.Builder
+	if code := run(t.Context(), []string{"help"}, func(string) string { return "" }, &out, &out); code != 0 {
+		t.Fatalf("help exited %d", code)
+	}
+	for _, in := range config.Inputs {
+		flag := "-" + strings.ReplaceAll(in, "_", "-")
+		if in != config.InMode && !strings.Contains(out.String(), flag) {
+			t.Errorf("help lacks %s:\n%s", flag, out.String())
+		}
+	}
+}

@@ -249,8 +249,8 @@ func (c Config) Validate() error {
 		bad("%s: %q is not a values path (e.g. image.tag)", InImageTagKey, c.ImageTagKey)
 	}
 	if len(c.Kubeconfig) > 0 {
-		if _, err := clientcmd.Load(c.Kubeconfig); err != nil {
-			bad("%s: not a valid kubeconfig (expected the YAML content of a kubeconfig file, not a path)", InKubeconfig)
+		if kc, err := clientcmd.Load(c.Kubeconfig); err != nil || len(kc.Clusters) == 0 {
+			bad("%s: not a valid kubeconfig (expected the YAML content of a kubeconfig file, with clusters, users and contexts — not a path)", InKubeconfig)
 		}
 	}
 	if c.Timeout <= 0 {

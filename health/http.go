@@ -42,9 +42,12 @@ func CheckHTTP(ctx context.Context, client *http.Client, url string, interval ti
 	}
 	var last error
 	for {
-		last = checkOnce(ctx, client, url)
-		if last == nil {
+		err := checkOnce(ctx, client, url)
+		if err == nil {
 			return nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err // an attempt cut short by the deadline does not hide the last real answer
 		}
 		select {
 		case <-ctx.Done():

@@ -206,14 +206,24 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 		if res.Deployment == "" {
 			res.Deployment = name
 		}
-		if sig, bad := diagnose.DeploymentSignal(d); bad && len(res.Signals) == 0 {
-			res.Signals, res.Deployment = append(res.Signals, sig), name
+		// The deployment's own verdict (deadline, replica failure) comes after what its pods
+		// and events show: those say why.
+		depSig, depBad := diagnose.DeploymentSignal(d)
+		addDeploymentSignal := func() {
+			if depBad {
+				res.Signals = append(res.Signals, depSig)
+				if len(res.Signals) == 1 {
+					res.Deployment = name
+				}
+			}
 		}
 		if d.Status.ObservedGeneration < d.Generation {
+			addDeploymentSignal()
 			continue
 		}
 		rs := NewReplicaSet(d, s.rss)
 		if rs == nil {
+			addDeploymentSignal()
 			continue
 		}
 		sel := labels.SelectorFromSet(rs.Spec.Selector.MatchLabels)
@@ -249,6 +259,7 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 				}
 			}
 		}
+		addDeploymentSignal()
 	}
 	res.Status = strings.Join(lines, "; ")
 	res.Ready = allDone && len(res.Signals) == 0

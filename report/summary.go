@@ -32,7 +32,9 @@ func Markdown(o deploy.Outcome) string {
 	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
 	}
-	fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
+	if len(o.Timeline) > 0 || o.PreviousRevision > 0 { // else the cluster was never reached
+		fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
+	}
 	if o.Revision > 0 {
 		fmt.Fprintf(&b, "| Revision deployed | %d |\n", o.Revision)
 	}
@@ -80,7 +82,11 @@ func Markdown(o deploy.Outcome) string {
 		if o.Diff == "" {
 			b.WriteString("### Diff\n\nThe upgrade would change nothing.\n")
 		} else {
-			fmt.Fprintf(&b, "### Diff against the live release\n\n```diff\n%s\n```\n", strings.TrimRight(o.Diff, "\n"))
+			fence := "```"
+			for strings.Contains(o.Diff, fence) {
+				fence += "`"
+			}
+			fmt.Fprintf(&b, "### Diff against the live release\n\n%sdiff\n%s\n%s\n", fence, strings.TrimRight(o.Diff, "\n"), fence)
 		}
 	}
 	return b.String()
@@ -103,8 +109,7 @@ func levelMark(l deploy.Level) string {
 	return ""
 }
 
-// cell makes text safe inside a markdown table cell.
-func cell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.ReplaceAll(s, "\n", " ")
-}
+// cell makes text safe inside a markdown table cell (messages may quote pod logs).
+var cellEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
+
+func cell(s string) string { return cellEscaper.Replace(s) }

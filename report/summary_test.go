@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,13 +178,11 @@ func firstDiff(want, got string) string {
 			gl = g[i]
 		}
 		if wl != gl || i >= len(w) || i >= len(g) {
-			return "line " + itoaLine(i+1) + ":\n want " + quoteLine(wl, i < len(w)) + "\n  got " + quoteLine(gl, i < len(g))
+			return "line " + strconv.Itoa(i+1) + ":\n want " + quoteLine(wl, i < len(w)) + "\n  got " + quoteLine(gl, i < len(g))
 		}
 	}
 	return "(no line differs)"
 }
-
-func itoaLine(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func quoteLine(s string, present bool) string {
 	if !present {
