@@ -231,14 +231,6 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 	r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, final.Target)
 }
 
-func firstSignal(res health.Result) string {
-	if len(res.Signals) == 0 {
-		return res.Status
-	}
-	s := res.Signals[0]
-	return fmt.Sprintf("%s %s: %s", s.Object, s.Reason, s.Message)
-}
-
 func names(deps []appsv1.Deployment) []string {
 	out := make([]string, len(deps))
 	for i, d := range deps {
