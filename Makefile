@@ -4,7 +4,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOOLS_BIN   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shepherd/bin
 E2E_TIMEOUT ?= 40m
 
-.PHONY: test unit e2e lint demo cluster-bins fmt
+.PHONY: test unit e2e lint demo cluster-bins fmt bench
 
 ## test: lint, then every test — unit and end-to-end (real local control plane) — in one go test run
 test: lint cluster-bins
@@ -35,6 +35,10 @@ lint:
 ## demo: a local deploy end to end on a throw-away local cluster (no cluster of yours needed)
 demo: cluster-bins
 	$(GO) run . demo
+
+## bench: Shepherd vs `helm upgrade --atomic --wait` on a local cluster (about 12 minutes; `go run ./bench -quick` for a fast run)
+bench: cluster-bins
+	$(GO) run ./bench
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -175,13 +175,14 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	ns := c.NewNamespace(t)
 	kc := string(rbacKubeconfig(t, c, ns, ""))
 	with := func(in map[string]string) map[string]string { in["kubeconfig"] = kc; return in }
+	// kwok serves these as the crashed container's logs (set up first: kwok picks it up async)
+	if err := c.SetContainerLogs(context.Background(), ns, nil, []string{"panic: boom"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tag := range []string{"1.0.0", "1.1.0"} {
 		if r := runAction(t, with(deployInputs(c, ns, tag))); r.Outputs["status"] != "succeeded" {
 			t.Fatalf("deploy %s with the Role: %v\n%s", tag, r.Outputs, r.Stdout)
 		}
-	}
-	if err := c.SetContainerLogs(context.Background(), ns, nil, []string{"panic: boom"}); err != nil {
-		t.Fatal(err)
 	}
 	r := runAction(t, with(deployInputs(c, ns, "1.2.0-crashloop")))
 	want(t, "bad deploy status", r.Outputs["status"], "rolled-back")
