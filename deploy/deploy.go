@@ -152,12 +152,8 @@ func (r *run) deploy(ctx context.Context) {
 	r.event(ctx, "watch", Info, "rollout complete: %s", res.Status)
 
 	if cfg.HealthURL != "" {
-		hctx, cancel := context.WithTimeout(ctx, cfg.HealthTimeout)
-		herr := health.CheckHTTP(hctx, r.d.HTTP, cfg.HealthURL, r.d.HealthInterval)
-		cancel()
-		if herr != nil {
-			res.Ready = false
-			res.Signals = []diagnose.Signal{{Category: diagnose.HealthCheck, Object: cfg.HealthURL, Reason: "Unhealthy", Message: herr.Error()}}
+		if sig := r.checkHealth(ctx); sig != nil {
+			res.Ready, res.Signals = false, []diagnose.Signal{*sig}
 			r.cleanup(ctx, since, &res, "", "")
 			return
 		}

@@ -90,6 +90,11 @@ func (r *run) rollbacker() rollback.Rollbacker {
 
 // verifyHealth checks health_url, when set, after a rolled-back rollout completed.
 func (r *run) verifyHealth(ctx context.Context, _ rollback.Attempt) *diagnose.Signal {
+	return r.checkHealth(ctx)
+}
+
+// checkHealth asks health_url (when set) until it answers healthy or health_timeout passes.
+func (r *run) checkHealth(ctx context.Context) *diagnose.Signal {
 	if r.cfg.HealthURL == "" {
 		return nil
 	}
