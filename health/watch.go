@@ -278,12 +278,18 @@ func eventTime(e *corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// apiState tracks whether the informers' watches are failing, and since when.
+// apiProbeEvery is how often, during a watch, the API server's /readyz is asked whether it is
+// still there: the informers' reflectors retry a refused connection quietly, so their silence
+// alone cannot tell a quiet rollout from a lost API server.
+const apiProbeEvery = 2 * time.Second
+
+// apiState tracks since when the API server has been unreachable.
 type apiState struct {
-	clk   clock.PassiveClock
-	mu    sync.Mutex
-	since time.Time
-	err   error
+	clk       clock.PassiveClock
+	mu        sync.Mutex
+	since     time.Time
+	lastProbe time.Time
+	err       error
 }
 
 func (a *apiState) watchError(ctx context.Context, r *cache.Reflector, err error) {
@@ -302,22 +308,32 @@ func (a *apiState) lastErr() error {
 	return a.err
 }
 
-// downFor returns how long the API has been unreachable (0 when it answers). Only while the
-// watches report errors does it ask the API directly, to notice it is back.
+// downFor returns how long the API server has been unreachable (0 while it answers), asking
+// its /readyz at most every apiProbeEvery.
 func (a *apiState) downFor(ctx context.Context, cs kubernetes.Interface) time.Duration {
+	now := a.clk.Now()
 	a.mu.Lock()
-	since := a.since
+	probe := now.Sub(a.lastProbe) >= apiProbeEvery
+	if probe {
+		a.lastProbe = now
+	}
 	a.mu.Unlock()
-	if since.IsZero() {
-		return 0
-	}
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx); err == nil {
+	if probe {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
+		cancel()
 		a.mu.Lock()
-		a.since, a.err = time.Time{}, nil
+		if err == nil {
+			a.since, a.err = time.Time{}, nil
+		} else if a.since.IsZero() {
+			a.since, a.err = now, err
+		}
 		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.since.IsZero() {
 		return 0
 	}
-	return a.clk.Since(since)
+	return now.Sub(a.since)
 }

@@ -70,6 +70,7 @@ func Outputs(o deploy.Outcome) map[string]string {
 		"diagnosis":         diag,
 		"duration_seconds":  strconv.FormatFloat(o.Duration.Seconds(), 'f', 1, 64),
 		"revisions":         revs,
+		"reason":            o.Reason,
 	}
 }
 

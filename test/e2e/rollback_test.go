@@ -50,6 +50,7 @@ func TestRollbackModeToPrevious(t *testing.T) {
 	want(t, "rollback_revision", r.Outputs["rollback_revision"], "1")
 	want(t, "revision", r.Outputs["revision"], "3")
 	want(t, "previous_revision", r.Outputs["previous_revision"], "2")
+	want(t, "reason", r.Outputs["reason"], "p99 latency doubled after 1.1.0")
 	serving(t, c, ns, "1.0.0")
 	wantHistory(t, c, ns, "1:superseded", "2:superseded", "3:deployed")
 	// the reason is where people look later: Helm history, an Event, the summary

@@ -98,5 +98,8 @@ func (r *running) wait(timeout time.Duration) actionRun {
 	res.Outputs = parseOutputs(string(raw))
 	sum, _ := os.ReadFile(r.sumFile)
 	res.Summary = string(sum)
+	if testing.Verbose() {
+		r.t.Logf("shepherd exit %d\n%s", res.Exit, res.Stdout)
+	}
 	return res
 }
