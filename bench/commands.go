@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
 )
 
 // shepherdTimeout is the timeout input of every Shepherd run (the action's default).
@@ -68,7 +70,7 @@ func (b *bench) runShepherd(ctx context.Context, ns, tag, logName string) (comma
 		return r, err
 	}
 	raw, _ := os.ReadFile(outFile)
-	r.Outputs = parseOutputs(string(raw))
+	r.Outputs = runnerfiles.ParseOutputs(string(raw))
 	return r, nil
 }
 
@@ -160,21 +162,3 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 	return r, nil
 }
 
-// parseOutputs reads a GITHUB_OUTPUT file: name<<DELIMITER / value lines / DELIMITER.
-func parseOutputs(s string) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		name, delim, ok := strings.Cut(sc.Text(), "<<")
-		if !ok {
-			continue
-		}
-		var val []string
-		for sc.Scan() && sc.Text() != delim {
-			val = append(val, sc.Text())
-		}
-		out[name] = strings.Join(val, "\n")
-	}
-	return out
-}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
+	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
 )
@@ -106,7 +106,7 @@ func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, e
 		t.Fatalf("run shepherd: %v", err)
 	}
 	raw, _ := os.ReadFile(outFile)
-	r.Outputs = parseOutputs(string(raw))
+	r.Outputs = runnerfiles.ParseOutputs(string(raw))
 	sum, _ := os.ReadFile(sumFile)
 	r.Summary = string(sum)
 	if testing.Verbose() {
@@ -115,24 +115,6 @@ func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, e
 	return r
 }
 
-// parseOutputs reads a GITHUB_OUTPUT file: name<<DELIMITER / value lines / DELIMITER.
-func parseOutputs(s string) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		name, delim, ok := strings.Cut(sc.Text(), "<<")
-		if !ok {
-			continue
-		}
-		var val []string
-		for sc.Scan() && sc.Text() != delim {
-			val = append(val, sc.Text())
-		}
-		out[name] = strings.Join(val, "\n")
-	}
-	return out
-}
 
 // deployInputs are the inputs of a deploy of the example chart in ns at tag.
 func deployInputs(c *testcluster.Cluster, ns, tag string, extra ...string) map[string]string {

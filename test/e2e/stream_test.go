@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
 )
 
 // running is an action run in progress, whose log can be waited on, and which can be
@@ -95,7 +97,7 @@ func (r *running) wait(timeout time.Duration) actionRun {
 		res.Exit = ee.ExitCode()
 	}
 	raw, _ := os.ReadFile(r.outFile)
-	res.Outputs = parseOutputs(string(raw))
+	res.Outputs = runnerfiles.ParseOutputs(string(raw))
 	sum, _ := os.ReadFile(r.sumFile)
 	res.Summary = string(sum)
 	if testing.Verbose() {
