@@ -161,4 +161,3 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 	}
 	return r, nil
 }
-

@@ -115,7 +115,6 @@ func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, e
 	return r
 }
 
-
 // deployInputs are the inputs of a deploy of the example chart in ns at tag.
 func deployInputs(c *testcluster.Cluster, ns, tag string, extra ...string) map[string]string {
 	in := map[string]string{
