@@ -17,6 +17,7 @@ import (
 )
 
 func TestHelmInstallUpgradeRollback(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	cl, err := kube.New(c.Kubeconfig, "", ns)

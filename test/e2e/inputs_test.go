@@ -20,6 +20,7 @@ import (
 
 // Bad input gets an error naming the input and what is allowed, exit ≠ 0, and nothing written.
 func TestActionBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	cases := []struct {
 		name, input, value string
@@ -107,6 +108,7 @@ func noCredentials(t *testing.T, r actionRun, secrets ...string) {
 // A ServiceAccount token kubeconfig, a debug run, a good and a bad release: the token is
 // masked and never printed.
 func TestActionNeverPrintsToken(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	kc := tokenKubeconfig(t, c, ns)

@@ -24,6 +24,7 @@ import (
 // on it, and the run's lock says it was deploying it. The next run takes the expired lock
 // over, reads that, finishes the rollback the dead run would have done, then does its own work.
 func TestNextRunFinishesAnInterruptedRollout(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()

@@ -21,6 +21,7 @@ import (
 )
 
 func TestPreviousLogsThroughKwok(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()
@@ -43,6 +44,7 @@ func TestPreviousLogsThroughKwok(t *testing.T) {
 }
 
 func TestPortForwardReachesLocalServer(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()

@@ -80,6 +80,7 @@ func available(cs kubernetes.Interface, ns, name string) func(context.Context) (
 }
 
 func TestDeploymentBecomesAvailable(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	create(t, c.Client, ns, deployment("web", "example.com/web:v1", 3))
@@ -100,6 +101,7 @@ func hasCondition(conds []appsv1.DeploymentCondition, typ appsv1.DeploymentCondi
 }
 
 func TestRollingUpdateReplacesReplicaSet(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()
@@ -172,6 +174,7 @@ func waiting(p corev1.Pod, reason string) bool {
 }
 
 func TestSimulatedBadImage(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	create(t, c.Client, ns, deployment("web", "example.com/web:bad-image", 1))
@@ -186,6 +189,7 @@ func TestSimulatedBadImage(t *testing.T) {
 }
 
 func TestSimulatedCrashLoop(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	create(t, c.Client, ns, deployment("web", "example.com/web:crashloop", 1))
@@ -201,6 +205,7 @@ func TestSimulatedCrashLoop(t *testing.T) {
 }
 
 func TestSimulatedNeverReady(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	create(t, c.Client, ns, deployment("web", "example.com/web:never-ready", 1))
@@ -219,6 +224,7 @@ func TestSimulatedNeverReady(t *testing.T) {
 }
 
 func TestOversizedRequestFailsScheduling(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	d := deployment("big", "example.com/big:v1", 1)
@@ -232,6 +238,7 @@ func TestOversizedRequestFailsScheduling(t *testing.T) {
 }
 
 func TestQuotaBlocksPodCreation(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()

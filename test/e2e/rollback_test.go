@@ -40,6 +40,7 @@ func description(t *testing.T, c *testcluster.Cluster, ns string, rev int) strin
 }
 
 func TestRollbackModeToPrevious(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -70,6 +71,7 @@ func TestRollbackModeToPrevious(t *testing.T) {
 }
 
 func TestRollbackModeToNamedRevision(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	for _, tag := range []string{"1.0.0", "1.1.0", "1.2.0"} {
@@ -83,6 +85,7 @@ func TestRollbackModeToNamedRevision(t *testing.T) {
 }
 
 func TestRollbackModeNonexistentRevision(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -99,6 +102,7 @@ func TestRollbackModeNonexistentRevision(t *testing.T) {
 }
 
 func TestHistoryMode(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -127,6 +131,7 @@ func TestHistoryMode(t *testing.T) {
 // The last good revision (by Helm's record) is bad now: the rollback verifies it, finds it
 // crash-looping, and cascades to the next older good revision.
 func TestRollbackModeCascadesPastBadTarget(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -159,6 +164,7 @@ func TestRollbackModeCascadesPastBadTarget(t *testing.T) {
 
 // A rollback is only done after its verification window (no restart, no unready pod) has passed.
 func TestRollbackModeWaitsOutVerifyWindow(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")

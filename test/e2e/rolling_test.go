@@ -76,6 +76,7 @@ func healthServerFunc(t *testing.T, healthy func() bool) string {
 }
 
 func TestActionGoodUpgrade(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	first := install(t, c, ns, "1.0.0")
@@ -126,6 +127,7 @@ func failedUpgrade(t *testing.T, c *testcluster.Cluster, ns, tag string, reason 
 }
 
 func TestActionBadImageRollsBack(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	_, d := failedUpgrade(t, c, ns, "1.1.0-bad-image", diagnose.ImagePull)
@@ -138,6 +140,7 @@ func TestActionBadImageRollsBack(t *testing.T) {
 }
 
 func TestActionCrashLoopRollsBackWithLogs(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	if err := c.SetContainerLogs(context.Background(), ns, []string{"starting"}, []string{
@@ -160,12 +163,14 @@ func TestActionCrashLoopRollsBackWithLogs(t *testing.T) {
 }
 
 func TestActionNeverReadyRollsBack(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	failedUpgrade(t, c, ns, "1.1.0-never-ready", diagnose.Probe)
 }
 
 func TestActionUnschedulableRollsBack(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	_, d := failedUpgrade(t, c, ns, "1.1.0", diagnose.Capacity, "set", "resources.requests.cpu=64")
@@ -175,6 +180,7 @@ func TestActionUnschedulableRollsBack(t *testing.T) {
 }
 
 func TestActionQuotaRollsBack(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()
@@ -203,6 +209,7 @@ func TestActionQuotaRollsBack(t *testing.T) {
 // The rollout of 1.1.0 completes but the service it runs answers unhealthy; 1.0.0 answers
 // healthy (the endpoint stands in for the app: it looks at what the cluster runs).
 func TestActionHealthCheckFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	url := healthServerFunc(t, func() bool {
@@ -213,6 +220,7 @@ func TestActionHealthCheckFailureRollsBack(t *testing.T) {
 }
 
 func TestActionMissingSecretFailsPreflight(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	r := runAction(t, deployInputs(c, ns, "1.0.0", "set", "secretEnv[0].name=DATABASE_URL\nsecretEnv[0].secret=app-db\nsecretEnv[0].key=url"))
@@ -245,6 +253,7 @@ func noWrites(t *testing.T, c *testcluster.Cluster, ns string) {
 // The revision before the current one failed too (a `helm upgrade --wait` that timed out):
 // the rollback must skip it and go to the last revision that was deployed successfully.
 func TestActionRollbackSkipsFailedRevision(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -270,6 +279,7 @@ func TestActionRollbackSkipsFailedRevision(t *testing.T) {
 }
 
 func TestActionFirstInstallFailureHasNothingToRollBackTo(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	r := runAction(t, deployInputs(c, ns, "1.0.0-bad-image"))
@@ -282,6 +292,7 @@ func TestActionFirstInstallFailureHasNothingToRollBackTo(t *testing.T) {
 }
 
 func TestActionDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")

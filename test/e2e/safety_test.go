@@ -35,6 +35,7 @@ func lockHolder(t *testing.T, c *testcluster.Cluster, ns string) (string, string
 // Two runs of one release at once: the second waits for the lock, then fails naming the holder;
 // it never writes.
 func TestConcurrentDeploysOneWaitsThenFails(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -61,6 +62,7 @@ func TestConcurrentDeploysOneWaitsThenFails(t *testing.T) {
 // the expired lock over, recovers the release (marks the pending revision failed, never deletes
 // history) and deploys.
 func TestPendingUpgradeLeftByKilledRunIsRecovered(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	ctx := context.Background()
@@ -102,6 +104,7 @@ func TestPendingUpgradeLeftByKilledRunIsRecovered(t *testing.T) {
 // A cancelled workflow sends SIGTERM mid-rollout: the run rolls back on its own deadline,
 // frees the lock, reports, and exits non-zero.
 func TestSIGTERMDuringRolloutLeavesPreviousServing(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
@@ -171,6 +174,7 @@ func rbacKubeconfig(t *testing.T, c *testcluster.Cluster, ns, dropResource strin
 
 // The rolling and rollback scenarios with nothing but examples/rbac.yaml's Role.
 func TestLeastPrivilegeRole(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	kc := string(rbacKubeconfig(t, c, ns, ""))
@@ -198,6 +202,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 
 // A missing permission gives a clear error naming it, and nothing is written.
 func TestMissingPermissionIsNamed(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	in := deployInputs(c, ns, "1.0.0")
