@@ -252,7 +252,7 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 			if !(io.Kind == "Pod" && podNames[io.Name]) && !(io.Kind == "ReplicaSet" && io.Name == rs.Name) {
 				continue
 			}
-			if sig, bad := diagnose.EventSignal(e); bad {
+			if sig, bad := diagnose.EventSignal(e); bad && !transientCreateFailure(e, rs, now, budgets) {
 				res.Signals = append(res.Signals, sig)
 				if len(res.Signals) == 1 {
 					res.Deployment, res.Selector = name, sel
@@ -264,6 +264,25 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 	res.Status = strings.Join(lines, "; ")
 	res.Ready = allDone && len(res.Signals) == 0
 	return res
+}
+
+// transientCreateFailure tells a FailedCreate that may yet resolve (the ReplicaSet controller
+// retries: a namespace's ServiceAccount appears a moment after it, a quota frees up as old pods
+// go) from one that persists: it counts once it is older than the unschedulable budget and the
+// ReplicaSet is still short of pods.
+func transientCreateFailure(e *corev1.Event, rs *appsv1.ReplicaSet, now time.Time, b diagnose.Budgets) bool {
+	if e.Reason != "FailedCreate" {
+		return false
+	}
+	first := e.FirstTimestamp.Time
+	if first.IsZero() {
+		first = eventTime(e)
+	}
+	want := int32(1)
+	if rs.Spec.Replicas != nil {
+		want = *rs.Spec.Replicas
+	}
+	return now.Sub(first) <= b.Unschedulable || rs.Status.Replicas >= want
 }
 
 func eventTime(e *corev1.Event) time.Time {

@@ -70,5 +70,14 @@ func (c *Cluster) NewNamespace(t testing.TB) string {
 	t.Cleanup(func() {
 		_ = c.Client.CoreV1().Namespaces().Delete(context.Background(), got.Name, metav1.DeleteOptions{})
 	})
+	// A namespace is usable once the controller-manager has made its default ServiceAccount:
+	// until then every pod is refused.
+	err = c.waitFor(context.Background(), 30*time.Second, "default ServiceAccount in "+got.Name, func(ctx context.Context) error {
+		_, err := c.Client.CoreV1().ServiceAccounts(got.Name).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
 	return got.Name
 }
