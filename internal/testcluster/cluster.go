@@ -124,7 +124,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.startEtcd(ctx); err != nil {
 		return nil, err
 	}
-	if err = c.StartAPIServer(ctx); err != nil {
+	if err = c.startAPIServer(ctx); err != nil {
 		return nil, err
 	}
 	c.milestone(t0, "kube-apiserver ready")
@@ -138,11 +138,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.startKwok(); err != nil {
 		return nil, err
 	}
-	for _, n := range []string{"kcm", "scheduler"} {
-		url := "https://127.0.0.1:" + strconv.Itoa(c.ports[n]) + "/healthz"
-		if err = c.waitFor(ctx, time.Minute, n+" healthy", func(ctx context.Context) error { return httpOK(ctx, url) }); err != nil {
-			return nil, err
-		}
+	if err = c.waitHealthy(ctx); err != nil {
+		return nil, err
 	}
 	if err = c.createNodes(ctx, o.Nodes); err != nil {
 		return nil, err
@@ -179,8 +176,29 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	return c.waitFor(ctx, 30*time.Second, "etcd healthy", func(ctx context.Context) error { return httpOK(ctx, client+"/health") })
 }
 
-// StartAPIServer starts kube-apiserver (again, after StopAPIServer) and waits for /readyz.
+// StartAPIServer starts kube-apiserver and waits for /readyz. After StopAPIServer it also
+// restarts the controller-manager, scheduler and kwok, whose watches would otherwise back off
+// for up to half a minute: the cluster comes back as a restarted control plane does.
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	c.mu.Lock()
+	restart := c.procs["kube-apiserver"] != nil
+	c.mu.Unlock()
+	if err := c.startAPIServer(ctx); err != nil || !restart {
+		return err
+	}
+	for _, n := range []string{"kwok", "kube-scheduler", "kube-controller-manager"} {
+		c.kill(n)
+	}
+	if err := c.startControllers(); err != nil {
+		return err
+	}
+	if err := c.startKwok(); err != nil {
+		return err
+	}
+	return c.waitHealthy(ctx)
+}
+
+func (c *Cluster) startAPIServer(ctx context.Context) error {
 	p := c.pki.path
 	if _, err := c.start("kube-apiserver", c.bins.Path("kube-apiserver"),
 		"--etcd-servers", "http://127.0.0.1:"+strconv.Itoa(c.ports["etcd"]),
@@ -196,6 +214,24 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	}
 	return c.waitFor(ctx, 2*time.Minute, "kube-apiserver ready", func(ctx context.Context) error {
 		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	})
+}
+
+// waitHealthy waits for the controller-manager, the scheduler and kwok to answer.
+func (c *Cluster) waitHealthy(ctx context.Context) error {
+	for _, n := range []string{"kcm", "scheduler"} {
+		url := "https://127.0.0.1:" + strconv.Itoa(c.ports[n]) + "/healthz"
+		if err := c.waitFor(ctx, time.Minute, n+" healthy", func(ctx context.Context) error { return httpOK(ctx, url) }); err != nil {
+			return err
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(c.ports["kwok"])
+	return c.waitFor(ctx, time.Minute, "kwok listening", func(ctx context.Context) error {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
 		return err
 	})
 }
