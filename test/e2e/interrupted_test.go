@@ -13,9 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
@@ -29,13 +26,8 @@ func TestNextRunFinishesAnInterruptedRollout(t *testing.T) {
 	ns := c.NewNamespace(t)
 	ctx := context.Background()
 	install(t, c, ns, "1.0.0")
-	ch, err := loader.Load(exampleChart())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := action.NewUpgrade(helmFor(t, c, ns))
-	up.Namespace = ns // applied, not watched: what a run leaves when it is killed right after
-	if _, err := up.Run("web", ch, map[string]any{"image": map[string]any{"tag": "1.1.0-crashloop"}}); err != nil {
+	// applied, not watched: what a run leaves when it is killed right after
+	if err := helmUpgrade(t, c, ns, "1.1.0-crashloop", 0); err != nil {
 		t.Fatal(err)
 	}
 	old := metav1.NewMicroTime(time.Now().Add(-2 * time.Minute))

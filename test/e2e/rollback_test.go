@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
@@ -136,13 +135,7 @@ func TestRollbackModeCascadesPastBadTarget(t *testing.T) {
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
 	// revision 2 was deployed without watching (helm upgrade, no --wait): Helm calls it deployed.
-	ch, err := loader.Load(exampleChart())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := action.NewUpgrade(helmFor(t, c, ns))
-	up.Namespace = ns
-	if _, err := up.Run("web", ch, map[string]any{"image": map[string]any{"tag": "1.1.0-crashloop"}}); err != nil {
+	if err := helmUpgrade(t, c, ns, "1.1.0-crashloop", 0); err != nil {
 		t.Fatal(err)
 	}
 	install(t, c, ns, "1.2.0") // superseding 2: Helm now calls 2 "superseded", a good revision

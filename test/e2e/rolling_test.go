@@ -15,9 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
@@ -257,13 +254,7 @@ func TestActionRollbackSkipsFailedRevision(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
-	ch, err := loader.Load(exampleChart())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := action.NewUpgrade(helmFor(t, c, ns))
-	up.Namespace, up.Wait, up.Timeout = ns, true, 3*time.Second
-	if _, err := up.Run("web", ch, map[string]any{"image": map[string]any{"tag": "1.1.0-crashloop"}}); err == nil {
+	if err := helmUpgrade(t, c, ns, "1.1.0-crashloop", 3*time.Second); err == nil {
 		t.Fatal("helm upgrade --wait of a crash-looping release succeeded")
 	}
 	// a failed helm upgrade --wait leaves the previous revision deployed

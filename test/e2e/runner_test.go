@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
 	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
@@ -139,6 +140,20 @@ func helmFor(t *testing.T, c *testcluster.Cluster, ns string) *action.Configurat
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// helmUpgrade upgrades the release to tag with the Helm SDK directly, behind Shepherd's back,
+// as someone running `helm upgrade` would (wait > 0: `--wait --timeout wait`).
+func helmUpgrade(t *testing.T, c *testcluster.Cluster, ns, tag string, wait time.Duration) error {
+	t.Helper()
+	ch, err := loader.Load(exampleChart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := action.NewUpgrade(helmFor(t, c, ns))
+	up.Namespace, up.Wait, up.Timeout = ns, wait > 0, wait
+	_, err = up.Run("web", ch, map[string]any{"image": map[string]any{"tag": tag}})
+	return err
 }
 
 // history returns "version:status" of every revision of the release, oldest first.
