@@ -60,12 +60,24 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 	}
 	r := &run{cfg: cfg, d: d, start: d.Clock.Now()}
 	r.out = Outcome{Mode: cfg.Mode, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
-	if cfg.Mode == config.ModeHistory {
+	switch {
+	case cfg.Mode == config.ModeHistory:
 		r.history(ctx)
-	} else if end, err := r.begin(ctx); err != nil {
+	case cfg.DryRun: // reads only: no lock, nothing written
+		r.deploy(ctx)
+	default:
+		r.locked(ctx)
+	}
+	r.out.Duration = d.Clock.Since(r.start)
+	return r.out
+}
+
+// locked runs a writing mode while holding the release's lock.
+func (r *run) locked(ctx context.Context) {
+	if end, err := r.begin(ctx); err != nil {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 	} else {
-		if cfg.Mode == config.ModeRollback {
+		if r.cfg.Mode == config.ModeRollback {
 			r.rollback(ctx)
 		} else {
 			r.deploy(ctx)
@@ -73,8 +85,6 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 		r.phase(ctx, "done", 0)
 		end()
 	}
-	r.out.Duration = d.Clock.Since(r.start)
-	return r.out
 }
 
 func (r *run) event(ctx context.Context, phase string, lvl Level, format string, a ...any) {

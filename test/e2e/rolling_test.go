@@ -287,7 +287,18 @@ func TestActionDryRunChangesNothing(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
+	lease := func() string {
+		l, err := c.Client.CoordinationV1().Leases(ns).Get(context.Background(), "shepherd-web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.ResourceVersion
+	}
+	before := lease()
 	r := runAction(t, deployInputs(c, ns, "1.1.0", "dry_run", "true"))
+	if lease() != before {
+		t.Error("a dry run wrote the release lock")
+	}
 	want(t, "exit", r.Exit, 0)
 	want(t, "status", r.Outputs["status"], "dry-run")
 	for _, s := range []string{"```diff", "- ", "+ ", "1.1.0"} {
