@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -251,6 +252,13 @@ func (c Config) Validate() error {
 	if len(c.Kubeconfig) > 0 {
 		if kc, err := clientcmd.Load(c.Kubeconfig); err != nil || len(kc.Clusters) == 0 {
 			bad("%s: not a valid kubeconfig (expected the YAML content of a kubeconfig file, with clusters, users and contexts — not a path)", InKubeconfig)
+		} else if _, ok := kc.Contexts[c.Context]; c.Context != "" && !ok {
+			names := make([]string, 0, len(kc.Contexts))
+			for n := range kc.Contexts {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			bad("%s: %q is not a context of the kubeconfig (it has: %s)", InContext, c.Context, strings.Join(names, ", "))
 		}
 	}
 	if c.Timeout <= 0 {
