@@ -43,7 +43,29 @@ func (c *Cluster) SetContainerLogs(ctx context.Context, namespace string, curren
 			}},
 		},
 	}}
-	return c.createOrReplace(ctx, obj)
+	if err := c.createOrReplace(ctx, obj); err != nil {
+		return err
+	}
+	// kwok takes the object in asynchronously; its kubelet API matches log rules by namespace,
+	// so ask it (for any pod name) until it serves these lines.
+	want, query := current, ""
+	if len(previous) > 0 {
+		want, query = previous, "?previous=true"
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/containerLogs/%s/probe/app%s", c.ports["kwok"], namespace, query)
+	return c.waitFor(ctx, 30*time.Second, "kwok serving the logs of "+namespace, func(ctx context.Context) error {
+		body, err := httpGet(ctx, url)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, want[len(want)-1]) {
+			return fmt.Errorf("not yet: %q", body)
+		}
+		return nil
+	})
 }
 
 // criLog renders lines in the CRI container log format kwok requires.
