@@ -40,8 +40,10 @@ type preflight struct {
 func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	cfg := r.cfg
 	cs := r.d.Clients.Typed
-	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
-		return nil, fmt.Errorf("the cluster at %s does not answer: %v", r.d.Clients.Config.Host, err)
+	if r.lock == nil { // a locked run checked it before taking the lock
+		if err := r.reachable(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("%s: namespace %q does not exist", config.InNamespace, cfg.Namespace)

@@ -19,8 +19,8 @@ import (
 // an interrupted run back to a state Helm accepts. It returns the function that frees the lock.
 func (r *run) begin(ctx context.Context) (end func(), err error) {
 	cs := r.d.Clients.Typed
-	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
-		return nil, fmt.Errorf("the cluster at %s does not answer: %v", r.d.Clients.Config.Host, err)
+	if err := r.reachable(ctx); err != nil {
+		return nil, err
 	}
 	owner := r.cfg.Owner
 	if owner == "" {
@@ -51,6 +51,14 @@ func (r *run) begin(ctx context.Context) (end func(), err error) {
 		return nil, err
 	}
 	return end, nil
+}
+
+// reachable checks that the cluster answers.
+func (r *run) reachable(ctx context.Context) error {
+	if _, err := r.d.Clients.Typed.Discovery().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+		return fmt.Errorf("the cluster at %s does not answer: %v", r.d.Clients.Config.Host, err)
+	}
+	return nil
 }
 
 // phase records what the run is doing on the lock, for the next run to read if this one dies.

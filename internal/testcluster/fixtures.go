@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -43,7 +41,7 @@ func (c *Cluster) SetContainerLogs(ctx context.Context, namespace string, curren
 			}},
 		},
 	}}
-	if err := c.createOrReplace(ctx, obj); err != nil {
+	if err := c.createOrReplace(ctx, ClusterLogsGVR, "", obj); err != nil {
 		return err
 	}
 	// kwok takes the object in asynchronously; its kubelet API matches log rules by namespace,
@@ -93,23 +91,5 @@ func (c *Cluster) ForwardPorts(ctx context.Context, namespace string, port int32
 			}},
 		},
 	}}
-	return c.createOrReplace(ctx, obj)
-}
-
-func (c *Cluster) createOrReplace(ctx context.Context, obj *unstructured.Unstructured) error {
-	gvr := ClusterLogsGVR
-	if obj.GetKind() == "ClusterPortForward" {
-		gvr = ClusterPortForwardGVR
-	}
-	ri := c.Dynamic.Resource(gvr)
-	_, err := ri.Create(ctx, obj, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		old, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		if gerr != nil {
-			return gerr
-		}
-		obj.SetResourceVersion(old.GetResourceVersion())
-		_, err = ri.Update(ctx, obj, metav1.UpdateOptions{})
-	}
-	return err
+	return c.createOrReplace(ctx, ClusterPortForwardGVR, "", obj)
 }

@@ -101,21 +101,26 @@ func (c *Cluster) ApplyObjects(ctx context.Context, gvr schema.GroupVersionResou
 		if len(obj.Object) == 0 {
 			continue
 		}
-		ri := c.Dynamic.Resource(gvr).Namespace(ns)
-		if _, err := ri.Create(ctx, &obj, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-			old, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-			if gerr != nil {
-				return gerr
-			}
-			obj.SetResourceVersion(old.GetResourceVersion())
-			_, err = ri.Update(ctx, &obj, metav1.UpdateOptions{})
-			if err != nil {
-				return err
-			}
-		} else if err != nil {
+		if err := c.createOrReplace(ctx, gvr, ns, &obj); err != nil {
 			return fmt.Errorf("testcluster: create %s %s: %w", gvr.Resource, obj.GetName(), err)
 		}
 	}
+}
+
+// createOrReplace creates obj as resource gvr in ns ("" for cluster-scoped), replacing the
+// object of that name if it exists.
+func (c *Cluster) createOrReplace(ctx context.Context, gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) error {
+	ri := c.Dynamic.Resource(gvr).Namespace(ns)
+	_, err := ri.Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		old, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		obj.SetResourceVersion(old.GetResourceVersion())
+		_, err = ri.Update(ctx, obj, metav1.UpdateOptions{})
+	}
+	return err
 }
 
 func (c *Cluster) startKwok() error {
