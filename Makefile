@@ -34,7 +34,7 @@ lint:
 
 ## demo: a local deploy end to end on a throw-away local cluster (no cluster of yours needed)
 demo: cluster-bins
-	$(GO) run . demo
+	$(GO) run ./internal/demo
 
 ## bench: Shepherd vs `helm upgrade --atomic --wait` on a local cluster (about 12 minutes; `go run ./bench -quick` for a fast run)
 bench: cluster-bins

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -19,7 +20,6 @@ usage:
   shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
   shepherd rollback --release NAME [--revision N] --reason TEXT [flags]
   shepherd history --release NAME [flags]
-  shepherd demo          a local deploy end to end on a throw-away local cluster
 
 deploy flags (the action's inputs, with dashes):
 `
@@ -33,10 +33,11 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	switch args[0] {
 	case "demo":
-		return runDemo(ctx, stdout)
+		fmt.Fprintln(stderr, "shepherd: the demo is not part of the release binary (it needs the local test cluster): run `make demo` in a Shepherd checkout")
+		return 2
 	case "deploy", "rollback", "history":
 	default:
-		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback, history or demo)\n", args[0])
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback or history)\n", args[0])
 		return 2
 	}
 	vals := map[string]*string{}
@@ -80,7 +81,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	host, _ := os.Hostname()
 	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
 	rep := &report.Text{W: stdout}
-	o := execute(ctx, cfg, rep, debugLogger(stderr, *debug))
+	o := deploy.Execute(ctx, cfg, rep, debugLogger(stderr, *debug))
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }

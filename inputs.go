@@ -37,7 +37,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	cfg.Owner = runURL(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
-	o := execute(ctx, cfg, rep, log)
+	o := deploy.Execute(ctx, cfg, rep, log)
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }

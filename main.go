@@ -5,7 +5,6 @@
 // job summary and annotations through the runner's files. Elsewhere it is a CLI:
 //
 //	shepherd deploy --release web --chart ./chart --image-tag v2 [--kubeconfig path] …
-//	shepherd demo
 //
 // This file and its siblings are the edge: the only code that reads the environment, parses
 // flags, handles signals and exits.

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"context"
@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
-// execute connects to the cluster and runs cfg, reporting through rep. Connection problems
-// become a failed Outcome like any other, so they reach the same outputs and summary.
-func execute(ctx context.Context, cfg config.Config, rep deploy.Reporter, log *slog.Logger) deploy.Outcome {
+// Execute connects to the cluster cfg names and runs cfg, reporting through rep. Connection
+// problems become a failed Outcome like any other, so they reach the same outputs and summary.
+func Execute(ctx context.Context, cfg config.Config, rep Reporter, log *slog.Logger) Outcome {
 	start := time.Now()
-	failed := func(msg string) deploy.Outcome {
-		o := deploy.Outcome{Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart,
+	failed := func(msg string) Outcome {
+		o := Outcome{Mode: cfg.Mode, Status: Failed, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart,
 			ImageTag: cfg.ImageTag, Message: msg, Duration: time.Since(start)}
-		rep.Event(ctx, deploy.Event{Phase: "pre-flight", Level: deploy.Error, Message: msg})
+		if rep != nil {
+			rep.Event(ctx, Event{Phase: "pre-flight", Level: Error, Message: msg})
+		}
 		return o
 	}
 	clients, err := kube.New(cfg.Kubeconfig, cfg.Context, cfg.Namespace)
@@ -33,7 +34,7 @@ func execute(ctx context.Context, cfg config.Config, rep deploy.Reporter, log *s
 	if err != nil {
 		return failed(err.Error())
 	}
-	return deploy.Run(ctx, cfg, deploy.Deps{
+	return Run(ctx, cfg, Deps{
 		Clients:  clients,
 		Helm:     helm,
 		Reporter: rep,

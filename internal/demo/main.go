@@ -1,20 +1,33 @@
+// Command demo is `make demo`: a local deploy end to end on a throw-away local control plane.
+// It lives outside the shipped binary, which carries no test cluster.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/report"
 )
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runDemo(ctx, os.Stdout)
+	stop()
+	os.Exit(code)
+}
 
 // runDemo starts a throw-away local control plane, deploys examples/chart at 1.0.0, upgrades it
 // to 1.1.0, then to a build that crash-loops — which Shepherd notices, diagnoses (with the
@@ -71,7 +84,7 @@ func runDemo(ctx context.Context, out io.Writer) int {
 			return 1
 		}
 		rep := &report.Text{W: out}
-		o := execute(ctx, cfg, rep, debugLogger(io.Discard, false))
+		o := deploy.Execute(ctx, cfg, rep, slog.New(slog.DiscardHandler))
 		_ = rep.Finish(ctx, o)
 		if o.ExitCode() != 0 {
 			failures++
