@@ -25,7 +25,7 @@ deploy flags (the action's inputs, with dashes):
 `
 
 // runCLI is the command line: the same engine as the action, flags instead of inputs, plain text.
-func runCLI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func runCLI(ctx, abort context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		newFlags(stdout, map[string]*string{}).PrintDefaults()
@@ -81,7 +81,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	host, _ := os.Hostname()
 	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
 	rep := &report.Text{W: stdout}
-	o := deploy.Execute(ctx, cfg, rep, debugLogger(stderr, *debug))
+	o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: debugLogger(stderr, *debug), Abort: abort})
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	githubactions "github.com/sethvargo/go-githubactions"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
@@ -15,7 +14,7 @@ import (
 
 // runAction is the GitHub Action: inputs → validated config (secrets masked first) → engine →
 // outputs, summary, annotation → exit code.
-func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer) int {
+func runAction(ctx, abort context.Context, getenv func(string) string, stdout io.Writer) int {
 	a := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
 	maskKubeconfig(a, a.GetInput(config.InKubeconfig))
 	rep := &report.Actions{A: a}
@@ -35,43 +34,22 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		_ = rep.Finish(ctx, o)
 		return o.ExitCode()
 	}
+	for _, s := range cfg.SecretValues() { // values set for secret-looking keys, too
+		a.AddMask(s)
+	}
 	cfg.Owner = runURL(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
-	o := deploy.Execute(ctx, cfg, rep, log)
+	o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort})
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }
 
-// maskKubeconfig tells the runner to hide every credential in the kubeconfig (and the
-// kubeconfig itself), line by line, before anything else is printed.
+// maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,
+// keys, passwords, auth-provider tokens, exec plugin env values), line by line, before
+// anything else is printed.
 func maskKubeconfig(a *githubactions.Action, content string) {
-	if strings.TrimSpace(content) == "" {
-		return
-	}
-	for _, line := range strings.Split(content, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "token", "client-key-data", "client-certificate-data", "password", "id-token", "refresh-token", "client-secret":
-			if v = strings.Trim(strings.TrimSpace(v), `"'`); v != "" {
-				a.AddMask(v)
-			}
-		}
-	}
-	if cfg, err := clientcmd.Load([]byte(content)); err == nil {
-		for _, u := range cfg.AuthInfos {
-			for _, s := range []string{u.Token, u.Password, string(u.ClientKeyData)} {
-				if s != "" {
-					for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-						if strings.TrimSpace(l) != "" {
-							a.AddMask(l)
-						}
-					}
-				}
-			}
-		}
+	for _, s := range config.KubeconfigSecrets(content) {
+		a.AddMask(s)
 	}
 }
 

@@ -25,13 +25,40 @@ func main() {
 
 // run is main with its process dependencies injected, so tests can drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	// A cancelled workflow sends SIGTERM: cancel the context; the engine cleans up on its own.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, abort, stop := signals(ctx)
 	defer stop()
 	if getenv("GITHUB_ACTIONS") == "true" {
-		return runAction(ctx, getenv, stdout)
+		return runAction(ctx, abort, getenv, stdout)
 	}
-	return runCLI(ctx, args, getenv, stdout, stderr)
+	return runCLI(ctx, abort, args, getenv, stdout, stderr)
+}
+
+// signals turns SIGINT/SIGTERM into contexts: the first signal (a cancelled workflow sends
+// SIGTERM; Ctrl-C on a terminal) cancels ctx, and the engine cleans up on a context of its
+// own; a second one ends abort too, and the cleanup stops at once, leaving its phase on the
+// release's lock for the next run.
+func signals(parent context.Context) (ctx, abort context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	abort, cancelAbort := context.WithCancel(context.WithoutCancel(parent))
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-ch:
+				if n == 1 {
+					cancel()
+					continue
+				}
+				cancelAbort()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, abort, func() { signal.Stop(ch); close(done); cancel(); cancelAbort() }
 }
 
 // debugLogger logs to w at debug level when enabled, else nowhere. The configuration is never

@@ -12,9 +12,21 @@ import (
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
-// Execute connects to the cluster cfg names and runs cfg, reporting through rep. Connection
-// problems become a failed Outcome like any other, so they reach the same outputs and summary.
-func Execute(ctx context.Context, cfg config.Config, rep Reporter, log *slog.Logger) Outcome {
+// Edge is what the edge hands the engine: where the user sees the run, the debug log, and the
+// context that ends when the user insists on stopping (a second signal; nil: never).
+type Edge struct {
+	Reporter Reporter
+	Log      *slog.Logger
+	Abort    context.Context
+}
+
+// Execute connects to the cluster cfg names and runs cfg. Connection problems become a failed
+// Outcome like any other, so they reach the same outputs and summary.
+func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
+	rep, log := e.Reporter, e.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	start := time.Now()
 	failed := func(msg string) Outcome {
 		o := Outcome{Mode: cfg.Mode, Status: Failed, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart,
@@ -40,5 +52,6 @@ func Execute(ctx context.Context, cfg config.Config, rep Reporter, log *slog.Log
 		Reporter: rep,
 		Log:      log,
 		HTTP:     &http.Client{Timeout: 10 * time.Second},
+		Abort:    e.Abort,
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/config"
@@ -19,10 +18,32 @@ import (
 	"github.com/shepherd-deploy/shepherd/rollback"
 )
 
-// CleanupTimeout bounds the work done after a failure or cancellation (diagnosis, rollback,
-// verification). It runs on a context that is not cancelled, so a cancelled workflow still
-// leaves the cluster on a good revision.
-const CleanupTimeout = 3 * time.Minute
+// DiagnoseTimeout bounds the diagnosis after a failure (reading pods, events and logs).
+const DiagnoseTimeout = 30 * time.Second
+
+// slack is added to the bounds computed from the user's durations, for the API calls around
+// the waits (Helm writes, events, the lock).
+const slack = 30 * time.Second
+
+// CleanupBound is how long the work after a failure or cancellation may take: the diagnosis,
+// then up to 1+max_cascade rollback attempts, each bounded by timeout plus its health check.
+// It follows the user's timeout; there is no hidden cap.
+func CleanupBound(cfg config.Config) time.Duration {
+	return DiagnoseTimeout + time.Duration(1+cfg.MaxCascade)*(cfg.Timeout+healthBound(cfg)) + slack
+}
+
+// RollbackBound is mode rollback's deadline: up to 1+max_cascade attempts, each its rollout
+// (timeout), health check and verification window.
+func RollbackBound(cfg config.Config) time.Duration {
+	return time.Duration(1+cfg.MaxCascade)*(cfg.Timeout+healthBound(cfg)+cfg.VerifyDuration) + slack
+}
+
+func healthBound(cfg config.Config) time.Duration {
+	if cfg.HealthURL == "" {
+		return 0
+	}
+	return cfg.HealthTimeout
+}
 
 // Deps are the run's collaborators; main wires the real ones.
 type Deps struct {
@@ -35,6 +56,10 @@ type Deps struct {
 	Budgets  diagnose.Budgets
 	// HealthInterval is the pause between health-check attempts (default 1s).
 	HealthInterval time.Duration
+	// Abort ends when the user insists on stopping (a second SIGINT/SIGTERM): the cleanup
+	// that a cancelled run does on a context of its own stops at once, leaving its phase on
+	// the release's lock for the next run. Default: never.
+	Abort context.Context
 }
 
 // run is one deploy in progress.
@@ -44,6 +69,12 @@ type run struct {
 	start time.Time
 	out   Outcome
 	lock  *kube.Lock
+	// resumeFrom is the revision an earlier run was rolling back from when it stopped (mode
+	// rollback finishes that rollback as its own); 0 when none.
+	resumeFrom int
+	// unfinished: the run stopped with work left (a rollback not done); the lock keeps its
+	// phase for the next run instead of saying done.
+	unfinished bool
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -57,6 +88,9 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 	}
 	if d.HealthInterval <= 0 {
 		d.HealthInterval = time.Second
+	}
+	if d.Abort == nil {
+		d.Abort = context.Background()
 	}
 	r := &run{cfg: cfg, d: d, start: d.Clock.Now()}
 	r.out = Outcome{Mode: cfg.Mode, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
@@ -72,20 +106,64 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 	return r.out
 }
 
-// locked runs a writing mode while holding the release's lock.
+// locked runs a writing mode while holding the release's lock. Its work stops when the lock
+// is lost (nothing more is written), and the lock is freed with phase done only when no work
+// is left unfinished.
 func (r *run) locked(ctx context.Context) {
-	if end, err := r.begin(ctx); err != nil {
+	end, err := r.begin(ctx)
+	if err != nil {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
-	} else {
-		if r.cfg.Mode == config.ModeRollback {
-			r.rollback(ctx)
-		} else {
-			r.deploy(ctx)
-		}
-		r.phase(ctx, "done", 0)
-		end()
+		return
 	}
+	wctx, cancel := r.guard(ctx, false)
+	if r.cfg.Mode == config.ModeRollback {
+		rctx, rcancel := context.WithTimeout(wctx, RollbackBound(r.cfg))
+		r.rollback(rctx)
+		rcancel()
+	} else {
+		r.deploy(wctx)
+	}
+	cancel()
+	if err := r.lock.Err(); err != nil {
+		r.unfinished = true
+		r.out.Status = Failed
+		r.out.Message = fmt.Sprintf("%s: %v; the Lease keeps this run's last phase for whichever run holds it next", r.out.Message, err)
+		r.event(ctx, "lock", Error, "%v", err)
+	}
+	phase := "done"
+	if r.unfinished {
+		phase = ""
+	}
+	end(phase)
 }
+
+// guard returns ctx, also cancelled when the release's lock is lost and, with abortable, when
+// the user insists on stopping (Deps.Abort); its cause says which.
+func (r *run) guard(ctx context.Context, abortable bool) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var lost <-chan struct{}
+	if r.lock != nil {
+		lost = r.lock.Lost()
+	}
+	abort := context.Background().Done()
+	if abortable {
+		abort = r.d.Abort.Done()
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-lost:
+			cancel(r.lock.Err())
+		case <-abort:
+			cancel(errAborted)
+		case <-stop:
+		}
+	}()
+	return ctx, func() { close(stop); cancel(nil) }
+}
+
+// errAborted is the cause of a cleanup stopped by a second signal.
+var errAborted = errors.New("stopped by a second interrupt (SIGINT/SIGTERM) during the cleanup")
 
 func (r *run) event(ctx context.Context, phase string, lvl Level, format string, a ...any) {
 	e := Event{At: r.d.Clock.Since(r.start), Phase: phase, Level: lvl, Message: fmt.Sprintf(format, a...)}
@@ -115,7 +193,9 @@ func (r *run) deploy(ctx context.Context) {
 	}
 	r.out.PreviousRevision = pf.current
 	if cfg.DryRun {
-		r.out.Status, r.out.Diff = DryRun, pf.diff
+		// Secret objects' values are hidden by the diff itself; values set for secret-looking
+		// keys are masked wherever else they appear (a ConfigMap, an env value).
+		r.out.Status, r.out.Diff = DryRun, diagnose.Redact(pf.diff, cfg.SecretValues())
 		r.out.Message = "dry run: nothing was changed"
 		if pf.diff == "" {
 			r.out.Message += "; the upgrade would change nothing"
@@ -140,17 +220,28 @@ func (r *run) deploy(ctx context.Context) {
 	r.phase(ctx, "deploying", rel.Version)
 	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(pf.current))
 
-	deps, err := release.Deployments(rel.Manifest)
+	wl, err := release.WorkloadsOf(rel.Manifest)
 	if err != nil {
 		r.cleanup(ctx, since, nil, "cannot read the release manifest: "+err.Error(), "")
 		return
 	}
+	if wl.Empty() {
+		r.out.Status = Succeeded
+		r.out.Message = fmt.Sprintf("%s is on revision %d; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch", cfg.Release, rel.Version)
+		r.event(ctx, "watch", Warn, "the chart renders no Deployment, StatefulSet or DaemonSet: no rollout to watch")
+		r.event(ctx, "done", Info, "%s", r.out.Message)
+		return
+	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	res, werr := r.watcher().Watch(wctx, health.Target{Namespace: cfg.Namespace, Deployments: names(deps), Since: since})
+	res, werr := r.watcher().Watch(wctx, health.TargetFor(cfg.Namespace, wl, since))
 	cancel()
 	switch {
-	case ctx.Err() != nil: // the run itself was cancelled (SIGTERM): undo, on a context of its own
-		r.cleanup(ctx, since, &res, "the run was cancelled during the rollout", "")
+	case ctx.Err() != nil: // the run was cancelled (SIGTERM) or lost its lock: undo, on a context of its own
+		why := "the run was cancelled during the rollout"
+		if err := context.Cause(ctx); errors.Is(err, kube.ErrLockLost) {
+			return // another run may own the release now: write nothing
+		}
+		r.cleanup(ctx, since, &res, why, "")
 		return
 	case werr != nil && !errors.Is(werr, context.DeadlineExceeded):
 		r.cleanup(ctx, since, &res, "watching the rollout failed: "+werr.Error(), "")
@@ -174,9 +265,15 @@ func (r *run) deploy(ctx context.Context) {
 	r.event(ctx, "done", Info, "%s", r.out.Message)
 }
 
+func (r *run) collector() diagnose.Collector {
+	return diagnose.Collector{Client: r.d.Clients.Typed, Secrets: r.cfg.SecretValues()}
+}
+
 func (r *run) watcher() *health.Watcher {
 	return &health.Watcher{Client: r.d.Clients.Typed, Clock: r.d.Clock, Budgets: r.d.Budgets,
-		Progress: func(line string) { r.d.Log.Debug("rollout", "status", line) }}
+		Progress: func(line string) { r.d.Log.Debug("rollout", "status", line) },
+		// No longer than the lock stays safe: past that the run stops writing anyway.
+		APILossBound: kube.SafeFor}
 }
 
 // latest returns the release's newest revision number (0 when unknown).
@@ -188,19 +285,24 @@ func (r *run) latest() int {
 	return h[len(h)-1].Version
 }
 
-// cleanup handles a failed (or cancelled) rollout: diagnose while the evidence exists, mark the
-// revision failed, roll back to the last good revision and verify it. It runs on a context
-// that is not cancelled, with its own deadline.
+// cleanup handles a failed (or cancelled) rollout: diagnose while the evidence exists, roll
+// back to the last good revision and verify it, then mark the failed revision failed (only
+// once a rollback has replaced it: until then it is what the cluster serves, and the lock
+// records that its rollback is due). It runs on a context of its own, bounded by
+// CleanupBound, stopped by a second signal or the loss of the lock.
 func (r *run) cleanup(parent context.Context, since time.Time, res *health.Result, why string, reason diagnose.Category) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), CleanupTimeout)
+	base, cancelBase := context.WithTimeout(context.WithoutCancel(parent), CleanupBound(r.cfg))
+	defer cancelBase()
+	ctx, cancel := r.guard(base, true)
 	defer cancel()
 	cfg := r.cfg
 	if res != nil && len(res.Signals) > 0 {
 		sig := res.Signals[0]
 		reason = sig.Category
 		r.event(ctx, "watch", Error, "rollout failed: %s %s: %s", sig.Object, sig.Reason, sig.Message)
-		coll := diagnose.Collector{Client: r.d.Clients.Typed}
-		diag, err := coll.Collect(ctx, cfg.Namespace, res.Selector, res.Signals)
+		dctx, dcancel := context.WithTimeout(ctx, DiagnoseTimeout)
+		diag, err := r.collector().Collect(dctx, cfg.Namespace, res.Selector, res.Signals)
+		dcancel()
 		if err != nil {
 			r.event(ctx, "diagnose", Warn, "diagnosis incomplete: %v", err)
 		}
@@ -211,38 +313,33 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 		}
 	}
 	r.out.FailureReason = reason
-	desc := "Shepherd: failed: " + string(reason) + ": " + why
-	if err := r.d.Helm.MarkFailed(cfg.Release, r.out.Revision, truncate(desc, 200)); err != nil {
-		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", r.out.Revision, err)
-	}
 	r.phase(ctx, "rolling-back", r.out.Revision)
-	wctx, wcancel := context.WithTimeout(ctx, cfg.Timeout*time.Duration(1+cfg.MaxCascade))
-	defer wcancel()
-	chain, err := r.rollbacker().Cascade(wctx, cfg.Release, r.out.Revision, 0, cfg.MaxCascade,
+	rb := r.rollbacker()
+	rb.Replaces, rb.ReplacesWhy = r.out.Revision, "Shepherd: failed: "+string(reason)+": "+why
+	chain, err := rb.Cascade(ctx, cfg.Release, r.out.Revision, 0, cfg.MaxCascade,
 		func(int) string { return fmt.Sprintf("Shepherd: rollback from %d (%s)", r.out.Revision, reason) }, r.verifyHealth)
 	r.recordChain(ctx, chain)
 	final := lastAttempt(chain)
 	switch {
 	case errors.Is(err, rollback.ErrNoGoodRevision):
+		// Nothing else to serve: the failed revision is all there is, and says so.
+		if merr := r.d.Helm.MarkFailed(cfg.Release, r.out.Revision, truncate(rb.ReplacesWhy, 200)); merr != nil {
+			r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", r.out.Revision, merr)
+		}
 		r.fail(ctx, "rollback", reason, "revision %d failed (%s) and there is no earlier good revision to roll back to; the release is left marked failed: %s", r.out.Revision, reason, why)
-		return
 	case err != nil:
-		r.fail(ctx, "rollback", reason, "revision %d failed (%s: %s) and the rollback failed: %v; the release lock records where this run stopped, so the next Shepherd run of %s will finish the rollback", r.out.Revision, reason, why, kube.Explain(err), cfg.Release)
-		return
+		r.unfinished = true
+		stopped := err
+		if c := context.Cause(ctx); c != nil {
+			stopped = c
+		}
+		r.fail(ctx, "rollback", reason, "revision %d failed (%s: %s) and its rollback did not finish: %v; the release lock keeps phase rolling-back for revision %d, so the next Shepherd run of %s finishes the rollback first", r.out.Revision, reason, why, kube.Explain(stopped), r.out.Revision, cfg.Release)
 	case final == nil || !final.Verified():
 		r.fail(ctx, "verify", reason, "revision %d failed (%s: %s) and no earlier revision verified (tried %s)", r.out.Revision, reason, why, tried(chain))
-		return
+	default:
+		r.out.Status = RolledBack
+		r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, final.Target)
 	}
-	r.out.Status = RolledBack
-	r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, final.Target)
-}
-
-func names(deps []appsv1.Deployment) []string {
-	out := make([]string, len(deps))
-	for i, d := range deps {
-		out[i] = d.Name
-	}
-	return out
 }
 
 func revName(v int) string {

@@ -31,6 +31,10 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision = current
+	from := current // the revision the rollback leaves
+	if r.resumeFrom > 0 && cfg.Revision == 0 {
+		from = r.resumeFrom // an earlier run's unfinished rollback: leave what it was leaving
+	}
 	if cfg.Revision > 0 {
 		found := false
 		for _, h := range hist {
@@ -45,9 +49,13 @@ func (r *run) rollback(ctx context.Context) {
 			return
 		}
 	}
-	r.event(ctx, "rollback", Info, "rolling %s back from revision %d to %s: %s", cfg.Release, current, targetName(cfg.Revision), r.out.Reason)
-	r.phase(ctx, "rolling-back", current)
-	chain, err := r.rollbacker().Cascade(ctx, cfg.Release, current, cfg.Revision, cfg.MaxCascade,
+	r.event(ctx, "rollback", Info, "rolling %s back from revision %d to %s: %s", cfg.Release, from, targetName(cfg.Revision), r.out.Reason)
+	r.phase(ctx, "rolling-back", from)
+	rb := r.rollbacker()
+	if r.resumeFrom > 0 {
+		rb.Replaces, rb.ReplacesWhy = r.resumeFrom, "Shepherd: failed; rolled back: "+r.out.Reason
+	}
+	chain, err := rb.Cascade(ctx, cfg.Release, from, cfg.Revision, cfg.MaxCascade,
 		func(target int) string {
 			return truncate(fmt.Sprintf("Shepherd rollback to %d: %s", target, r.out.Reason), 200)
 		},
@@ -58,7 +66,11 @@ func (r *run) rollback(ctx context.Context) {
 	case errors.Is(err, rollback.ErrNoGoodRevision):
 		r.fail(ctx, "rollback", "", "no revision before %d was deployed successfully: nothing to roll back to", current)
 	case err != nil:
-		r.fail(ctx, "rollback", r.out.FailureReason, "the rollback failed: %v", kube.Explain(err))
+		r.unfinished = true
+		if c := context.Cause(ctx); c != nil {
+			err = c
+		}
+		r.fail(ctx, "rollback", r.out.FailureReason, "the rollback did not finish: %v; the release lock keeps phase rolling-back for revision %d, so the next Shepherd run of %s finishes it", kube.Explain(err), from, cfg.Release)
 	case final == nil || !final.Verified():
 		r.fail(ctx, "verify", r.out.FailureReason, "no rollback target verified (tried %s)", tried(chain))
 	default:
@@ -85,7 +97,8 @@ func (r *run) history(ctx context.Context) {
 }
 
 func (r *run) rollbacker() rollback.Rollbacker {
-	return rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: r.cfg.Namespace, Now: r.d.Clock.Now}
+	return rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: r.cfg.Namespace, Now: r.d.Clock.Now,
+		AttemptTimeout: r.cfg.Timeout}
 }
 
 // verifyHealth checks health_url, when set, after a rolled-back rollout completed.
@@ -119,7 +132,7 @@ func (r *run) verifyFull(ctx context.Context, a rollback.Attempt) *diagnose.Sign
 	r.event(ctx, "verify", Info, "revision %d is up; watching it for %s", a.NewRevision, r.cfg.VerifyDuration)
 	s, err := r.watcher().Steady(ctx, r.cfg.Namespace, sel, r.cfg.VerifyDuration)
 	if err != nil {
-		return &diagnose.Signal{Category: diagnose.Deadline, Object: "Deployment/" + a.Result.Deployment, Reason: "Interrupted", Message: err.Error()}
+		return &diagnose.Signal{Category: diagnose.Deadline, Object: a.Result.Workload, Reason: "Interrupted", Message: err.Error()}
 	}
 	return s
 }
@@ -135,7 +148,7 @@ func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
 				verdict = "failed: " + string(s[0].Category) + ": " + s[0].Reason + " " + s[0].Message
 				r.out.FailureReason = orCategory(r.out.FailureReason, s[0].Category)
 				if r.out.Diagnosis == nil {
-					diag, _ := diagnose.Collector{Client: r.d.Clients.Typed}.Collect(ctx, r.cfg.Namespace, a.Result.Selector, s)
+					diag, _ := r.collector().Collect(ctx, r.cfg.Namespace, a.Result.Selector, s)
 					r.out.Diagnosis = &diag
 				}
 			}
@@ -148,11 +161,11 @@ func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
 		}
 		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d) in %.1fs: %s", a.Target, a.NewRevision, a.Duration.Seconds(), verdict)
 		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, orDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
-		for _, d := range a.Deployments {
-			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, d, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {
+		a.Workloads.Each(func(kind, name string) {
+			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, kind, name, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {
 				r.d.Log.Debug("record event", "err", err)
 			}
-		}
+		})
 	}
 }
 

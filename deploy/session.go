@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
@@ -16,8 +19,9 @@ import (
 
 // begin is what every writing run does first: check the cluster answers, take the release's
 // lock (waiting for a live run, taking over a dead one's), and bring a release left stuck by
-// an interrupted run back to a state Helm accepts. It returns the function that frees the lock.
-func (r *run) begin(ctx context.Context) (end func(), err error) {
+// an interrupted run back to a state Helm accepts. It returns the function that frees the
+// lock, recording phase ("" keeps the last one recorded).
+func (r *run) begin(ctx context.Context) (end func(phase string), err error) {
 	cs := r.d.Clients.Typed
 	if err := r.reachable(ctx); err != nil {
 		return nil, err
@@ -31,23 +35,23 @@ func (r *run) begin(ctx context.Context) (end func(), err error) {
 		return nil, err
 	}
 	r.lock = lock
-	end = func() {
+	end = func(phase string) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if err := lock.Release(cctx); err != nil {
+		if err := lock.Release(cctx, phase); err != nil {
 			r.event(cctx, "done", Warn, "could not free the release lock (it expires by itself in %s): %v", kube.LeaseDuration, err)
 		}
 	}
-	if lock.TakenOver != "" {
+	if p := lock.Previous; p.Expired {
 		r.event(ctx, "lock", Warn, "took over the lock of an interrupted run (%s, last phase %q, revision %s)",
-			lock.TakenOver, lock.TakenOverPhase, orDefault(lock.TakenOverRevision, "unknown"))
+			p.Holder, p.Phase, orDefault(p.Revision, "unknown"))
 	}
 	if err := r.recoverStuck(ctx); err != nil {
-		end()
+		end("")
 		return nil, err
 	}
 	if err := r.finishInterrupted(ctx); err != nil {
-		end()
+		end("")
 		return nil, err
 	}
 	return end, nil
@@ -87,47 +91,100 @@ func (r *run) recoverStuck(ctx context.Context) error {
 	if err := r.d.Helm.MarkFailed(r.cfg.Release, last.Version, desc); err != nil {
 		return fmt.Errorf("recover release %s stuck in %s: %w", r.cfg.Release, last.Info.Status, kube.Explain(err))
 	}
-	r.out.Recovered = fmt.Sprintf("revision %d was stuck in %s (an interrupted operation); marked it failed and went on", last.Version, last.Info.Status)
-	r.event(ctx, "recover", Warn, "%s", r.out.Recovered)
+	r.recovered(ctx, Warn, "revision %d was stuck in %s (an interrupted operation); marked it failed and went on", last.Version, last.Info.Status)
 	return nil
 }
 
-// finishInterrupted undoes the work of a run that died mid-rollout: when the lock it left says
-// it was deploying revision N and N is still the release's live revision, check N's rollout;
-// if it is not healthy, roll back to the last good revision before it, as that run would have.
+// finishInterrupted finishes the work an earlier run left, as its phase on the lock says:
+//
+//   - deploying N (the run died mid-rollout) and N is still live: check N's rollout; if it is
+//     not healthy, roll back to the last good revision before it, as that run would have;
+//   - rolling-back N (the run died, was stopped or lost its lock mid-rollback): if a later
+//     revision (the rollback) is live and healthy, that run's rollback landed; otherwise roll
+//     back from N again. Mode rollback does it as its own rollback instead (resumeFrom).
+//
+// What it did goes to the summary (Recovered); this run's outcome stays this run's.
 func (r *run) finishInterrupted(ctx context.Context) error {
-	l := r.lock
-	if l.TakenOver == "" || l.TakenOverPhase == "done" || l.TakenOverPhase == "starting" {
+	prev := r.lock.Previous
+	rev, _ := strconv.Atoi(prev.Revision)
+	if (prev.Phase != "deploying" && prev.Phase != "rolling-back") || rev == 0 {
 		return nil
 	}
-	rev, _ := strconv.Atoi(l.TakenOverRevision)
+	who := "the previous run"
+	if prev.Expired {
+		who = "the interrupted run"
+	}
 	hist, err := r.d.Helm.History(r.cfg.Release)
-	if err != nil || len(hist) == 0 || rev == 0 {
+	if err != nil || len(hist) == 0 {
 		return err
 	}
 	last := hist[len(hist)-1]
-	if last.Version != rev || last.Info.Status != helmrelease.StatusDeployed {
+	var why string
+	switch {
+	case prev.Phase == "deploying" && (last.Version != rev || last.Info.Status != helmrelease.StatusDeployed):
+		return nil // someone has moved on since
+	case prev.Phase == "rolling-back" && last.Version == rev:
+		why = fmt.Sprintf("%s found revision %d bad and its rollback did not finish", who, rev)
+	default: // deploying N and N live, or rolling-back N with a later revision live: is it healthy?
+		wl, err := release.WorkloadsOf(last.Manifest)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		res, werr := r.watcher().Watch(wctx, health.TargetFor(r.cfg.Namespace, wl, time.Time{}))
+		cancel()
+		if werr != nil && (ctx.Err() != nil || !errors.Is(werr, context.DeadlineExceeded)) {
+			// Not knowing is not "unhealthy": touch nothing.
+			return fmt.Errorf("could not check revision %d, left by %s (phase %s): %w", last.Version, who, prev.Phase, werr)
+		}
+		if res.Ready && last.Info.Status == helmrelease.StatusDeployed {
+			r.recovered(ctx, Info, "revision %d, left by %s (phase %s, revision %d), is healthy", last.Version, who, prev.Phase, rev)
+			if prev.Phase == "rolling-back" && last.Version != rev {
+				r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
+			}
+			return nil
+		}
+		if prev.Phase == "deploying" {
+			why = fmt.Sprintf("revision %d, left mid-rollout by %s, is not healthy", rev, who)
+		} else {
+			why = fmt.Sprintf("the rollback %s left (revision %d) is not healthy", who, last.Version)
+		}
+	}
+	if r.cfg.Mode == config.ModeRollback {
+		r.resumeFrom = rev
+		r.recovered(ctx, Warn, "%s: this rollback finishes it", why)
 		return nil
 	}
-	deps, err := release.Deployments(last.Manifest)
-	if err != nil {
-		return err
+	r.recovered(ctx, Warn, "%s: finishing its rollback", why)
+	own := r.out
+	r.out = Outcome{Mode: own.Mode, Release: own.Release, Namespace: own.Namespace, Revision: rev, Timeline: own.Timeline}
+	r.cleanup(ctx, time.Now(), nil, why, diagnose.Deadline)
+	done, failed := r.out, r.out.Status != RolledBack
+	own.Timeline, own.Recovered = done.Timeline, own.Recovered+"; "+done.Message
+	r.out = own
+	if failed {
+		return fmt.Errorf("finishing the rollback %s left: %s", who, done.Message)
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	res, _ := r.watcher().Watch(wctx, health.Target{Namespace: r.cfg.Namespace, Deployments: names(deps)})
-	cancel()
-	if res.Ready {
-		r.event(ctx, "recover", Info, "revision %d, left by the interrupted run, is healthy", rev)
-		return nil
-	}
-	r.event(ctx, "recover", Warn, "revision %d, left mid-rollout by the interrupted run, is not healthy: finishing its rollback", rev)
-	r.out.Revision = rev
-	r.cleanup(ctx, time.Now(), &res, "", "")
-	if r.out.Status == Failed {
-		return fmt.Errorf("finishing the interrupted run's rollback: %s", r.out.Message)
-	}
-	r.out.Status, r.out.Revision = "", 0 // the rollback is done; this run goes on with its own work
+	r.unfinished = false
 	return nil
+}
+
+// recovered records what was found or done about an earlier run's work.
+func (r *run) recovered(ctx context.Context, lvl Level, format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	r.out.Recovered = strings.TrimPrefix(r.out.Recovered+"; "+msg, "; ")
+	r.event(ctx, "recover", lvl, "%s", msg)
+}
+
+// markFailedIfLive marks revision rev failed unless it already is.
+func (r *run) markFailedIfLive(rev int, hist []*helmrelease.Release, desc string) {
+	for _, h := range hist {
+		if h.Version == rev && h.Info.Status != helmrelease.StatusFailed {
+			if err := r.d.Helm.MarkFailed(r.cfg.Release, rev, desc); err != nil {
+				r.d.Log.Debug("mark failed", "err", err)
+			}
+		}
+	}
 }
 
 func revisions(hist []*helmrelease.Release) []Revision {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -41,8 +42,8 @@ type Diagnosis struct {
 	Signals []Signal `json:"signals,omitempty"`
 	// Pods are the failing pods, at most 5, sorted by name.
 	Pods []PodEvidence `json:"pods,omitempty"`
-	// Events are Warning events of those pods and of the namespace's ReplicaSets and
-	// Deployments, most recent first, at most 20.
+	// Events are Warning events of those pods and of the namespace's workloads (ReplicaSets,
+	// Deployments, StatefulSets, DaemonSets), most recent first, at most 20.
 	Events []EventEvidence `json:"events,omitempty"`
 }
 
@@ -108,6 +109,10 @@ type Collector struct {
 	// LogLines is how many log lines of a crashed container's previous instance to fetch
 	// (default 20 when zero or less).
 	LogLines int64
+	// Secrets are values known to be secret (credentials of the kubeconfig, values set for
+	// secret-looking keys): wherever they appear in the evidence — a log line, an event —
+	// they are replaced by ***.
+	Secrets []string
 }
 
 // Collect builds a Diagnosis for the given signals (the first is the primary one: it sets
@@ -134,6 +139,7 @@ func (c Collector) Collect(ctx context.Context, namespace string, selector label
 		d.Summary = Summarize(signals[0])
 		d.Hint = bestHint(signals[0], evidenceMessages(d))
 	}
+	redact(reflect.ValueOf(&d).Elem(), masker(c.Secrets))
 	return d, err
 }
 

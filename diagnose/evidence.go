@@ -134,8 +134,8 @@ func splitLogs(body string, n int) []string {
 	return out
 }
 
-// pickEvents keeps the Warning events about the given pods and about any ReplicaSet or
-// Deployment, most recent first (ties by object, reason, message), at most maxEvents.
+// pickEvents keeps the Warning events about the given pods and about any workload
+// (ReplicaSet, Deployment, StatefulSet, DaemonSet), most recent first (ties by object, reason, message), at most maxEvents.
 func pickEvents(events []corev1.Event, pods map[string]bool) []EventEvidence {
 	var out []EventEvidence
 	for i := range events {
@@ -144,7 +144,7 @@ func pickEvents(events []corev1.Event, pods map[string]bool) []EventEvidence {
 			continue
 		}
 		switch o := e.InvolvedObject; {
-		case o.Kind == "Pod" && pods[o.Name], o.Kind == "ReplicaSet", o.Kind == "Deployment":
+		case o.Kind == "Pod" && pods[o.Name], o.Kind == "ReplicaSet", o.Kind == "Deployment", o.Kind == "StatefulSet", o.Kind == "DaemonSet":
 		default:
 			continue
 		}

@@ -15,21 +15,22 @@ import (
 // revisionAnnotation is set by the deployment controller on a Deployment and its ReplicaSets.
 const revisionAnnotation = "deployment.kubernetes.io/revision"
 
-// Complete reports whether a Deployment's rollout is complete — the controller has seen the
-// latest spec, every replica runs the new template and is available, and no old replica is
-// left — and a one-line progress description either way.
+// Complete reports whether a Deployment's rollout is complete, as `kubectl rollout status`
+// decides it (kubectl's own status viewer: the controller has seen the latest spec, every
+// replica runs the new template and is available, no old replica is left), and a one-line
+// progress description either way.
 func Complete(d *appsv1.Deployment) (bool, string) {
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
 	s := d.Status
-	desc := fmt.Sprintf("%s: %d/%d updated, %d ready, %d available, %d total", d.Name, s.UpdatedReplicas, want, s.ReadyReplicas, s.AvailableReplicas, s.Replicas)
 	if s.ObservedGeneration < d.Generation {
 		return false, d.Name + ": waiting for the deployment controller to observe the new spec"
 	}
-	done := s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want && s.UnavailableReplicas == 0
-	return done, desc
+	desc := fmt.Sprintf("%s: %d/%d updated, %d ready, %d available, %d total", d.Name, s.UpdatedReplicas, want, s.ReadyReplicas, s.AvailableReplicas, s.Replicas)
+	_, done, err := rolloutStatus(KindDeployment, d)
+	return done && err == nil, desc
 }
 
 // NewReplicaSet picks the Deployment's current ReplicaSet among rss: owned by d and at d's

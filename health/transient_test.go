@@ -33,7 +33,7 @@ func TestTransientCreateFailure(t *testing.T) {
 		{"other reasons are not this rule's", ev("Failed", time.Second), rs(0), false},
 	}
 	for _, tc := range cases {
-		if got := transientCreateFailure(tc.e, tc.rs, now, b); got != tc.transient {
+		if got := transientCreateFailure(tc.e, *tc.rs.Spec.Replicas, tc.rs.Status.Replicas, now, b); got != tc.transient {
 			t.Errorf("%s: transient = %v, want %v", tc.name, got, tc.transient)
 		}
 	}

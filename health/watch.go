@@ -20,13 +20,16 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/release"
 )
 
-// Target is what one watch follows: Deployments of one namespace (one release, or several
+// Target is what one watch follows: the workloads of one namespace (one release, or several
 // releases — colours, tracks — at once).
 type Target struct {
-	Namespace   string
-	Deployments []string
+	Namespace    string
+	Deployments  []string
+	StatefulSets []string
+	DaemonSets   []string
 	// Since: events older than this are history, not evidence (a rollback may reuse an old
 	// ReplicaSet whose old events are still there).
 	Since time.Time
@@ -37,8 +40,9 @@ type Result struct {
 	Ready bool
 	// Signals are the failure evidence, the first the one that decided; empty when Ready.
 	Signals []diagnose.Signal
-	// Deployment is the one that failed; Selector selects its new pods (for diagnosis).
-	Deployment string
+	// Workload is the one that failed, as Kind/name; Selector selects its new pods (for
+	// diagnosis).
+	Workload string
 	Selector   labels.Selector
 	// Status is the last progress line of every deployment.
 	Status string
@@ -63,7 +67,17 @@ type Watcher struct {
 // ErrAPILost means the API server stayed unreachable past the watcher's bound.
 var ErrAPILost = errors.New("lost contact with the Kubernetes API server")
 
-// Watch blocks until every Deployment of t is complete (Ready), a failure signal appears, or
+// TargetFor is the target of a release manifest's workloads in namespace.
+func TargetFor(namespace string, w release.Workloads, since time.Time) Target {
+	return Target{Namespace: namespace, Deployments: w.Deployments, StatefulSets: w.StatefulSets, DaemonSets: w.DaemonSets, Since: since}
+}
+
+// Empty reports whether t names no workload at all.
+func (t Target) Empty() bool {
+	return len(t.Deployments)+len(t.StatefulSets)+len(t.DaemonSets) == 0
+}
+
+// Watch blocks until every workload of t is complete (Ready), a failure signal appears, or
 // ctx ends. When ctx ends it returns ctx.Err() with the best evidence at that moment: the
 // pods' own signals (budgets waived), else a deadline signal with the last progress.
 func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
@@ -79,14 +93,25 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 	if tick <= 0 {
 		tick = 250 * time.Millisecond
 	}
-	if len(t.Deployments) == 0 {
+	if t.Empty() {
 		return Result{Ready: true}, nil
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(t.Namespace))
-	deps := factory.Apps().V1().Deployments()
-	rss := factory.Apps().V1().ReplicaSets()
-	pods := factory.Core().V1().Pods()
-	events := factory.Core().V1().Events()
+	l := listers{pods: factory.Core().V1().Pods().Lister(), events: factory.Core().V1().Events().Lister()}
+	infs := []cache.SharedIndexInformer{factory.Core().V1().Pods().Informer(), factory.Core().V1().Events().Informer()}
+	// Only the kinds the target has: a Role that grants Deployments only still works.
+	if len(t.Deployments) > 0 {
+		l.deps, l.rss = factory.Apps().V1().Deployments().Lister(), factory.Apps().V1().ReplicaSets().Lister()
+		infs = append(infs, factory.Apps().V1().Deployments().Informer(), factory.Apps().V1().ReplicaSets().Informer())
+	}
+	if len(t.StatefulSets) > 0 {
+		l.sts = factory.Apps().V1().StatefulSets().Lister()
+		infs = append(infs, factory.Apps().V1().StatefulSets().Informer())
+	}
+	if len(t.DaemonSets) > 0 {
+		l.dss = factory.Apps().V1().DaemonSets().Lister()
+		infs = append(infs, factory.Apps().V1().DaemonSets().Informer())
+	}
 	changed := make(chan struct{}, 1)
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke(changed) },
@@ -94,7 +119,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 		DeleteFunc: func(any) { poke(changed) },
 	}
 	api := &apiState{clk: clk}
-	for _, inf := range []cache.SharedIndexInformer{deps.Informer(), rss.Informer(), pods.Informer(), events.Informer()} {
+	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return Result{}, err
 		}
@@ -122,7 +147,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 	defer ticker.Stop()
 	last := ""
 	for {
-		s.load(deps.Lister(), rss.Lister(), pods.Lister(), events.Lister())
+		s.load(l)
 		r := s.evaluate(clk.Now(), false)
 		if r.Status != last && w.Progress != nil {
 			w.Progress(r.Status)
@@ -135,7 +160,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 		case <-ctx.Done():
 			r := s.evaluate(clk.Now(), true)
 			if len(r.Signals) == 0 {
-				r.Signals = []diagnose.Signal{{Category: diagnose.Deadline, Object: "Deployment/" + r.Deployment,
+				r.Signals = []diagnose.Signal{{Category: diagnose.Deadline, Object: r.Workload,
 					Reason: "Timeout", Message: "the rollout did not complete in time: " + r.Status}}
 			}
 			return r, ctx.Err()
@@ -160,23 +185,64 @@ type snapshot struct {
 	t       Target
 	budgets diagnose.Budgets
 	deps    map[string]*appsv1.Deployment
+	sts     map[string]*appsv1.StatefulSet
+	dss     map[string]*appsv1.DaemonSet
 	rss     []*appsv1.ReplicaSet
 	pods    []*corev1.Pod
 	events  []*corev1.Event
 }
 
+// listers are the informers' caches a snapshot reads (nil for kinds the target lacks).
+type listers struct {
+	deps   appslisters.DeploymentLister
+	rss    appslisters.ReplicaSetLister
+	sts    appslisters.StatefulSetLister
+	dss    appslisters.DaemonSetLister
+	pods   corelisters.PodLister
+	events corelisters.EventLister
+}
+
 // load reads the informers' caches (no API call).
-func (s *snapshot) load(dl appslisters.DeploymentLister, rl appslisters.ReplicaSetLister, pl corelisters.PodLister, el corelisters.EventLister) {
+func (s *snapshot) load(l listers) {
 	ns := s.t.Namespace
-	s.deps = map[string]*appsv1.Deployment{}
+	s.deps, s.sts, s.dss = map[string]*appsv1.Deployment{}, map[string]*appsv1.StatefulSet{}, map[string]*appsv1.DaemonSet{}
 	for _, n := range s.t.Deployments {
-		if d, err := dl.Deployments(ns).Get(n); err == nil {
+		if d, err := l.deps.Deployments(ns).Get(n); err == nil {
 			s.deps[n] = d
 		}
 	}
-	s.rss, _ = rl.ReplicaSets(ns).List(labels.Everything())
-	s.pods, _ = pl.Pods(ns).List(labels.Everything())
-	s.events, _ = el.Events(ns).List(labels.Everything())
+	for _, n := range s.t.StatefulSets {
+		if d, err := l.sts.StatefulSets(ns).Get(n); err == nil {
+			s.sts[n] = d
+		}
+	}
+	for _, n := range s.t.DaemonSets {
+		if d, err := l.dss.DaemonSets(ns).Get(n); err == nil {
+			s.dss[n] = d
+		}
+	}
+	if l.rss != nil {
+		s.rss, _ = l.rss.ReplicaSets(ns).List(labels.Everything())
+	}
+	s.pods, _ = l.pods.Pods(ns).List(labels.Everything())
+	s.events, _ = l.events.Events(ns).List(labels.Everything())
+}
+
+// workloads returns every target workload's progress, Deployments, then StatefulSets, then
+// DaemonSets, each by name.
+func (s *snapshot) workloads() []progress {
+	var out []progress
+	for _, kind := range []struct {
+		names []string
+		of    func(string) progress
+	}{{s.t.Deployments, s.deployment}, {s.t.StatefulSets, s.statefulSet}, {s.t.DaemonSets, s.daemonSet}} {
+		names := append([]string(nil), kind.names...)
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, kind.of(n))
+		}
+	}
+	return out
 }
 
 // evaluate decides from the snapshot. final waives the time budgets (the deadline has come:
@@ -189,77 +255,50 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 	if final {
 		budgets = diagnose.Budgets{Unschedulable: time.Nanosecond, NotReady: time.Nanosecond}
 	}
-	names := append([]string(nil), s.t.Deployments...)
-	sort.Strings(names)
-	for _, name := range names {
-		d := s.deps[name]
-		if d == nil {
-			allDone = false
-			lines = append(lines, name+": not found yet")
+	add := func(p progress, sig diagnose.Signal) {
+		res.Signals = append(res.Signals, sig)
+		if len(res.Signals) == 1 {
+			res.Workload, res.Selector = p.object, p.sel
+		}
+	}
+	for _, p := range s.workloads() {
+		lines = append(lines, p.line)
+		allDone = allDone && p.done
+		if !p.found {
 			continue
 		}
-		done, line := Complete(d)
-		lines = append(lines, line)
-		if !done {
-			allDone = false
+		if res.Workload == "" {
+			res.Workload = p.object
 		}
-		if res.Deployment == "" {
-			res.Deployment = name
+		if res.Selector == nil || (res.Workload == p.object && len(res.Signals) == 0) {
+			res.Selector = p.sel
 		}
-		// The deployment's own verdict (deadline, replica failure) comes after what its pods
-		// and events show: those say why.
-		depSig, depBad := diagnose.DeploymentSignal(d)
-		addDeploymentSignal := func() {
-			if depBad {
-				res.Signals = append(res.Signals, depSig)
-				if len(res.Signals) == 1 {
-					res.Deployment = name
+		if p.observed && p.sel != nil {
+			podNames := map[string]bool{}
+			for _, pod := range p.pods {
+				podNames[pod.Name] = true
+				if sig, bad := diagnose.PodSignal(pod, now, budgets); bad {
+					add(p, sig)
+				}
+			}
+			for _, e := range s.events {
+				if eventTime(e).Before(s.t.Since) {
+					continue
+				}
+				io := e.InvolvedObject
+				if !(io.Kind == "Pod" && podNames[io.Name]) && !(io.Kind == p.ownerKind && io.Name == p.ownerName) {
+					continue
+				}
+				if sig, bad := diagnose.EventSignal(e); bad && !transientCreateFailure(e, p.want, p.have, now, budgets) {
+					add(p, sig)
 				}
 			}
 		}
-		if d.Status.ObservedGeneration < d.Generation {
-			addDeploymentSignal()
-			continue
+		// The workload's own verdict (deadline, replica failure) comes after what its pods and
+		// events show: those say why.
+		if p.own != nil {
+			add(p, *p.own)
 		}
-		rs := NewReplicaSet(d, s.rss)
-		if rs == nil {
-			addDeploymentSignal()
-			continue
-		}
-		sel := labels.SelectorFromSet(rs.Spec.Selector.MatchLabels)
-		if h := rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]; h != "" {
-			sel = labels.SelectorFromSet(labels.Merge(rs.Spec.Selector.MatchLabels, map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: h}))
-		}
-		if res.Selector == nil || res.Deployment == name {
-			res.Selector = sel
-		}
-		newPods := PodsOf(rs, s.pods)
-		podNames := map[string]bool{}
-		for _, p := range newPods {
-			podNames[p.Name] = true
-			if sig, bad := diagnose.PodSignal(p, now, budgets); bad {
-				res.Signals = append(res.Signals, sig)
-				if len(res.Signals) == 1 {
-					res.Deployment, res.Selector = name, sel
-				}
-			}
-		}
-		for _, e := range s.events {
-			if eventTime(e).Before(s.t.Since) {
-				continue
-			}
-			io := e.InvolvedObject
-			if !(io.Kind == "Pod" && podNames[io.Name]) && !(io.Kind == "ReplicaSet" && io.Name == rs.Name) {
-				continue
-			}
-			if sig, bad := diagnose.EventSignal(e); bad && !transientCreateFailure(e, rs, now, budgets) {
-				res.Signals = append(res.Signals, sig)
-				if len(res.Signals) == 1 {
-					res.Deployment, res.Selector = name, sel
-				}
-			}
-		}
-		addDeploymentSignal()
 	}
 	res.Status = strings.Join(lines, "; ")
 	res.Ready = allDone && len(res.Signals) == 0
@@ -270,7 +309,7 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 // retries: a namespace's ServiceAccount appears a moment after it, a quota frees up as old pods
 // go) from one that persists: it counts once it is older than the unschedulable budget and the
 // ReplicaSet is still short of pods.
-func transientCreateFailure(e *corev1.Event, rs *appsv1.ReplicaSet, now time.Time, b diagnose.Budgets) bool {
+func transientCreateFailure(e *corev1.Event, want, have int32, now time.Time, b diagnose.Budgets) bool {
 	if e.Reason != "FailedCreate" {
 		return false
 	}
@@ -278,11 +317,7 @@ func transientCreateFailure(e *corev1.Event, rs *appsv1.ReplicaSet, now time.Tim
 	if first.IsZero() {
 		first = eventTime(e)
 	}
-	want := int32(1)
-	if rs.Spec.Replicas != nil {
-		want = *rs.Spec.Replicas
-	}
-	return now.Sub(first) <= b.Unschedulable || rs.Status.Replicas >= want
+	return now.Sub(first) <= b.Unschedulable || have >= want
 }
 
 func eventTime(e *corev1.Event) time.Time {

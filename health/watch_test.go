@@ -91,7 +91,7 @@ func TestEvaluate(t *testing.T) {
 		wantCategory diagnose.Category // "" for no signal
 		wantObject   string
 		wantReason   string
-		wantDep      string // Result.Deployment when a signal is expected
+		wantDep      string // Result.Workload when a signal is expected
 		wantStatus   string // in Result.Status
 	}{
 		{
@@ -114,7 +114,7 @@ func TestEvaluate(t *testing.T) {
 				bad := fxWaiting(fxPod(w.newRS, "a"), "ImagePullBackOff", `Back-off pulling image "example.com/web:nope"`)
 				return []*appsv1.Deployment{fxInProgress(w.web)}, []*corev1.Pod{fxPod(w.oldRS, "x"), fxPod(w.oldRS, "y"), bad}, nil
 			},
-			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "ImagePullBackOff", wantDep: "web",
+			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "ImagePullBackOff", wantDep: "Deployment/web",
 		},
 		{
 			name: "the same failure on an old replica set's pod is ignored",
@@ -141,7 +141,7 @@ func TestEvaluate(t *testing.T) {
 				ev := fxEvent("Pod", p.Name, "Failed", `Failed to pull image "example.com/web:nope": not found`, fxNow.Add(-time.Second))
 				return []*appsv1.Deployment{fxInProgress(w.web)}, []*corev1.Pod{p}, []*corev1.Event{ev}
 			},
-			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "Failed", wantDep: "web",
+			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "Failed", wantDep: "Deployment/web",
 		},
 		{
 			name: "quota FailedCreate on the new replica set after Since",
@@ -149,7 +149,7 @@ func TestEvaluate(t *testing.T) {
 				ev := fxEvent("ReplicaSet", w.newRS.Name, "FailedCreate", quotaMsg, fxSince.Add(10*time.Second))
 				return []*appsv1.Deployment{fxInProgress(w.web)}, []*corev1.Pod{fxPod(w.oldRS, "x")}, []*corev1.Event{ev}
 			},
-			wantCategory: diagnose.Capacity, wantObject: "ReplicaSet/web-new5d", wantReason: "FailedCreate", wantDep: "web",
+			wantCategory: diagnose.Capacity, wantObject: "ReplicaSet/web-new5d", wantReason: "FailedCreate", wantDep: "Deployment/web",
 		},
 		{
 			name: "the same event from before Since is history",
@@ -194,7 +194,7 @@ func TestEvaluate(t *testing.T) {
 					Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-new5d" has timed out progressing.`}}
 				return []*appsv1.Deployment{d}, []*corev1.Pod{fxPod(w.newRS, "a")}, nil
 			},
-			wantCategory: diagnose.Deadline, wantObject: "Deployment/web", wantReason: "ProgressDeadlineExceeded", wantDep: "web",
+			wantCategory: diagnose.Deadline, wantObject: "Deployment/web", wantReason: "ProgressDeadlineExceeded", wantDep: "Deployment/web",
 		},
 		{
 			name: "running but not ready for 1s, within budget",
@@ -209,7 +209,7 @@ func TestEvaluate(t *testing.T) {
 			build: func(w world) ([]*appsv1.Deployment, []*corev1.Pod, []*corev1.Event) {
 				return []*appsv1.Deployment{fxInProgress(w.web)}, []*corev1.Pod{fxNotReadyFor(fxPod(w.newRS, "a"), time.Second), fxPod(w.oldRS, "x")}, nil
 			},
-			wantCategory: diagnose.Probe, wantObject: "Pod/web-new5d-a", wantReason: "Unhealthy", wantDep: "web",
+			wantCategory: diagnose.Probe, wantObject: "Pod/web-new5d-a", wantReason: "Unhealthy", wantDep: "Deployment/web",
 		},
 		{
 			name:  "final evaluation of a healthy rollout finds nothing",
@@ -226,7 +226,7 @@ func TestEvaluate(t *testing.T) {
 				bad := fxWaiting(fxPod(w.newRS, "a"), "ErrImagePull", "manifest unknown")
 				return []*appsv1.Deployment{w.api, fxInProgress(w.web)}, []*corev1.Pod{fxPod(w.apiRS, "q"), bad}, nil
 			},
-			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "ErrImagePull", wantDep: "web",
+			wantCategory: diagnose.ImagePull, wantObject: "Pod/web-new5d-a", wantReason: "ErrImagePull", wantDep: "Deployment/web",
 		},
 		{
 			name: "two complete deployments are ready",
@@ -288,8 +288,8 @@ func TestEvaluate(t *testing.T) {
 			if first.Category != tt.wantCategory || first.Object != tt.wantObject || first.Reason != tt.wantReason {
 				t.Errorf("first signal = %+v, want category %s, object %s, reason %s", first, tt.wantCategory, tt.wantObject, tt.wantReason)
 			}
-			if r.Deployment != tt.wantDep {
-				t.Errorf("Deployment = %q, want %q", r.Deployment, tt.wantDep)
+			if r.Workload != tt.wantDep {
+				t.Errorf("Workload = %q, want %q", r.Workload, tt.wantDep)
 			}
 			if r.Selector == nil {
 				t.Fatal("Selector is nil")

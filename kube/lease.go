@@ -2,8 +2,10 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -26,20 +28,45 @@ const (
 // expires after this and the next run takes it over.
 const LeaseDuration = 30 * time.Second
 
+// RenewEvery is how often the holder renews its lock.
+const RenewEvery = LeaseDuration / 6
+
+// SafeFor is how long after its last successful renewal a holder may go on writing: it stops
+// (Lost fires) this long after, LeaseDuration−SafeFor before anyone else could take the lock
+// over, leaving room for clock skew and a request already in flight. The watcher's API-loss
+// bound is the same figure, so the two never disagree.
+const SafeFor = LeaseDuration * 2 / 3
+
+// ErrLockLost means the run can no longer be sure it holds the release's lock: it must stop
+// writing.
+var ErrLockLost = errors.New("lost the release lock")
+
+// Previous is what the lock said before this run took it: who held it, its last phase and
+// revision, and whether the holder had stopped renewing (a run that died) rather than
+// freeing it.
+type Previous struct {
+	Holder, Phase, Revision string
+	Expired                 bool
+}
+
 // Lock is a held per-release Lease, renewed in the background until Release.
 type Lock struct {
 	client   kubernetes.Interface
 	ns, name string
 	holder   string
-	// TakenOver is the previous holder whose expired lock this run took, with its last phase
-	// and revision ("" when the lock was free).
-	TakenOver, TakenOverPhase, TakenOverRevision string
+	// Previous is the lock's state before this run took it.
+	Previous Previous
 
-	mu     sync.Mutex
-	lease  *coordinationv1.Lease
-	stop   chan struct{}
-	done   chan struct{}
-	renewE error
+	mu    sync.Mutex // guards lease; held across an update
+	lease *coordinationv1.Lease
+	stop  chan struct{}
+	done  chan struct{}
+	// lastRenew is the time of the last successful write (unix nanoseconds); read without mu,
+	// so a hanging update cannot delay the loss check.
+	lastRenew atomic.Int64
+	lostMu    sync.Mutex // guards lost and lostErr
+	lost      chan struct{}
+	lostErr   error
 }
 
 // LockName is the Lease name for a release.
@@ -56,7 +83,8 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, release, holder s
 			return nil, err
 		}
 		if ok {
-			l.stop, l.done = make(chan struct{}), make(chan struct{})
+			l.stop, l.done, l.lost = make(chan struct{}), make(chan struct{}), make(chan struct{})
+			l.lastRenew.Store(time.Now().UnixNano())
 			go l.renew()
 			return l, nil
 		}
@@ -85,8 +113,11 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 				AcquireTime: &now, RenewTime: &now},
 		}
 		created, err := leases.Create(ctx, lease, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return false, lease, nil
+		if apierrors.IsAlreadyExists(err) { // another run created it first: name that run
+			if cur, gerr := leases.Get(ctx, l.name, metav1.GetOptions{}); gerr == nil {
+				return false, cur, nil
+			}
+			return false, &coordinationv1.Lease{}, nil
 		}
 		if err != nil {
 			return false, nil, fmt.Errorf("lock release %s: %w", release, Explain(err))
@@ -102,8 +133,9 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 		return false, cur, nil
 	}
 	next := cur.DeepCopy()
-	if holder != "" && holder != l.holder {
-		l.TakenOver, l.TakenOverPhase, l.TakenOverRevision = holder, cur.Annotations[AnnotationPhase], cur.Annotations[AnnotationRev]
+	l.Previous = Previous{Holder: holder, Phase: cur.Annotations[AnnotationPhase], Revision: cur.Annotations[AnnotationRev],
+		Expired: holder != "" && holder != l.holder}
+	if l.Previous.Expired {
 		next.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
 	}
 	if next.Annotations == nil {
@@ -144,22 +176,57 @@ func orUnknown(s string) string {
 	return s
 }
 
-// renew keeps the lease fresh every third of its duration.
+// renew keeps the lease fresh every RenewEvery. When a renewal finds another holder, or no
+// renewal has succeeded for SafeFor, the lock is lost: Lost fires and every later write is
+// refused, before the Lease could expire and another run take it.
 func (l *Lock) renew() {
 	defer close(l.done)
-	t := time.NewTicker(LeaseDuration / 3)
+	t := time.NewTicker(RenewEvery)
 	defer t.Stop()
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-check.C:
+			if since := time.Since(time.Unix(0, l.lastRenew.Load())); since > SafeFor {
+				_ = l.markLost(fmt.Errorf("%w: no renewal for %s (the API server did not answer); stopped writing before the lock could expire after %s", ErrLockLost, since.Round(time.Second), LeaseDuration))
+				return
+			}
 		case <-t.C:
-			_ = l.update(context.Background(), func(le *coordinationv1.Lease) {
+			ctx, cancel := context.WithTimeout(context.Background(), RenewEvery)
+			err := l.update(ctx, func(le *coordinationv1.Lease) {
 				now := metav1.NewMicroTime(time.Now())
 				le.Spec.RenewTime = &now
 			})
+			cancel()
+			if errors.Is(err, ErrLockLost) {
+				return
+			}
 		}
 	}
+}
+
+// markLost records why the lock is lost and fires Lost (once); it returns the first reason.
+func (l *Lock) markLost(err error) error {
+	l.lostMu.Lock()
+	defer l.lostMu.Unlock()
+	if l.lostErr == nil {
+		l.lostErr = err
+		close(l.lost)
+	}
+	return l.lostErr
+}
+
+// Lost is closed when the run can no longer be sure it holds the lock; Err says why.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err is why the lock was lost, or nil while it is held.
+func (l *Lock) Err() error {
+	l.lostMu.Lock()
+	defer l.lostMu.Unlock()
+	return l.lostErr
 }
 
 // SetPhase records what the run is doing, on the Lease, so a later run can tell where an
@@ -176,7 +243,10 @@ func (l *Lock) SetPhase(ctx context.Context, phase string, revision int) error {
 func (l *Lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := l.Err(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, RenewEvery)
 	defer cancel()
 	for attempt := 0; attempt < 3; attempt++ {
 		next := l.lease.DeepCopy()
@@ -187,30 +257,40 @@ func (l *Lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) e
 		updated, err := l.client.CoordinationV1().Leases(l.ns).Update(ctx, next, metav1.UpdateOptions{})
 		if err == nil {
 			l.lease = updated
+			l.lastRenew.Store(time.Now().UnixNano())
 			return nil
 		}
+		if apierrors.IsNotFound(err) {
+			return l.markLost(fmt.Errorf("%w: the Lease %s was deleted by someone else; stopped writing", ErrLockLost, l.name))
+		}
 		if !apierrors.IsConflict(err) {
-			l.renewE = err
 			return err
 		}
 		cur, gerr := l.client.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
 		if gerr != nil {
 			return gerr
 		}
-		if ptr.Deref(cur.Spec.HolderIdentity, "") != l.holder {
-			return fmt.Errorf("lost the lock of %s to %s", l.name, ptr.Deref(cur.Spec.HolderIdentity, ""))
+		if h := ptr.Deref(cur.Spec.HolderIdentity, ""); h != l.holder {
+			return l.markLost(fmt.Errorf("%w: %s now holds it; stopped writing", ErrLockLost, orUnknown(h)))
 		}
 		l.lease = cur
 	}
 	return fmt.Errorf("update lock %s: too many conflicts", l.name)
 }
 
-// Release stops renewing and frees the Lease (keeping it, with phase done, as a record).
-func (l *Lock) Release(ctx context.Context) error {
+// Release stops renewing and frees the Lease, keeping it as a record with phase (the last
+// recorded phase stays when phase is "": unfinished work for the next run to finish). A lost
+// lock is not ours to free: Release then does nothing.
+func (l *Lock) Release(ctx context.Context, phase string) error {
 	close(l.stop)
 	<-l.done
+	if l.Err() != nil {
+		return nil
+	}
 	return l.update(ctx, func(le *coordinationv1.Lease) {
 		le.Spec.HolderIdentity = nil
-		le.Annotations[AnnotationPhase] = "done"
+		if phase != "" {
+			le.Annotations[AnnotationPhase] = phase
+		}
 	})
 }

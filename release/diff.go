@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/sergi/go-diff/diffmatchpatch"
+	"sigs.k8s.io/yaml"
 )
 
 // diffContext is how many unchanged lines Diff shows around a change.
 const diffContext = 2
-
-// maxEdits bounds the line diff of one resource: past this many differing lines (after
-// the common start and end are set aside) the differing region is shown as wholly replaced.
-const maxEdits = 1000
 
 // Diff compares two manifests resource by resource (keyed by Kind, Namespace and Name) and
 // returns a unified-diff-like text of what changes from oldManifest to newManifest:
@@ -57,6 +56,9 @@ func Diff(oldManifest, newManifest string) (string, error) {
 		if inOld && inNew && oldRaw == newRaw {
 			continue
 		}
+		if k.kind == "Secret" {
+			oldRaw, newRaw = hideSecretValues(oldRaw, newRaw)
+		}
 		if b.Len() > 0 {
 			b.WriteString("\n")
 		}
@@ -74,6 +76,51 @@ func Diff(oldManifest, newManifest string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// Secret values never appear in a diff: hideSecretValues replaces each value of a Secret's
+// data and stringData by one of these, so the diff shows which keys were added, removed or
+// changed, and nothing of what they hold.
+const (
+	secretHidden  = "(hidden)"
+	secretChanged = "(hidden, changed)"
+)
+
+// hideSecretValues returns the two texts of a Secret with every data/stringData value
+// replaced: "(hidden)" on the old side and for an unchanged or added key, "(hidden, changed)"
+// on the new side for a changed one. A text that does not parse is hidden whole.
+func hideSecretValues(oldRaw, newRaw string) (string, string) {
+	var o, n map[string]any
+	if oldRaw != "" && yaml.Unmarshal([]byte(oldRaw), &o) != nil {
+		o, oldRaw = nil, "(a Secret that does not parse: its content is hidden)"
+	}
+	if newRaw != "" && yaml.Unmarshal([]byte(newRaw), &n) != nil {
+		n, newRaw = nil, "(a Secret that does not parse: its content is hidden)"
+	}
+	for _, field := range []string{"data", "stringData"} {
+		om, _ := o[field].(map[string]any)
+		nm, _ := n[field].(map[string]any)
+		for k, nv := range nm {
+			nm[k] = secretHidden
+			if ov, ok := om[k]; ok && fmt.Sprint(ov) != fmt.Sprint(nv) {
+				nm[k] = secretChanged
+			}
+		}
+		for k := range om {
+			om[k] = secretHidden
+		}
+	}
+	enc := func(m map[string]any, raw string) string {
+		if m == nil {
+			return raw
+		}
+		y, err := yaml.Marshal(m)
+		if err != nil {
+			return "(a Secret: its content is hidden)"
+		}
+		return strings.TrimRight(string(y), "\n")
+	}
+	return enc(o, oldRaw), enc(n, newRaw)
 }
 
 type resourceKey struct{ kind, namespace, name string }
@@ -141,129 +188,44 @@ func writeHunks(b *strings.Builder, ops []lineOp) {
 	}
 }
 
-// diffLines returns a shortest line diff turning a into b, with removals before additions
-// within each run of changes.
+// diffLines returns a shortest line diff turning a into b (go-diff's Myers diff in line mode,
+// without its time-bound shortcuts), with removals before additions within each run of
+// changes.
 func diffLines(a, b []string) []lineOp {
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = 0 // exact: no half-match heuristic, no deadline
+	ra, rb, table := dmp.DiffLinesToRunes(joinLines(a), joinLines(b))
+	diffs := dmp.DiffCharsToLines(dmp.DiffMainRunes(ra, rb, false), table)
+	var ops, dels, adds []lineOp
+	flush := func() {
+		ops = append(append(ops, dels...), adds...)
+		dels, adds = dels[:0], adds[:0]
 	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
-	var ops []lineOp
-	for _, l := range a[:pre] {
-		ops = append(ops, lineOp{' ', l})
-	}
-	mid := myers(a[pre:len(a)-suf], b[pre:len(b)-suf])
-	// Within each run of changes, put removals first.
-	for i := 0; i < len(mid); {
-		if mid[i].op == ' ' {
-			ops = append(ops, mid[i])
-			i++
-			continue
-		}
-		j := i
-		for j < len(mid) && mid[j].op != ' ' {
-			j++
-		}
-		for _, o := range mid[i:j] {
-			if o.op == '-' {
-				ops = append(ops, o)
+	for _, d := range diffs {
+		for _, line := range strings.SplitAfter(d.Text, "\n") {
+			if line == "" {
+				continue
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch d.Type {
+			case diffmatchpatch.DiffDelete:
+				dels = append(dels, lineOp{'-', line})
+			case diffmatchpatch.DiffInsert:
+				adds = append(adds, lineOp{'+', line})
+			default:
+				flush()
+				ops = append(ops, lineOp{' ', line})
 			}
 		}
-		for _, o := range mid[i:j] {
-			if o.op == '+' {
-				ops = append(ops, o)
-			}
-		}
-		i = j
 	}
-	for _, l := range a[len(a)-suf:] {
-		ops = append(ops, lineOp{' ', l})
-	}
+	flush()
 	return ops
 }
 
-// myers is Myers' O((N+M)·D) shortest-edit-script algorithm. Past maxEdits differences it
-// gives up and reports all of a removed and all of b added.
-func myers(a, b []string) []lineOp {
-	n, m := len(a), len(b)
-	if n == 0 || m == 0 {
-		return replaceAll(a, b)
+// joinLines is the text of lines, each ended by a newline.
+func joinLines(lines []string) string {
+	if len(lines) == 0 {
+		return ""
 	}
-	// v[k] is the furthest x reached on diagonal k = x-y; trace[d] is v after d edits,
-	// for diagonals -d-1..d+1 (index k+d+1).
-	off := n + m + 1
-	v := make([]int, 2*off+1)
-	var trace [][]int
-	for d := 0; d <= n+m; d++ {
-		if d > maxEdits {
-			return replaceAll(a, b)
-		}
-		for k := -d; k <= d; k += 2 {
-			var x int
-			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
-				x = v[off+k+1] // step down: add b[y-1]
-			} else {
-				x = v[off+k-1] + 1 // step right: remove a[x-1]
-			}
-			y := x - k
-			for x < n && y < m && a[x] == b[y] {
-				x, y = x+1, y+1
-			}
-			v[off+k] = x
-		}
-		trace = append(trace, slices.Clone(v[off-d-1:off+d+2]))
-		if v[off+n-m] >= n { // the end's diagonal is reached first at this d (n > 0)
-			return backtrack(a, b, trace)
-		}
-	}
-	return replaceAll(a, b) // unreachable: d = n+m always reaches the end
-}
-
-// backtrack walks the trace of myers from (len(a), len(b)) back to (0, 0).
-func backtrack(a, b []string, trace [][]int) []lineOp {
-	at := func(d, k int) int { return trace[d][k+d+1] }
-	var rev []lineOp
-	x, y := len(a), len(b)
-	for d := len(trace) - 1; d > 0; d-- {
-		k := x - y
-		var prevK int
-		if k == -d || (k != d && at(d-1, k-1) < at(d-1, k+1)) {
-			prevK = k + 1
-		} else {
-			prevK = k - 1
-		}
-		prevX := at(d-1, prevK)
-		prevY := prevX - prevK
-		for x > prevX && y > prevY {
-			rev = append(rev, lineOp{' ', a[x-1]})
-			x, y = x-1, y-1
-		}
-		if x == prevX {
-			rev = append(rev, lineOp{'+', b[y-1]})
-		} else {
-			rev = append(rev, lineOp{'-', a[x-1]})
-		}
-		x, y = prevX, prevY
-	}
-	for x > 0 && y > 0 {
-		rev = append(rev, lineOp{' ', a[x-1]})
-		x, y = x-1, y-1
-	}
-	slices.Reverse(rev)
-	return rev
-}
-
-func replaceAll(a, b []string) []lineOp {
-	ops := make([]lineOp, 0, len(a)+len(b))
-	for _, l := range a {
-		ops = append(ops, lineOp{'-', l})
-	}
-	for _, l := range b {
-		ops = append(ops, lineOp{'+', l})
-	}
-	return ops
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -180,6 +180,37 @@ func TestDiff(t *testing.T) {
 	}
 }
 
+func TestDiffHidesSecretValues(t *testing.T) {
+	secret := func(data string) string {
+		return "---\n# Source: web/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n" + data
+	}
+	old := secret("data:\n  password: aHVudGVyMg==\n  user: YWRtaW4=\n  gone: eA==\nstringData:\n  url: postgres://admin:hunter2@db/app\n")
+	neu := secret("data:\n  password: c3dvcmRmaXNo\n  user: YWRtaW4=\n  added: eQ==\nstringData:\n  url: postgres://admin:swordfish@db/app\n")
+	for name, tc := range map[string]struct{ old, new string }{
+		"changed": {old, neu}, "added": {"", neu}, "removed": {old, ""},
+	} {
+		got, err := Diff(tc.old, tc.new)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"aHVudGVyMg==", "c3dvcmRmaXNo", "YWRtaW4=", "hunter2", "swordfish", "eA==", "eQ=="} {
+			if strings.Contains(got, v) {
+				t.Errorf("%s: the diff shows the secret value %q:\n%s", name, v, got)
+			}
+		}
+		if name == "changed" {
+			for _, want := range []string{"-   password: (hidden)", "+   password: (hidden, changed)", "+   added: (hidden)", "-   gone: (hidden)", "+   url: (hidden, changed)"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("the diff does not say %q:\n%s", want, got)
+				}
+			}
+			if strings.Contains(got, "user:") && !strings.Contains(got, "\n    user: (hidden)") {
+				t.Errorf("an unchanged key shows as changed:\n%s", got)
+			}
+		}
+	}
+}
+
 func TestDiffErrors(t *testing.T) {
 	if _, err := Diff("kind: [", ""); err == nil || !strings.HasPrefix(err.Error(), "old manifest: ") {
 		t.Errorf("bad old manifest: error = %v", err)
@@ -245,17 +276,18 @@ func lcsLen(a, b []string) int {
 	return dp[0][0]
 }
 
-func TestDiffLinesManyEdits(t *testing.T) {
+func TestDiffLinesAllDifferent(t *testing.T) {
 	var a, b []string
-	for i := 0; i < maxEdits; i++ {
+	const n = 1000
+	for i := 0; i < n; i++ {
 		a = append(a, fmt.Sprint("old", i))
 		b = append(b, fmt.Sprint("new", i))
 	}
 	a = append([]string{"same"}, append(a, "end")...)
 	b = append([]string{"same"}, append(b, "end")...)
 	ops := diffLines(a, b)
-	if len(ops) != 2+2*maxEdits || ops[0] != (lineOp{' ', "same"}) || ops[1].op != '-' ||
-		ops[maxEdits+1].op != '+' || ops[len(ops)-1] != (lineOp{' ', "end"}) {
-		t.Fatalf("diffLines with %d edits: unexpected ops (len %d)", 2*maxEdits, len(ops))
+	if len(ops) != 2+2*n || ops[0] != (lineOp{' ', "same"}) || ops[1].op != '-' ||
+		ops[n+1].op != '+' || ops[len(ops)-1] != (lineOp{' ', "end"}) {
+		t.Fatalf("diffLines with %d edits: unexpected ops (len %d)", 2*n, len(ops))
 	}
 }

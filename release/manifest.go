@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -37,7 +39,7 @@ type Resource struct {
 func SplitManifest(manifest string) ([]Resource, error) {
 	var out []Resource
 	n := 0
-	for _, doc := range splitDocuments(manifest) {
+	for _, doc := range splitDocuments(manifest) { // Helm's own split, in manifest order
 		source, raw := extractSource(doc)
 		js, err := yaml.YAMLToJSON([]byte(raw))
 		if err != nil {
@@ -75,6 +77,52 @@ func Deployments(manifest string) ([]appsv1.Deployment, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Workloads are the names of the workloads a manifest rolls out, by kind (apps group only).
+type Workloads struct {
+	Deployments, StatefulSets, DaemonSets []string
+}
+
+// Empty reports whether the manifest has no workload at all.
+func (w Workloads) Empty() bool {
+	return len(w.Deployments)+len(w.StatefulSets)+len(w.DaemonSets) == 0
+}
+
+// Each calls f with every workload's kind and name.
+func (w Workloads) Each(f func(kind, name string)) {
+	for _, k := range []struct {
+		kind  string
+		names []string
+	}{{"Deployment", w.Deployments}, {"StatefulSet", w.StatefulSets}, {"DaemonSet", w.DaemonSets}} {
+		for _, n := range k.names {
+			f(k.kind, n)
+		}
+	}
+}
+
+// WorkloadsOf returns the Deployments, StatefulSets and DaemonSets (apps group) in the
+// manifest, in manifest order.
+func WorkloadsOf(manifest string) (Workloads, error) {
+	resources, err := SplitManifest(manifest)
+	if err != nil {
+		return Workloads{}, err
+	}
+	var w Workloads
+	for _, r := range resources {
+		if apiGroup(r.APIVersion) != "apps" {
+			continue
+		}
+		switch r.Kind {
+		case "Deployment":
+			w.Deployments = append(w.Deployments, r.Name)
+		case "StatefulSet":
+			w.StatefulSets = append(w.StatefulSets, r.Name)
+		case "DaemonSet":
+			w.DaemonSets = append(w.DaemonSets, r.Name)
+		}
+	}
+	return w, nil
 }
 
 // objectMeta is the part of an object SplitManifest reads.
@@ -125,33 +173,29 @@ func docError(n int, source string, err error) error {
 	return fmt.Errorf("manifest document %d: %w", n, err)
 }
 
-// splitDocuments cuts a multi-document YAML stream at "---" lines. Text after "---" on the
-// same line (such as "--- # Source: x.yaml") starts the next document.
+// splitDocuments cuts a multi-document YAML stream at its "---" separators as Helm does
+// (releaseutil.SplitManifests), in stream order.
 func splitDocuments(manifest string) []string {
-	manifest = strings.ReplaceAll(manifest, "\r\n", "\n")
-	var docs []string
-	var cur []string
-	for _, line := range strings.Split(manifest, "\n") {
-		if rest, ok := cutSeparator(line); ok {
-			docs = append(docs, strings.Join(cur, "\n"))
-			cur = cur[:0]
-			if rest != "" {
-				cur = append(cur, rest)
+	docs := releaseutil.SplitManifests(strings.ReplaceAll(manifest, "\r\n", "\n"))
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		// Back-to-back separators ("---\n---") leave the second at the start of a document.
+		d := docs[k]
+		for {
+			rest, ok := strings.CutPrefix(d, "---")
+			if !ok || (rest != "" && rest[0] != '\n' && rest[0] != ' ' && rest[0] != '\t') {
+				break
 			}
-			continue
+			d = strings.TrimLeft(rest, " \t\n")
 		}
-		cur = append(cur, line)
+		out[i] = d
 	}
-	return append(docs, strings.Join(cur, "\n"))
-}
-
-// cutSeparator reports whether line is a document separator, and returns what follows it.
-func cutSeparator(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(line, "---")
-	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-		return "", false
-	}
-	return strings.TrimSpace(rest), true
+	return out
 }
 
 // extractSource finds the "# Source:" comment among the document's leading comment lines,

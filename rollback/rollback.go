@@ -36,13 +36,20 @@ type Rollbacker struct {
 	Watcher   Watcher
 	Namespace string
 	Now       func() time.Time
+	// AttemptTimeout bounds each attempt's rollout (the user's timeout); 0: only ctx.
+	AttemptTimeout time.Duration
+	// Replaces is the revision the cascade takes the release away from, marked failed with
+	// ReplacesWhy once a rollback has been applied over it (and not before: until then it is
+	// what the cluster serves); 0 marks nothing.
+	Replaces    int
+	ReplacesWhy string
 }
 
 // Attempt is one rollback and its verification.
 type Attempt struct {
 	Target      int // the good revision rolled back to
 	NewRevision int // the revision the rollback created
-	Deployments []string
+	Workloads   release.Workloads
 	Result      health.Result
 	// Problem is why verification failed after the rollout completed (health check, a
 	// restart in the verification window); nil when it passed.
@@ -88,12 +95,21 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 			target = good.Version
 		}
 		a, err := r.To(ctx, name, target, description(target))
+		if a.NewRevision > 0 && r.Replaces > 0 {
+			if merr := r.Helm.MarkFailed(name, r.Replaces, truncate(r.ReplacesWhy, 200)); merr != nil && err == nil {
+				err = fmt.Errorf("mark revision %d failed: %w", r.Replaces, merr)
+			}
+			r.Replaces = 0
+		}
 		if err == nil && a.Result.Ready && verify != nil {
 			a.Problem = verify(ctx, a)
 		}
 		chain = append(chain, a)
 		if err != nil || a.Verified() {
 			return chain, err
+		}
+		if ctx.Err() != nil { // stopped: write nothing more
+			return chain, context.Cause(ctx)
 		}
 		if a.NewRevision > 0 {
 			why := "did not verify"
@@ -136,19 +152,31 @@ func (r Rollbacker) To(ctx context.Context, name string, revision int, descripti
 	}
 	start := now()
 	a := Attempt{Target: revision}
+	if ctx.Err() != nil { // stopped (a second signal, the lock lost, the deadline): write nothing
+		return a, context.Cause(ctx)
+	}
 	rel, err := r.Helm.Rollback(ctx, name, revision, description)
 	if err != nil {
 		return a, err
 	}
 	a.NewRevision = rel.Version
-	deps, err := release.Deployments(rel.Manifest)
+	a.Workloads, err = release.WorkloadsOf(rel.Manifest)
 	if err != nil {
 		return a, fmt.Errorf("rollback %s: read manifest: %w", name, err)
 	}
-	for _, d := range deps {
-		a.Deployments = append(a.Deployments, d.Name)
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if r.AttemptTimeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, r.AttemptTimeout)
 	}
-	a.Result, err = r.Watcher.Watch(ctx, health.Target{Namespace: r.Namespace, Deployments: a.Deployments, Since: start})
+	a.Result, err = r.Watcher.Watch(wctx, health.TargetFor(r.Namespace, a.Workloads, start))
+	cancel()
 	a.Duration = now().Sub(start)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// This attempt's own bound passed: a verdict on the target, not a failed rollback.
+		err = nil
+		if len(a.Result.Signals) > 0 && a.Result.Signals[0].Category == diagnose.Deadline {
+			a.Result.Signals[0].Message = fmt.Sprintf("not rolled out within timeout %s: %s", r.AttemptTimeout, a.Result.Status)
+		}
+	}
 	return a, err
 }

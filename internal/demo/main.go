@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,7 +83,7 @@ func runDemo(ctx context.Context, out io.Writer) int {
 			return 1
 		}
 		rep := &report.Text{W: out}
-		o := deploy.Execute(ctx, cfg, rep, slog.New(slog.DiscardHandler))
+		o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep})
 		_ = rep.Finish(ctx, o)
 		if o.ExitCode() != 0 {
 			failures++
