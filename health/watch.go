@@ -43,7 +43,7 @@ type Result struct {
 	// Workload is the one that failed, as Kind/name; Selector selects its new pods (for
 	// diagnosis).
 	Workload string
-	Selector   labels.Selector
+	Selector labels.Selector
 	// Status is the last progress line of every deployment.
 	Status string
 }
