@@ -34,7 +34,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		_ = rep.Finish(ctx, o)
 		return o.ExitCode()
 	}
-	for _, s := range cfg.SecretValues() { // values set for secret-looking keys, too
+	for _, s := range cfg.SetSecrets() { // values set for secret-looking keys, too
 		a.AddMask(s)
 	}
 	cfg.Owner = runURL(getenv)

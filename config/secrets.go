@@ -14,7 +14,13 @@ var secretKeyRE = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|secret|token|ap
 // values of `set` lines whose key names a secret (password, token, apiKey, …). The edge masks
 // them in the log; the diagnosis replaces them in the evidence it quotes.
 func (c Config) SecretValues() []string {
-	out := KubeconfigSecrets(string(c.Kubeconfig))
+	return append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...)
+}
+
+// SetSecrets lists the values of `set` lines whose key names a secret (password, token,
+// apiKey, …).
+func (c Config) SetSecrets() []string {
+	var out []string
 	for _, s := range c.Set {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || strings.TrimSpace(v) == "" {
@@ -38,9 +44,11 @@ var kubeconfigSecretKeys = map[string]bool{"token": true, "client-key-data": tru
 // found even in a kubeconfig that does not parse.
 func KubeconfigSecrets(content string) []string {
 	var out []string
+	seen := map[string]bool{}
 	add := func(v string) {
 		for _, l := range strings.Split(strings.TrimSpace(v), "\n") {
-			if l = strings.TrimSpace(l); l != "" {
+			if l = strings.TrimSpace(l); l != "" && !seen[l] {
+				seen[l] = true
 				out = append(out, l)
 			}
 		}

@@ -190,3 +190,36 @@ func serving(t *testing.T, c *testcluster.Cluster, ns, tag string) {
 		return ok && strings.HasSuffix(img, ":"+tag), img + " " + why, nil
 	})
 }
+
+// cliRun is what a person sees of one CLI command.
+type cliRun struct {
+	exit int
+	out  string // stdout and stderr, interleaved
+}
+
+// runCLI runs the binary as a person would on a terminal-less shell: no GITHUB_ACTIONS, the
+// cluster's kubeconfig in KUBECONFIG (env may add or override variables).
+func runCLI(t *testing.T, c *testcluster.Cluster, args ...string) cliRun {
+	t.Helper()
+	return runCLIEnv(t, []string{"KUBECONFIG=" + c.KubeconfigPath}, args...)
+}
+
+func runCLIEnv(t *testing.T, env []string, args ...string) cliRun {
+	t.Helper()
+	cmd := exec.Command(shepherdBinary(t), args...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	r := cliRun{out: out.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run shepherd %v: %v", args, err)
+	}
+	if testing.Verbose() {
+		t.Logf("shepherd %v: exit %d\n%s", args, r.exit, r.out)
+	}
+	return r
+}
