@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -127,7 +128,8 @@ func (r *run) locked(ctx context.Context) {
 	if err := r.lock.Err(); err != nil {
 		r.unfinished = true
 		r.out.Status = Failed
-		r.out.Message = fmt.Sprintf("%s: %v; the Lease keeps this run's last phase for whichever run holds it next", r.out.Message, err)
+		r.out.Message = strings.TrimPrefix(fmt.Sprintf("%s; %v; the Lease keeps this run's last phase (%s) for whichever run holds it next",
+			r.out.Message, err, r.lock.Phase()), "; ")
 		r.event(ctx, "lock", Error, "%v", err)
 	}
 	phase := "done"

@@ -219,6 +219,17 @@ func (l *Lock) markLost(err error) error {
 	return l.lostErr
 }
 
+// Phase is the phase last recorded on the Lease by this run.
+func (l *Lock) Phase() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.lease.Annotations[AnnotationPhase]
+	if r := l.lease.Annotations[AnnotationRev]; r != "" {
+		p += " revision " + r
+	}
+	return p
+}
+
 // Lost is closed when the run can no longer be sure it holds the lock; Err says why.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
 

@@ -174,8 +174,12 @@ func (r Rollbacker) To(ctx context.Context, name string, revision int, descripti
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		// This attempt's own bound passed: a verdict on the target, not a failed rollback.
 		err = nil
-		if len(a.Result.Signals) > 0 && a.Result.Signals[0].Category == diagnose.Deadline {
-			a.Result.Signals[0].Message = fmt.Sprintf("not rolled out within timeout %s: %s", r.AttemptTimeout, a.Result.Status)
+		if len(a.Result.Signals) > 0 {
+			msg := a.Result.Signals[0].Message
+			if a.Result.Signals[0].Category == diagnose.Deadline {
+				msg = a.Result.Status
+			}
+			a.Result.Signals[0].Message = fmt.Sprintf("not rolled out within timeout %s: %s", r.AttemptTimeout, msg)
 		}
 	}
 	return a, err
