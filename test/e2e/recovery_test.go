@@ -211,4 +211,3 @@ func policyActive(t *testing.T, c *testcluster.Cluster, ns string, active bool) 
 		return refused == active, "refused=" + map[bool]string{true: "yes", false: "no"}[refused], nil
 	})
 }
-
