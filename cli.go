@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -46,19 +49,9 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	// On the CLI --kubeconfig is a path (default $KUBECONFIG, then ~/.kube/config).
-	path := *vals[config.InKubeconfig]
-	if path == "" {
-		path = getenv("KUBECONFIG")
-	}
-	if path == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, ".kube", "config")
-		}
-	}
-	kc, err := os.ReadFile(path)
+	kc, err := loadKubeconfig(*vals[config.InKubeconfig], getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "shepherd: kubeconfig: cannot read %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "shepherd: kubeconfig: %v\n", err)
 		return 1
 	}
 	get := func(name string) string {
@@ -84,6 +77,36 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: debugLogger(stderr, *debug), Abort: abort})
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
+}
+
+// loadKubeconfig finds the kubeconfig as kubectl does: --kubeconfig (a path), else every file
+// of $KUBECONFIG (a list, merged; missing files are skipped), else ~/.kube/config; with none
+// of those, the service account of the pod this runs in. It returns the merged kubeconfig
+// as content, paths inside it made absolute.
+func loadKubeconfig(path string, getenv func(string) string) ([]byte, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
+	if path == "" {
+		if env := getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+			rules.Precedence = filepath.SplitList(env)
+		} else if home, err := os.UserHomeDir(); err == nil {
+			rules.Precedence = []string{filepath.Join(home, ".kube", "config")}
+		}
+	}
+	merged, err := rules.Load()
+	if err != nil {
+		return nil, err
+	}
+	if len(merged.Clusters) == 0 {
+		if kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")); err == nil {
+			return kc, nil
+		}
+		where := "~/.kube/config"
+		if env := getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+			where = "$KUBECONFIG (" + env + ")"
+		}
+		return nil, fmt.Errorf("none found: give --kubeconfig PATH, or set KUBECONFIG; %s has no cluster, and this is not a pod with a service account", where)
+	}
+	return clientcmd.Write(*merged)
 }
 
 // newFlags declares one string flag per action input (image_tag → --image-tag). Multi-line

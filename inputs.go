@@ -9,6 +9,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -29,10 +30,17 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return o.ExitCode()
 	}
 	if len(cfg.Kubeconfig) == 0 {
-		o := deploy.Outcome{Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-			Message: "invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret)"}
-		_ = rep.Finish(ctx, o)
-		return o.ExitCode()
+		// A self-hosted runner inside the cluster (e.g. actions-runner-controller's
+		// kubernetes mode runs container steps as pods): the pod's own service account.
+		kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
+		if err != nil {
+			o := deploy.Outcome{Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
+				Message: "invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret), unless the runner runs in the cluster: " + err.Error()}
+			_ = rep.Finish(ctx, o)
+			return o.ExitCode()
+		}
+		cfg.Kubeconfig = kc
+		a.Infof("kubeconfig not given: using the service account of the pod this step runs in")
 	}
 	for _, s := range cfg.SetSecrets() { // values set for secret-looking keys, too
 		a.AddMask(s)

@@ -79,6 +79,15 @@ func runAction(t *testing.T, inputs map[string]string, env ...string) actionRun 
 
 func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, env ...string) actionRun {
 	t.Helper()
+	cmd := exec.CommandContext(ctx, shepherdBinary(t))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	return runActionCmd(t, cmd, inputs, env...)
+}
+
+// runActionCmd runs cmd (the binary, or a wrapper that execs it) as a runner runs a container
+// action step.
+func runActionCmd(t *testing.T, cmd *exec.Cmd, inputs map[string]string, env ...string) actionRun {
+	t.Helper()
 	dir := t.TempDir()
 	outFile, sumFile := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
 	for _, f := range []string{outFile, sumFile} {
@@ -86,7 +95,6 @@ func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, e
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.CommandContext(ctx, shepherdBinary(t))
 	cmd.Dir = repoRoot()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true",
 		"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + sumFile,
@@ -97,7 +105,6 @@ func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, e
 	cmd.Env = append(cmd.Env, env...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
 	err := cmd.Run()
 	r := actionRun{Stdout: stdout.String()}
