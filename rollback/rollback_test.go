@@ -137,3 +137,40 @@ func TestCascadeVerifyProblem(t *testing.T) {
 		t.Error("the failed rollback's revision was not marked failed")
 	}
 }
+
+// The revision being left is marked failed once a rollback has been applied over it, never
+// before; when the rollback cannot even be applied, it stays what it is (what the cluster runs).
+func TestCascadeMarksReplacedRevisionOnlyAfterApply(t *testing.T) {
+	h := history("v1", "bad")
+	r := Rollbacker{Helm: h, Watcher: fakeWatcher{h}, Replaces: 2, ReplacesWhy: "crash-loop"}
+	if _, err := r.Cascade(context.Background(), "web", 2, 0, 0, desc, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h.failed[2] != "crash-loop" {
+		t.Errorf("revision 2 not marked failed after the rollback: %v", h.failed)
+	}
+
+	h = history("v1", "bad")
+	r = Rollbacker{Helm: refusingHelm{h}, Watcher: fakeWatcher{h}, Replaces: 2, ReplacesWhy: "crash-loop"}
+	if _, err := r.Cascade(context.Background(), "web", 2, 0, 0, desc, nil); err == nil {
+		t.Fatal("a refused rollback returned no error")
+	}
+	if _, marked := h.failed[2]; marked {
+		t.Error("revision 2 was marked failed though no rollback replaced it")
+	}
+
+	h = history("v1", "bad")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = Rollbacker{Helm: h, Watcher: fakeWatcher{h}, Replaces: 2}
+	if _, err := r.Cascade(ctx, "web", 2, 0, 0, desc, nil); !errors.Is(err, context.Canceled) || len(h.hist) != 2 {
+		t.Errorf("a stopped cascade: err %v, %d revisions (want context.Canceled and nothing written)", err, len(h.hist))
+	}
+}
+
+// refusingHelm refuses every rollback, as an admission policy would.
+type refusingHelm struct{ *fakeHelm }
+
+func (refusingHelm) Rollback(context.Context, string, int, string) (*helmrelease.Release, error) {
+	return nil, errors.New("admission webhook denied the request")
+}
