@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // Limits that keep a diagnosis short enough for a job summary.
@@ -291,7 +292,7 @@ func isFailing(p *corev1.Pod) bool {
 	if p.Status.Phase == corev1.PodSucceeded {
 		return false
 	}
-	if !podReady(p) {
+	if !podutils.IsPodReady(p) {
 		return true
 	}
 	for _, cs := range p.Status.InitContainerStatuses {
@@ -302,16 +303,6 @@ func isFailing(p *corev1.Pod) bool {
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.State.Waiting != nil || cs.State.Terminated != nil {
 			return true
-		}
-	}
-	return false
-}
-
-// podReady reports whether the pod's Ready condition is True.
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
 		}
 	}
 	return false

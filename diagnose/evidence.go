@@ -8,11 +8,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // podEvidence records a pod's state and, for crashed containers, their previous logs.
 func (c Collector) podEvidence(ctx context.Context, p *corev1.Pod) PodEvidence {
-	ev := PodEvidence{Name: p.Name, Phase: string(p.Status.Phase), Ready: podReady(p)}
+	ev := PodEvidence{Name: p.Name, Phase: string(p.Status.Phase), Ready: podutils.IsPodReady(p)}
 	initStatus := statusByName(p.Status.InitContainerStatuses)
 	for _, ctr := range p.Spec.InitContainers {
 		cs, ok := initStatus[ctr.Name]

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 )
@@ -41,7 +42,7 @@ func (w *Watcher) Steady(ctx context.Context, ns string, sel labels.Selector, d 
 				report(diagnose.Signal{Category: diagnose.CrashLoop, Object: "Pod/" + n.Name, Reason: "Restarted",
 					Message: fmt.Sprintf("restarted %d time(s) during the verification window", r)})
 			}
-			if podReady(o) && !podReady(n) {
+			if podutils.IsPodReady(o) && !podutils.IsPodReady(n) {
 				report(diagnose.Signal{Category: diagnose.Probe, Object: "Pod/" + n.Name, Reason: "NotReady",
 					Message: "went unready during the verification window"})
 			}
@@ -72,13 +73,4 @@ func restarts(p *corev1.Pod) int32 {
 		n += s.RestartCount
 	}
 	return n
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
