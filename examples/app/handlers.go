@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -85,15 +82,15 @@ type app struct {
 }
 
 func newApp(cfg config) *app {
-	return &app{cfg: cfg, fails: newFailEvery(cfg.failRate), metrics: newMetrics()}
+	return &app{cfg: cfg, fails: newFailEvery(cfg.failRate), metrics: newMetrics(cfg.version)}
 }
 
 // routes is the app's HTTP handler: every route is counted and timed in /metrics.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/health", a.instrument("/api/health", http.HandlerFunc(a.health)))
-	mux.Handle("GET /api/hello", a.instrument("/api/hello", http.HandlerFunc(a.hello)))
-	mux.Handle("GET /metrics", a.instrument("/metrics", http.HandlerFunc(a.serveMetrics)))
+	mux.Handle("GET /api/health", a.metrics.instrument("/api/health", http.HandlerFunc(a.health)))
+	mux.Handle("GET /api/hello", a.metrics.instrument("/api/hello", http.HandlerFunc(a.hello)))
+	mux.Handle("GET /metrics", a.metrics.instrument("/metrics", a.metrics.handler()))
 	return mux
 }
 
@@ -140,151 +137,8 @@ func (a *app) hello(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, helloResponse{"hello", a.cfg.version})
 }
 
-func (a *app) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	a.metrics.write(w, a.cfg.version)
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
 }
-
-// instrument counts and times every request to next under the route label path
-// (the route, not the raw URL, so the label set stays small).
-func (a *app) instrument(path string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		code := sw.code
-		if code == 0 {
-			code = http.StatusOK
-		}
-		a.metrics.observe(path, code, time.Since(start))
-	})
-}
-
-// statusWriter remembers the status code a handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// durationBuckets are the upper bounds of the request duration histogram, in
-// seconds (the Prometheus client libraries' defaults); +Inf is implicit.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
-
-type counterKey struct {
-	code int
-	path string
-}
-
-// histogram is one label set's request durations. counts[i] is the number of
-// observations that fell in bucket i alone (not cumulative); the last slot is +Inf.
-type histogram struct {
-	counts []uint64
-	sum    float64
-	count  uint64
-}
-
-// metrics is a hand-rolled, concurrency-safe Prometheus registry for the
-// handful of series this app exports.
-type metrics struct {
-	mu        sync.Mutex
-	requests  map[counterKey]uint64
-	durations map[string]*histogram
-}
-
-func newMetrics() *metrics {
-	return &metrics{requests: map[counterKey]uint64{}, durations: map[string]*histogram{}}
-}
-
-func (m *metrics) observe(path string, code int, d time.Duration) {
-	secs := d.Seconds()
-	i, _ := slices.BinarySearch(durationBuckets, secs) // first bucket with le >= secs
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests[counterKey{code, path}]++
-	h := m.durations[path]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(durationBuckets)+1)}
-		m.durations[path] = h
-	}
-	h.counts[i]++
-	h.sum += secs
-	h.count++
-}
-
-// write renders the registry in the Prometheus text exposition format 0.0.4,
-// series sorted so the output is stable.
-func (m *metrics) write(w io.Writer, version string) {
-	var b strings.Builder
-	m.mu.Lock()
-	keys := make([]counterKey, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y counterKey) int {
-		if c := strings.Compare(x.path, y.path); c != 0 {
-			return c
-		}
-		return x.code - y.code
-	})
-	b.WriteString("# HELP http_requests_total HTTP requests answered, by status code and route.\n")
-	b.WriteString("# TYPE http_requests_total counter\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "http_requests_total{code=\"%d\",path=\"%s\"} %d\n", k.code, escapeLabel(k.path), m.requests[k])
-	}
-
-	paths := make([]string, 0, len(m.durations))
-	for p := range m.durations {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	b.WriteString("# HELP http_request_duration_seconds HTTP request latency, by route.\n")
-	b.WriteString("# TYPE http_request_duration_seconds histogram\n")
-	for _, p := range paths {
-		h, lp := m.durations[p], escapeLabel(p)
-		var cum uint64
-		for i, le := range durationBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "http_request_duration_seconds_bucket{path=\"%s\",le=\"%s\"} %d\n", lp, formatFloat(le), cum)
-		}
-		cum += h.counts[len(durationBuckets)]
-		fmt.Fprintf(&b, "http_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %d\n", lp, cum)
-		fmt.Fprintf(&b, "http_request_duration_seconds_sum{path=\"%s\"} %s\n", lp, formatFloat(h.sum))
-		fmt.Fprintf(&b, "http_request_duration_seconds_count{path=\"%s\"} %d\n", lp, h.count)
-	}
-	m.mu.Unlock()
-
-	b.WriteString("# HELP app_info The running build of the app; always 1.\n")
-	b.WriteString("# TYPE app_info gauge\n")
-	fmt.Fprintf(&b, "app_info{version=\"%s\"} 1\n", escapeLabel(version))
-	_, _ = io.WriteString(w, b.String())
-}
-
-// escapeLabel escapes a label value as the text format requires.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

@@ -4,7 +4,8 @@
 //
 //	GET /api/health  200 {"status":"healthy","database":"connected","version":"..."} (503 when unhealthy)
 //	GET /api/hello   200 {"message":"hello","version":"..."}
-//	GET /metrics     http_requests_total, http_request_duration_seconds, app_info
+//	GET /metrics     http_requests_total{code,method,handler}, http_request_duration_seconds, app_info
+//	                 (prometheus/client_golang, promhttp instrumentation)
 //
 // It listens on :8080, or on :$PORT, or on -addr (the flag wins). Knobs in the
 // environment make it misbehave on purpose, to show what Shepherd does with a
