@@ -32,6 +32,11 @@ type Options struct {
 	Nodes int
 	// Progress receives start-up milestones; nil discards them.
 	Progress io.Writer
+	// DataPlane runs the example app's pods as real processes, sends traffic to the Services
+	// that select them and starts Prometheus to scrape them (see dataplane.go).
+	DataPlane bool
+	// TrafficRPS is the data plane's load per Service (default DefaultTrafficRPS).
+	TrafficRPS int
 }
 
 // Cluster is a running control plane. Stop it when done; every process it started is in its
@@ -47,6 +52,10 @@ type Cluster struct {
 	APIServerURL   string
 	// StartupTime is how long Start took until the cluster was fully usable.
 	StartupTime time.Duration
+	// PrometheusURL is the data plane's Prometheus ("" without the data plane).
+	PrometheusURL string
+
+	dataPlane *dataPlane
 
 	bins     Binaries
 	pki      *pki
@@ -146,6 +155,12 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 	if err = c.waitUsable(ctx); err != nil {
 		return nil, err
+	}
+	if o.DataPlane {
+		if err = c.startDataPlane(ctx, o.TrafficRPS); err != nil {
+			return nil, err
+		}
+		c.milestone(t0, "data plane up, Prometheus at "+c.PrometheusURL)
 	}
 	c.StartupTime = time.Since(t0)
 	c.milestone(t0, "cluster usable at "+c.APIServerURL)
@@ -325,6 +340,9 @@ func freePort() (int, error) {
 
 // Stop kills every process the cluster started and removes the work directory it created.
 func (c *Cluster) Stop() {
+	if c.dataPlane != nil {
+		c.dataPlane.stop()
+	}
 	c.mu.Lock()
 	names := append([]string(nil), c.order...)
 	c.mu.Unlock()

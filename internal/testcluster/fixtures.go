@@ -54,7 +54,7 @@ func (c *Cluster) SetContainerLogs(ctx context.Context, namespace string, curren
 		return nil
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/containerLogs/%s/probe/app%s", c.ports["kwok"], namespace, query)
-	return c.waitFor(ctx, 30*time.Second, "kwok serving the logs of "+namespace, func(ctx context.Context) error {
+	return c.waitFor(ctx, time.Minute, "kwok serving the logs of "+namespace, func(ctx context.Context) error {
 		body, err := httpGet(ctx, url)
 		if err != nil {
 			return err

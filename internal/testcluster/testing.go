@@ -18,10 +18,16 @@ var shared *Cluster
 // the cache is empty, starts one cluster for the whole package, runs the tests and stops the
 // cluster. A cluster that cannot start fails the package: it is never a skip.
 func Main(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(runMain(m, Options{}))
 }
 
-func runMain(m *testing.M) int {
+// MainWithDataPlane is Main with the data plane on: the example app's pods serve for real,
+// traffic flows to their Services, and Prometheus scrapes them (Cluster.PrometheusURL).
+func MainWithDataPlane(m *testing.M) {
+	os.Exit(runMain(m, Options{DataPlane: true}))
+}
+
+func runMain(m *testing.M, o Options) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	bins, err := EnsureBinaries(ctx, BuildOptions{Progress: os.Stderr})
@@ -29,7 +35,8 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "testcluster:", err)
 		return 1
 	}
-	c, err := Start(ctx, Options{Binaries: bins})
+	o.Binaries = bins
+	c, err := Start(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testcluster:", err)
 		return 1

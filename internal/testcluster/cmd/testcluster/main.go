@@ -33,12 +33,14 @@ func main() {
 		fmt.Printf("cluster binaries: %s (%s)\n", bins.Dir, time.Since(start).Round(time.Second))
 		return
 	}
-	c, err := testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr})
+	// The data plane is on: the example app's pods serve for real, with traffic and Prometheus.
+	c, err := testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr, DataPlane: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	defer c.Stop()
-	fmt.Printf("cluster up in %s\nexport KUBECONFIG=%s\n(Ctrl-C stops it)\n", c.StartupTime.Round(time.Millisecond), c.KubeconfigPath)
+	fmt.Printf("cluster up in %s\nexport KUBECONFIG=%s\nexport PROMETHEUS_URL=%s\n(Ctrl-C stops it)\n",
+		c.StartupTime.Round(time.Millisecond), c.KubeconfigPath, c.PrometheusURL)
 	<-ctx.Done()
 }

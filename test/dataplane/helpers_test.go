@@ -1,0 +1,152 @@
+//go:build e2e
+
+package dataplane
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/utils/ptr"
+
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+)
+
+const appImage = "ghcr.io/shepherd-deploy/example-app:"
+
+// app is a Deployment of the example app: name, version tag, replicas, extra env and labels.
+func app(name, tag string, replicas int32, env map[string]string, labels map[string]string) *appsv1.Deployment {
+	l := map[string]string{"app.kubernetes.io/name": name}
+	for k, v := range labels {
+		l[k] = v
+	}
+	var ev []corev1.EnvVar
+	for k, v := range env {
+		ev = append(ev, corev1.EnvVar{Name: k, Value: v})
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: l},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "example-app", Image: appImage + tag, Env: ev,
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080, Name: "http"}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+						Path: "/api/health", Port: intstr.FromString("http")}}},
+					Resources: corev1.ResourceRequirements{},
+				}}},
+			},
+		},
+	}
+}
+
+func service(name string, selector map[string]string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{Selector: selector, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http")}}}}
+}
+
+func mustCreate[T any](t *testing.T, create func(context.Context, T, metav1.CreateOptions) (T, error), obj T) T {
+	t.Helper()
+	got, err := create(context.Background(), obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// eventually polls cond every 200ms until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	last := ""
+	for {
+		ok, why := cond(ctx)
+		if ok {
+			return
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// readyPods waits for n Ready pods selected by sel and returns them.
+func readyPods(t *testing.T, c *testcluster.Cluster, ns, sel string, n int) []corev1.Pod {
+	t.Helper()
+	var out []corev1.Pod
+	eventually(t, time.Minute, fmt.Sprintf("%d ready pods %s", n, sel), func(ctx context.Context) (bool, string) {
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return false, err.Error()
+		}
+		out = out[:0]
+		for _, p := range pods.Items {
+			for _, cd := range p.Status.Conditions {
+				if cd.Type == corev1.PodReady && cd.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+					out = append(out, p)
+				}
+			}
+		}
+		return len(out) == n, fmt.Sprintf("%d of %d listed ready", len(out), len(pods.Items))
+	})
+	return out
+}
+
+// portForward forwards a local port to the pod's port through the API server, as
+// `kubectl port-forward pod/x 8080` does, and returns the local port.
+func portForward(t *testing.T, c *testcluster.Cluster, ns, pod string, port int) int {
+	t.Helper()
+	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("port-forward: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("port-forward not ready")
+	}
+	ports, _ := fw.GetPorts()
+	return int(ports[0].Local)
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
+}
