@@ -3,11 +3,13 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOOLS_BIN   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shepherd/bin
 E2E_TIMEOUT ?= 40m
+# The data plane's Prometheus: Debian's package, pinned (internal/testcluster/prometheus.go).
+PROMETHEUS_PKG := prometheus=2.42.0+ds-5+deb12u1
 
-.PHONY: test unit e2e lint demo cluster-bins fmt bench
+.PHONY: test unit e2e lint demo cluster-bins prometheus fmt bench
 
 ## test: lint, then every test — unit and end-to-end (real local control plane) — in one go test run
-test: lint cluster-bins
+test: lint cluster-bins prometheus
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./...
 
 ## unit: unit tests only (no cluster)
@@ -15,12 +17,21 @@ unit:
 	$(GO) test -count=1 ./...
 
 ## e2e: end-to-end tests only
-e2e: cluster-bins
+e2e: cluster-bins prometheus
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./test/...
 
 ## cluster-bins: build the local control plane's binaries once per machine (cached, keyed by version)
 cluster-bins:
 	$(GO) run ./internal/testcluster/cmd/testcluster build
+
+## prometheus: install the data plane's Prometheus (Debian's package) unless it is there
+prometheus:
+	@command -v prometheus >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "the data plane needs Prometheus: sudo apt-get install $(PROMETHEUS_PKG)"; exit 1; fi; \
+	  echo "installing $(PROMETHEUS_PKG) (Debian) for the data plane"; \
+	  apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PROMETHEUS_PKG) >/dev/null || \
+	    { echo "$(PROMETHEUS_PKG) is gone from the archive (a Debian point release): installing its successor"; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; }; }
 
 ## lint: gofmt, go vet (with and without the e2e tag), staticcheck
 lint:
@@ -33,7 +44,7 @@ lint:
 	$(TOOLS_BIN)/staticcheck -tags e2e ./...
 
 ## demo: a local deploy end to end on a throw-away local cluster (no cluster of yours needed)
-demo: cluster-bins
+demo: cluster-bins prometheus
 	$(GO) run ./internal/demo
 
 ## bench: Shepherd vs `helm upgrade --atomic --wait` on a local cluster (about 12 minutes; `go run ./bench -quick` for a fast run)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -169,6 +170,19 @@ func (dp *dataPlane) byPod(ns, name string) *podProc {
 		}
 	}
 	return nil
+}
+
+// PodAddress returns the loopback address (host:port) of the process the data plane runs for
+// pod ns/name, while it runs.
+func (c *Cluster) PodAddress(ns, name string) (string, bool) {
+	if c.dataPlane == nil {
+		return "", false
+	}
+	pp := c.dataPlane.byPod(ns, name)
+	if pp == nil || !pp.up() {
+		return "", false
+	}
+	return "127.0.0.1:" + strconv.Itoa(pp.port), true
 }
 
 // DataPlanePIDs returns the process IDs of the data plane: every running example app process

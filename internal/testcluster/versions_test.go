@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // The version constants key the binary cache; the tools module is what gets built. They must agree.
@@ -29,5 +31,38 @@ func TestCRILogFormat(t *testing.T) {
 	want := "2026-01-01T00:00:00Z stderr F a\n2026-01-01T00:00:01Z stderr F panic: b\n"
 	if got != want {
 		t.Fatalf("criLog = %q, want %q", got, want)
+	}
+}
+
+// The Makefile installs the Prometheus package the data plane names.
+func TestPrometheusPackageMatchesMakefile(t *testing.T) {
+	data, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "PROMETHEUS_PKG := "+PrometheusPackage+"\n") {
+		t.Errorf("the Makefile does not install %s", PrometheusPackage)
+	}
+}
+
+func TestServesForReal(t *testing.T) {
+	pod := func(image string) *corev1.Pod {
+		return &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Image: image}}}}
+	}
+	for image, want := range map[string]bool{
+		"ghcr.io/shepherd-deploy/example-app:1.2.0":           true,
+		"registry.local:5000/team/example-app:sha-abc":        true,
+		"ghcr.io/shepherd-deploy/example-app:1.2.0-crashloop": false, // left to kwok's fault stages
+		"ghcr.io/shepherd-deploy/example-app:bad-image":       false,
+		"ghcr.io/shepherd-deploy/example-app:x-never-ready":   false,
+		"example.com/web:1.0.0":                               false,
+		"ghcr.io/shepherd-deploy/my-example-app:1.0.0":        false,
+	} {
+		if got := servesForReal(pod(image)); got != want {
+			t.Errorf("servesForReal(%s) = %v, want %v", image, got, want)
+		}
+	}
+	if promLabel("app.kubernetes.io/name") != "app_kubernetes_io_name" || promLabel("shepherd.io/track") != "shepherd_io_track" {
+		t.Error("promLabel")
 	}
 }

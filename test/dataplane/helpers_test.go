@@ -19,6 +19,9 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/ptr"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
 
@@ -136,6 +139,32 @@ func portForward(t *testing.T, c *testcluster.Cluster, ns, pod string, port int)
 	}
 	ports, _ := fw.GetPorts()
 	return int(ports[0].Local)
+}
+
+// scrapeHello sums http_requests_total{handler="/api/hello"} over codes in a /metrics page.
+func scrapeHello(t *testing.T, url string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	total := 0.0
+	if f := families["http_requests_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "handler" && l.GetValue() == "/api/hello" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }
 
 func getJSON(t *testing.T, url string, v any) int {
