@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,39 +18,60 @@ import (
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
-const usage = `shepherd — zero-downtime Kubernetes deploys that roll themselves back
+const overview = `shepherd — zero-downtime Kubernetes deploys that notice a bad release in seconds,
+say why, and roll back to the last good revision.
 
 usage:
-  shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
-  shepherd rollback --release NAME [--revision N] --reason TEXT [flags]
-  shepherd history --release NAME [flags]
+  shepherd deploy   --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
+  shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]
+  shepherd history  --release NAME [flags]
 
-deploy flags (the action's inputs, with dashes):
+  shepherd COMMAND --help   the flags of a command, with their defaults
+
+The kubeconfig is --kubeconfig PATH, else the files of $KUBECONFIG (merged), else
+~/.kube/config, else the service account of the pod it runs in. On a GitHub runner the same
+binary is the action (inputs instead of flags).
 `
 
-// runCLI is the command line: the same engine as the action, flags instead of inputs, plain text.
+// terminal is what the CLI knows of where it runs: whether stdout is a terminal (colour,
+// progress), and how to ask a yes/no question on stdin. Tests replace it.
+var terminal = struct {
+	isTTY func(w io.Writer) bool
+	ask   func(out io.Writer, question string) bool
+}{isTTY: isTerminal, ask: askStdin}
+
+// runCLI is the command line: the same engine as the action, flags instead of inputs, plain text
+// (or JSON with --output json).
 func runCLI(ctx, abort context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		newFlags(stdout, map[string]*string{}).PrintDefaults()
+		fmt.Fprint(stdout, overview)
 		return 0
 	}
-	switch args[0] {
-	case "demo":
+	cmd, ok := commands[args[0]]
+	switch {
+	case args[0] == "demo":
 		fmt.Fprintln(stderr, "shepherd: the demo is not part of the release binary (it needs the local test cluster): run `make demo` in a Shepherd checkout")
 		return 2
-	case "deploy", "rollback", "history":
-	default:
-		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback or history)\n", args[0])
+	case !ok:
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback or history; shepherd --help lists them)\n", args[0])
 		return 2
 	}
-	vals := map[string]*string{}
-	fs := newFlags(stderr, vals)
-	debug := fs.Bool("debug", false, "debug log on stderr (never prints credentials)")
+	fs, vals := cmd.flagSet(stdout, stderr)
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	kc, err := loadKubeconfig(*vals[config.InKubeconfig], getenv)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "shepherd %s: unexpected arguments %q (flags take --name value)\n", cmd.name, fs.Args())
+		return 2
+	}
+	if o := vals.cli["output"]; o != "text" && o != "json" {
+		fmt.Fprintf(stderr, "shepherd %s: --output: %q is not supported (allowed: text, json)\n", cmd.name, o)
+		return 2
+	}
+	kc, err := loadKubeconfig(vals.inputs[config.InKubeconfig], getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "shepherd: kubeconfig: %v\n", err)
 		return 1
@@ -59,22 +81,37 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 		case config.InKubeconfig:
 			return string(kc)
 		case config.InMode:
-			return args[0]
+			return cmd.name
 		}
-		if v, ok := vals[name]; ok {
-			return *v
-		}
-		return ""
+		return vals.inputs[name]
 	}
 	cfg, err := config.FromInputs(get)
 	if err != nil {
-		fmt.Fprintf(stderr, "shepherd: invalid input:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		fmt.Fprintf(stderr, "shepherd %s: invalid input:\n  %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 1
 	}
 	host, _ := os.Hostname()
 	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
-	rep := &report.Text{W: stdout}
-	o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: debugLogger(stderr, *debug), Abort: abort})
+
+	tty := terminal.isTTY(stdout)
+	text := &report.Text{W: stdout, Color: tty && getenv("NO_COLOR") == "", Progress: tty}
+	var rep deploy.Reporter = text
+	if vals.cli["output"] == "json" { // stdout is the JSON alone; the timeline goes to stderr
+		text.W, text.Color, text.Progress = stderr, false, false
+		rep = &report.JSON{W: stdout, Events: text}
+	}
+	edge := deploy.Edge{Reporter: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort}
+	if cmd.name == "rollback" && vals.cli["force"] != "true" {
+		if !terminal.isTTY(os.Stdin) {
+			// No one to ask (a script, a pipe): say so instead of hanging or guessing.
+			fmt.Fprintln(stderr, "shepherd rollback: not on a terminal, so no one can confirm: add --force to roll back without asking")
+			return 2
+		}
+		edge.Confirm = func(_ context.Context, p deploy.RollbackPlan) bool {
+			return terminal.ask(stderr, p.Question())
+		}
+	}
+	o := deploy.Execute(ctx, cfg, edge)
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }
@@ -82,7 +119,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 // loadKubeconfig finds the kubeconfig as kubectl does: --kubeconfig (a path), else every file
 // of $KUBECONFIG (a list, merged; missing files are skipped), else ~/.kube/config; with none
 // of those, the service account of the pod this runs in. It returns the merged kubeconfig
-// as content, paths inside it made absolute.
+// as content, paths inside it made absolute. A file that is not a kubeconfig is named.
 func loadKubeconfig(path string, getenv func(string) string) ([]byte, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
 	if path == "" {
@@ -97,6 +134,9 @@ func loadKubeconfig(path string, getenv func(string) string) ([]byte, error) {
 		return nil, err
 	}
 	if len(merged.Clusters) == 0 {
+		if path != "" {
+			return nil, fmt.Errorf("%s is not a kubeconfig: it has no clusters (empty, or not a kubeconfig file)", path)
+		}
 		if kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")); err == nil {
 			return kc, nil
 		}
@@ -107,32 +147,4 @@ func loadKubeconfig(path string, getenv func(string) string) ([]byte, error) {
 		return nil, fmt.Errorf("none found: give --kubeconfig PATH, or set KUBECONFIG; %s has no cluster, and this is not a pod with a service account", where)
 	}
 	return clientcmd.Write(*merged)
-}
-
-// newFlags declares one string flag per action input (image_tag → --image-tag). Multi-line
-// inputs (values, set) take their lines separated by newlines or repeated flags.
-func newFlags(out io.Writer, vals map[string]*string) *flag.FlagSet {
-	fs := flag.NewFlagSet("shepherd", flag.ContinueOnError)
-	fs.SetOutput(out)
-	for _, in := range config.Inputs {
-		if in == config.InMode {
-			continue // the command is the mode
-		}
-		name := strings.ReplaceAll(in, "_", "-")
-		v := new(string)
-		vals[in] = v
-		help := "action input " + in
-		switch in {
-		case config.InKubeconfig:
-			help = "kubeconfig file path (default $KUBECONFIG, then ~/.kube/config)"
-		case config.InValues, config.InSet:
-			fs.Func(name, help+" (repeatable)", func(s string) error {
-				*v = strings.TrimPrefix(*v+"\n"+s, "\n")
-				return nil
-			})
-			continue
-		}
-		fs.StringVar(v, name, "", help)
-	}
-	return fs
 }

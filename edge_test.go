@@ -264,11 +264,81 @@ func TestCLIHelp(t *testing.T) {
 		if code != 0 {
 			t.Errorf("run(%q) = %d, want 0", args, code)
 		}
-		for _, want := range []string{"usage:", "shepherd deploy --release NAME --chart"} {
+		for _, want := range []string{"usage:", "shepherd deploy   --release NAME --chart", "shepherd COMMAND --help"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("run(%q) stdout lacks %q:\n%s", args, want, out.String())
 			}
 		}
+	}
+}
+
+// Each command's --help goes to stdout, exits 0, and lists only the flags that command uses, in
+// the order a user needs them, each with a sentence and its default.
+func TestCLICommandHelp(t *testing.T) {
+	cases := map[string]struct{ want, not []string }{
+		"deploy": {want: []string{"usage: shepherd deploy --release NAME --chart DIR|TGZ", "--release NAME", "--timeout DURATION",
+			"(default 5m0s)", "--image-tag-key PATH", "(default image.tag)", "--dry-run", "--debug", "--output FORMAT", "(default text)"},
+			not: []string{"--reason", "--revision", "--verify-duration", "--force"}},
+		"rollback": {want: []string{"usage: shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force]", "--verify-duration DURATION",
+			"(default 1m0s)", "--max-cascade N", "(default 2)", "--force", "--debug"},
+			not: []string{"--chart", "--image-tag", "--set", "--dry-run"}},
+		"history": {want: []string{"usage: shepherd history --release NAME", "--namespace NAME", "(default default)", "--debug"},
+			not: []string{"--chart", "--reason", "--timeout", "--revision", "--image-tag"}},
+	}
+	for cmd, tc := range cases {
+		for _, h := range []string{"--help", "-h"} {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{cmd, h}, func(string) string { return "" }, &out, &errb); code != 0 {
+				t.Errorf("%s %s: exit %d, want 0 (stderr %q)", cmd, h, code, errb.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("%s %s: stdout lacks %q:\n%s", cmd, h, w, out.String())
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out.String(), n+" ") || strings.Contains(out.String(), n+"\n") {
+					t.Errorf("%s %s lists %s, which it does not use:\n%s", cmd, h, n, out.String())
+				}
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"deploy", "--help"}, func(string) string { return "" }, &out, &errb)
+	if i, j := strings.Index(out.String(), "--release"), strings.Index(out.String(), "--debug"); i < 0 || j < i {
+		t.Errorf("deploy --help: --release should come first and --debug last:\n%s", out.String())
+	}
+}
+
+// A kubeconfig file that is empty or not a kubeconfig is named as such, the same kind of error.
+func TestCLIBadKubeconfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"empty": "", "garbage": "{{{ not yaml", "no-clusters": "apiVersion: v1\nkind: Config\n"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"history", "--release", "web", "--kubeconfig", path}, func(string) string { return "" }, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "kubeconfig: ") || !strings.Contains(errb.String(), path) {
+			t.Errorf("%s kubeconfig: exit %d, stderr %q; want 1 naming %s", name, code, errb.String(), path)
+		}
+		if strings.Contains(errb.String(), "not a path") {
+			t.Errorf("%s kubeconfig: the action's wording about content reached the CLI: %q", name, errb.String())
+		}
+	}
+}
+
+// Not on a terminal, a rollback without --force says how to proceed instead of hanging.
+func TestCLIRollbackNeedsForceOffTerminal(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte(edgeKubeconfig()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"rollback", "--release", "web", "--kubeconfig", kc}, func(string) string { return "" }, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "add --force") {
+		t.Errorf("exit %d, stderr %q; want 2 and a hint to add --force", code, errb.String())
 	}
 }
 

@@ -18,6 +18,9 @@ type Edge struct {
 	Reporter Reporter
 	Log      *slog.Logger
 	Abort    context.Context
+	// Confirm, when set, is asked before a rollback writes anything (a person on a terminal);
+	// false leaves everything as it is.
+	Confirm func(ctx context.Context, p RollbackPlan) bool
 }
 
 // Execute connects to the cluster cfg names and runs cfg. Connection problems become a failed
@@ -53,5 +56,6 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 		Log:      log,
 		HTTP:     &http.Client{Timeout: 10 * time.Second},
 		Abort:    e.Abort,
+		Confirm:  e.Confirm,
 	})
 }

@@ -61,6 +61,8 @@ type Deps struct {
 	// that a cancelled run does on a context of its own stops at once, leaving its phase on
 	// the release's lock for the next run. Default: never.
 	Abort context.Context
+	// Confirm, when set, is asked before a rollback writes anything; false cancels it.
+	Confirm func(ctx context.Context, p RollbackPlan) bool
 }
 
 // run is one deploy in progress.
@@ -168,7 +170,16 @@ func (r *run) guard(ctx context.Context, abortable bool) (context.Context, conte
 var errAborted = errors.New("stopped by a second interrupt (SIGINT/SIGTERM) during the cleanup")
 
 func (r *run) event(ctx context.Context, phase string, lvl Level, format string, a ...any) {
-	e := Event{At: r.d.Clock.Since(r.start), Phase: phase, Level: lvl, Message: fmt.Sprintf(format, a...)}
+	r.emit(ctx, Event{At: r.d.Clock.Since(r.start), Phase: phase, Level: lvl, Message: fmt.Sprintf(format, a...)})
+}
+
+// waitEvent is an Info event that starts a wait of up to wait (a reporter on a terminal shows
+// its progress until the next event).
+func (r *run) waitEvent(ctx context.Context, phase string, wait time.Duration, format string, a ...any) {
+	r.emit(ctx, Event{At: r.d.Clock.Since(r.start), Phase: phase, Level: Info, Message: fmt.Sprintf(format, a...), Wait: wait})
+}
+
+func (r *run) emit(ctx context.Context, e Event) {
 	r.out.Timeline = append(r.out.Timeline, e)
 	if r.d.Reporter != nil {
 		r.d.Reporter.Event(ctx, e)
@@ -190,10 +201,10 @@ func (r *run) deploy(ctx context.Context) {
 		if errors.As(err, &pe) {
 			reason = pe.reason
 		}
-		r.fail(ctx, "pre-flight", reason, "pre-flight: %v (nothing was changed)", err)
+		r.fail(ctx, "pre-flight", reason, "%v (nothing was changed)", err)
 		return
 	}
-	r.out.PreviousRevision = pf.current
+	r.out.PreviousRevision, r.out.HistoryRead = pf.current, true
 	if cfg.DryRun {
 		// Secret objects' values are hidden by the diff itself; values set for secret-looking
 		// keys are masked wherever else they appear (a ConfigMap, an env value).

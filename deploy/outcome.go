@@ -37,6 +37,9 @@ type Event struct {
 	Phase   string        // pre-flight, upgrade, watch, health-check, diagnose, rollback, verify, done
 	Level   Level
 	Message string
+	// Wait, when set, is how long the step this event starts may take (a verify window, a
+	// health check retrying): a reporter on a terminal shows its progress.
+	Wait time.Duration
 }
 
 // Reporter is everything a user sees of a run: live events, then the outcome.
@@ -50,6 +53,10 @@ type Step struct {
 	Target      int    `json:"target"`       // the revision rolled back to
 	NewRevision int    `json:"new_revision"` // the revision the rollback created
 	Verdict     string `json:"verdict"`      // verified, or why not
+	// Rollout is how long the rollback took until its rollout was complete (the switch);
+	// Verify how long its verification (health check, steady window) took after that.
+	Rollout time.Duration `json:"rollout_ns"`
+	Verify  time.Duration `json:"verify_ns"`
 }
 
 // Revision is one line of a release's history.
@@ -59,6 +66,7 @@ type Revision struct {
 	Status      string    `json:"status"`
 	Chart       string    `json:"chart"`
 	AppVersion  string    `json:"app_version"`
+	Images      []string  `json:"images"`
 	Description string    `json:"description"`
 }
 
@@ -72,8 +80,10 @@ type Outcome struct {
 	ImageTag  string
 	// Revision is the revision this run created (0 if it wrote none).
 	Revision int
-	// PreviousRevision is the release's latest revision before the run (0 for a first install).
+	// PreviousRevision is the release's latest revision before the run (0 for a first install);
+	// HistoryRead says it is known (a run that failed before reading history knows nothing).
 	PreviousRevision int
+	HistoryRead      bool
 	// RollbackRevision is the good revision the release was rolled back to (0 if none);
 	// RollbackNewRevision the revision that rollback created.
 	RollbackRevision    int

@@ -39,16 +39,15 @@ type preflight struct {
 // workloads reference exist.
 func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	cfg := r.cfg
-	cs := r.d.Clients.Typed
 	if r.lock == nil { // a locked run checked it before taking the lock
 		if err := r.reachable(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := cs.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("%s: namespace %q does not exist", config.InNamespace, cfg.Namespace)
-	} else if err != nil && !apierrors.IsForbidden(err) { // a namespaced Role may not read namespaces
-		return nil, fmt.Errorf("reading namespace %q: %v", cfg.Namespace, err)
+	if r.lock == nil { // a locked run checked it before taking the lock
+		if err := r.namespaceExists(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := os.Stat(cfg.Chart); err != nil {
 		return nil, fmt.Errorf("%s: %q does not exist (a chart directory or packaged .tgz)", config.InChart, cfg.Chart)
@@ -83,6 +82,19 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	}
 	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, ch.Metadata.Name, revName(pf.current))
 	return pf, nil
+}
+
+// namespaceExists fails, naming the namespace, when it does not exist. A namespaced Role may
+// not read namespaces: forbidden counts as there.
+func (r *run) namespaceExists(ctx context.Context) error {
+	_, err := r.d.Clients.Typed.CoreV1().Namespaces().Get(ctx, r.cfg.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s: namespace %q does not exist", config.InNamespace, r.cfg.Namespace)
+	case err != nil && !apierrors.IsForbidden(err):
+		return fmt.Errorf("reading namespace %q: %v", r.cfg.Namespace, err)
+	}
+	return nil
 }
 
 // checkReferences fails when a Secret or ConfigMap (or a key in one) that the rendered

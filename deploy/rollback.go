@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/rollback"
 )
 
@@ -30,7 +32,7 @@ func (r *run) rollback(ctx context.Context) {
 		return
 	}
 	current := hist[len(hist)-1].Version
-	r.out.PreviousRevision = current
+	r.out.PreviousRevision, r.out.HistoryRead = current, true
 	from := current // the revision the rollback leaves
 	if r.resumeFrom > 0 && cfg.Revision == 0 {
 		from = r.resumeFrom // an earlier run's unfinished rollback: leave what it was leaving
@@ -46,6 +48,26 @@ func (r *run) rollback(ctx context.Context) {
 			return
 		case cfg.Revision == current:
 			r.fail(ctx, "rollback", "", "revision: %d is the current revision; nothing to roll back", cfg.Revision)
+			return
+		}
+	}
+	if r.d.Confirm != nil {
+		plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
+		if plan.To == 0 {
+			if good := release.LastGood(hist, from); good != nil {
+				plan.To = good.Version
+			}
+		}
+		for _, h := range hist {
+			switch h.Version {
+			case plan.From:
+				plan.FromImages = release.Images(h.Manifest)
+			case plan.To:
+				plan.ToImages = release.Images(h.Manifest)
+			}
+		}
+		if plan.To != 0 && !r.d.Confirm(ctx, plan) {
+			r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
 			return
 		}
 	}
@@ -80,6 +102,21 @@ func (r *run) rollback(ctx context.Context) {
 	}
 }
 
+// RollbackPlan is what a rollback is about to do, for a person to confirm.
+type RollbackPlan struct {
+	Release, Namespace   string
+	From, To             int
+	FromImages, ToImages []string
+	Verify               time.Duration
+}
+
+// Question asks whether to go ahead, naming the revisions and what they run.
+func (p RollbackPlan) Question() string {
+	return fmt.Sprintf("Roll %s (namespace %s) back from revision %d (%s) to revision %d (%s), then watch it for %s?",
+		p.Release, p.Namespace, p.From, orDefault(strings.Join(p.FromImages, ", "), "no images"),
+		p.To, orDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)
+}
+
 // history is mode history: the release's revisions, newest last.
 func (r *run) history(ctx context.Context) {
 	hist, err := r.d.Helm.History(r.cfg.Release)
@@ -92,7 +129,7 @@ func (r *run) history(ctx context.Context) {
 		return
 	}
 	r.out.Revisions = revisions(hist)
-	r.out.Status, r.out.Revision = Succeeded, hist[len(hist)-1].Version
+	r.out.Status, r.out.Revision, r.out.HistoryRead = Succeeded, hist[len(hist)-1].Version, true
 	r.out.Message = fmt.Sprintf("%s has %d revisions; revision %d is %s", r.cfg.Release, len(hist), r.out.Revision, hist[len(hist)-1].Info.Status)
 }
 
@@ -111,6 +148,7 @@ func (r *run) checkHealth(ctx context.Context) *diagnose.Signal {
 	if r.cfg.HealthURL == "" {
 		return nil
 	}
+	r.waitEvent(ctx, "health-check", r.cfg.HealthTimeout, "asking %s until it answers healthy (up to %s)", r.cfg.HealthURL, r.cfg.HealthTimeout)
 	hctx, cancel := context.WithTimeout(ctx, r.cfg.HealthTimeout)
 	defer cancel()
 	if err := health.CheckHTTP(hctx, r.d.HTTP, r.cfg.HealthURL, r.d.HealthInterval); err != nil {
@@ -129,7 +167,7 @@ func (r *run) verifyFull(ctx context.Context, a rollback.Attempt) *diagnose.Sign
 	if sel == nil {
 		sel = labels.Everything()
 	}
-	r.event(ctx, "verify", Info, "revision %d is up; watching it for %s", a.NewRevision, r.cfg.VerifyDuration)
+	r.waitEvent(ctx, "verify", r.cfg.VerifyDuration, "revision %d is up; watching it for %s", a.NewRevision, r.cfg.VerifyDuration)
 	s, err := r.watcher().Steady(ctx, r.cfg.Namespace, sel, r.cfg.VerifyDuration)
 	if err != nil {
 		return &diagnose.Signal{Category: diagnose.Deadline, Object: a.Result.Workload, Reason: "Interrupted", Message: err.Error()}
@@ -153,13 +191,15 @@ func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
 				}
 			}
 		}
-		r.out.Chain = append(r.out.Chain, Step{Target: a.Target, NewRevision: a.NewRevision, Verdict: verdict})
+		r.out.Chain = append(r.out.Chain, Step{Target: a.Target, NewRevision: a.NewRevision, Verdict: verdict,
+			Rollout: a.Duration, Verify: a.Verify})
 		r.out.RollbackRevision, r.out.RollbackNewRevision = a.Target, a.NewRevision
 		lvl := Info
 		if !a.Verified() {
 			lvl = Error
 		}
-		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d) in %.1fs: %s", a.Target, a.NewRevision, a.Duration.Seconds(), verdict)
+		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d): rolled out in %.1fs, verified for %.1fs: %s",
+			a.Target, a.NewRevision, a.Duration.Seconds(), a.Verify.Seconds(), verdict)
 		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, orDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
 		a.Workloads.Each(func(kind, name string) {
 			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, kind, name, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {

@@ -26,6 +26,9 @@ func (r *run) begin(ctx context.Context) (end func(phase string), err error) {
 	if err := r.reachable(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.namespaceExists(ctx); err != nil { // before the lock: its error would not say this
+		return nil, err
+	}
 	owner := r.cfg.Owner
 	if owner == "" {
 		owner = "shepherd"
@@ -196,6 +199,7 @@ func revisions(hist []*helmrelease.Release) []Revision {
 			rv.Chart = h.Chart.Metadata.Name + "-" + h.Chart.Metadata.Version
 			rv.AppVersion = h.Chart.Metadata.AppVersion
 		}
+		rv.Images = release.Images(h.Manifest)
 		out = append(out, rv)
 	}
 	return out

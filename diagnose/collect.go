@@ -139,6 +139,9 @@ func (c Collector) Collect(ctx context.Context, namespace string, selector label
 		d.Category = signals[0].Category
 		d.Summary = Summarize(signals[0])
 		d.Hint = bestHint(signals[0], evidenceMessages(d))
+		if d.Hint == hintCrash && !hasLogs(d) {
+			d.Hint = hintCrashNoLogs // no "below" to point at
+		}
 	}
 	redact(reflect.ValueOf(&d).Elem(), masker(c.Secrets))
 	return d, err
@@ -303,6 +306,18 @@ func isFailing(p *corev1.Pod) bool {
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.State.Waiting != nil || cs.State.Terminated != nil {
 			return true
+		}
+	}
+	return false
+}
+
+// hasLogs reports whether the diagnosis quotes any crashed container's log lines.
+func hasLogs(d Diagnosis) bool {
+	for _, p := range d.Pods {
+		for _, c := range p.Containers {
+			if len(c.PreviousLogs) > 0 {
+				return true
+			}
 		}
 	}
 	return false

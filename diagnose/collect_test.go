@@ -282,7 +282,7 @@ func TestCollectErrors(t *testing.T) {
 	sig := []Signal{{Category: CrashLoop, Object: "Pod/web-1", Reason: "CrashLoopBackOff", Message: "back-off"}}
 	t.Run("no client", func(t *testing.T) {
 		d, err := Collector{}.Collect(context.Background(), "ns", nil, sig)
-		if err == nil || d.Category != CrashLoop || d.Hint != hintCrash {
+		if err == nil || d.Category != CrashLoop || d.Hint != hintCrashNoLogs {
 			t.Fatalf("Collect() = %+v, %v; want the signal's category and hint and an error", d, err)
 		}
 	})

@@ -14,6 +14,7 @@ const (
 	hintImageGeneric    = "The image could not be pulled: check the image name and tag, and that the cluster can reach the registry."
 	hintOOM             = "The container was killed for using more memory than its limit: raise resources.limits.memory or fix the leak."
 	hintCrash           = "The container exits right after starting: read its last log lines below (missing environment variable, bad config, failed dependency)."
+	hintCrashNoLogs     = "The container exits right after starting, and its last log lines could not be read: run kubectl logs --previous on the pod (missing environment variable, bad config, failed dependency)."
 	hintConfig          = "A ConfigMap or Secret (or a key in one) that the pod references does not exist: create it or fix the reference."
 	hintConfigNamed     = "A ConfigMap or Secret (or a key in one) that the pod references does not exist (%s): create it or fix the reference."
 	hintCreateContainer = "The container could not be created: check its command, volume mounts and securityContext against the message above."

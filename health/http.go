@@ -3,9 +3,11 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 )
@@ -51,7 +53,7 @@ func CheckHTTP(ctx context.Context, client *http.Client, url string, interval ti
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("health check %s: %w", url, last)
+			return fmt.Errorf("no healthy answer in time; last: %w", last) // the caller names the URL
 		case <-time.After(interval):
 		}
 	}
@@ -66,6 +68,10 @@ func checkOnce(ctx context.Context, client *http.Client, url string) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			return ue.Err // its text quotes the URL, which the caller names once
+		}
 		return err
 	}
 	defer resp.Body.Close()

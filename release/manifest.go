@@ -11,6 +11,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -123,6 +124,31 @@ func WorkloadsOf(manifest string) (Workloads, error) {
 		}
 	}
 	return w, nil
+}
+
+// Images lists the container images of the manifest's workloads (Deployments, StatefulSets,
+// DaemonSets, Jobs, CronJobs, Pods), each once, in manifest order. A manifest that does not
+// parse gives none.
+func Images(manifest string) []string {
+	resources, err := SplitManifest(manifest)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range resources {
+		spec, err := podSpecOf(r)
+		if err != nil || spec == nil {
+			continue
+		}
+		for _, c := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
+			if c.Image != "" && !seen[c.Image] {
+				seen[c.Image] = true
+				out = append(out, c.Image)
+			}
+		}
+	}
+	return out
 }
 
 // objectMeta is the part of an object SplitManifest reads.

@@ -22,9 +22,11 @@ var headline = map[deploy.Status]string{
 // the timeline, the diagnosis with its evidence and hint, and for a dry run the diff.
 func Markdown(o deploy.Outcome) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Shepherd: `%s` %s\n\n%s\n\n", o.Release, headline[o.Status], o.Message)
+	fmt.Fprintf(&b, "## Shepherd: `%s` %s\n\n%s\n\n", o.Release, Headline(o), o.Message)
 	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
+	if o.Mode != config.ModeHistory {
+		fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
+	}
 	fmt.Fprintf(&b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
 	if o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Chart | `%s` |\n", o.Chart)
@@ -32,10 +34,12 @@ func Markdown(o deploy.Outcome) string {
 	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
 	}
-	if len(o.Timeline) > 0 || o.PreviousRevision > 0 { // else the cluster was never reached
+	if o.HistoryRead && o.Mode != config.ModeHistory { // else it is not known
 		fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
 	}
-	if o.Revision > 0 {
+	if o.Revision > 0 && o.Mode == config.ModeHistory {
+		fmt.Fprintf(&b, "| Current revision | %d |\n", o.Revision)
+	} else if o.Revision > 0 {
 		fmt.Fprintf(&b, "| Revision deployed | %d |\n", o.Revision)
 	}
 	if o.RollbackRevision > 0 {
@@ -59,17 +63,17 @@ func Markdown(o deploy.Outcome) string {
 		b.WriteString("\n")
 	}
 	if len(o.Chain) > 0 {
-		b.WriteString("### Rollback chain\n\n| # | rolled back to | as revision | verdict |\n|---:|---:|---:|---|\n")
+		b.WriteString("### Rollback chain\n\n| # | rolled back to | as revision | rolled out in | verified for | verdict |\n|---:|---:|---:|---:|---:|---|\n")
 		for i, st := range o.Chain {
-			fmt.Fprintf(&b, "| %d | %d | %d | %s |\n", i+1, st.Target, st.NewRevision, cell(st.Verdict))
+			fmt.Fprintf(&b, "| %d | %d | %d | %s | %s | %s |\n", i+1, st.Target, st.NewRevision, secs(st.Rollout), secs(st.Verify), cell(st.Verdict))
 		}
 		b.WriteString("\n")
 	}
 	if len(o.Revisions) > 0 {
-		b.WriteString("### Revisions\n\n| revision | updated | status | chart | app version | description |\n|---:|---|---|---|---|---|\n")
+		b.WriteString("### Revisions\n\n| revision | updated | status | images | chart | description |\n|---:|---|---|---|---|---|\n")
 		for _, rv := range o.Revisions {
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"),
-				rv.Status, cell(rv.Chart), cell(rv.AppVersion), cell(rv.Description))
+				rv.Status, cell(strings.Join(ImageTags(rv.Images), ", ")), cell(rv.Chart), cell(rv.Description))
 		}
 		b.WriteString("\n")
 	}
@@ -90,6 +94,33 @@ func Markdown(o deploy.Outcome) string {
 		}
 	}
 	return b.String()
+}
+
+// Headline is the outcome in a few words: what happened, or for mode history what is shown.
+func Headline(o deploy.Outcome) string {
+	if o.Mode == config.ModeHistory && o.Status == deploy.Succeeded {
+		return "📜 history"
+	}
+	if o.Mode == config.ModeRollback && o.Status == deploy.RolledBack {
+		return "↩️ rolled back (as asked)"
+	}
+	return headline[o.Status]
+}
+
+// ImageTags shortens images to name:tag (the repository's last path element and the tag).
+func ImageTags(images []string) []string {
+	out := make([]string, len(images))
+	for i, img := range images {
+		out[i] = img[strings.LastIndex(img, "/")+1:]
+	}
+	return out
+}
+
+func secs(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
 func rev(v int) string {

@@ -31,9 +31,9 @@ func succeededOutcome() deploy.Outcome {
 		Chart:            "./chart",
 		ImageTag:         "v1.4.2",
 		Revision:         8,
-		PreviousRevision: 7,
-		Message:          "web is healthy on revision 8 (image tag v1.4.2)",
-		Duration:         42*time.Second + 370*time.Millisecond,
+		PreviousRevision: 7, HistoryRead: true,
+		Message:  "web is healthy on revision 8 (image tag v1.4.2)",
+		Duration: 42*time.Second + 370*time.Millisecond,
 		Timeline: []deploy.Event{
 			{At: 100 * time.Millisecond, Phase: "pre-flight", Level: deploy.Info, Message: "chart ./chart renders 2 resources"},
 			{At: 1200 * time.Millisecond, Phase: "upgrade", Level: deploy.Info, Message: "revision 8 written"},
@@ -72,14 +72,14 @@ func rolledBackDiagnosis() *diagnose.Diagnosis {
 
 func rolledBackOutcome() deploy.Outcome {
 	return deploy.Outcome{
-		Mode:                config.ModeDeploy,
-		Status:              deploy.RolledBack,
-		Release:             "web",
-		Namespace:           "shop",
-		Chart:               "./chart",
-		ImageTag:            "v1.5.0",
-		Revision:            9,
-		PreviousRevision:    8,
+		Mode:             config.ModeDeploy,
+		Status:           deploy.RolledBack,
+		Release:          "web",
+		Namespace:        "shop",
+		Chart:            "./chart",
+		ImageTag:         "v1.5.0",
+		Revision:         9,
+		PreviousRevision: 8, HistoryRead: true,
 		RollbackRevision:    8,
 		RollbackNewRevision: 10,
 		FailureReason:       diagnose.CrashLoop,
@@ -105,9 +105,9 @@ func dryRunOutcome() deploy.Outcome {
 		Namespace:        "shop",
 		Chart:            "./chart",
 		ImageTag:         "v1.6.0",
-		PreviousRevision: 10,
-		Message:          "dry run: the upgrade would change 1 resource",
-		Duration:         2*time.Second + 50*time.Millisecond,
+		PreviousRevision: 10, HistoryRead: true,
+		Message:  "dry run: the upgrade would change 1 resource",
+		Duration: 2*time.Second + 50*time.Millisecond,
 		Diff: `~ Deployment/web
         containers:
           - name: app
@@ -293,4 +293,32 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// A run that failed before it read the release's history does not claim a first install.
+func TestMarkdownRevisionBeforeOnlyWhenKnown(t *testing.T) {
+	o := succeededOutcome()
+	o.Status, o.HistoryRead, o.PreviousRevision, o.Revision = deploy.Failed, false, 0, 0
+	if got := Markdown(o); strings.Contains(got, "Revision before") {
+		t.Errorf("a pre-flight failure reports a revision before:\n%s", got)
+	}
+}
+
+// History is a listing, not a deploy: no "deployed" heading, no status row; images per revision.
+func TestMarkdownHistory(t *testing.T) {
+	o := deploy.Outcome{Mode: config.ModeHistory, Status: deploy.Succeeded, Release: "web", Namespace: "prod", Revision: 2, HistoryRead: true,
+		Message: "web has 2 revisions; revision 2 is deployed",
+		Revisions: []deploy.Revision{{Revision: 1, Status: "superseded", Images: []string{"ghcr.io/acme/web:1.0.0"}, Description: "Install complete"},
+			{Revision: 2, Status: "deployed", Images: []string{"ghcr.io/acme/web:1.1.0", "ghcr.io/acme/sidecar:2"}, Description: "Shepherd: upgrade to 1.1.0"}}}
+	got := Markdown(o)
+	for _, bad := range []string{"deployed |\n\n", "✅", "| Status |"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("history summary has %q:\n%s", bad, got)
+		}
+	}
+	for _, want := range []string{"📜 history", "| Current revision | 2 |", "| web:1.1.0, sidecar:2 |"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("history summary lacks %q:\n%s", want, got)
+		}
+	}
 }

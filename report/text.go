@@ -4,44 +4,222 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
 
+	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/diagnose"
 )
 
-// Text reports to a terminal: timeline lines as they happen, then the summary and outputs.
+// Text reports to a person at a terminal: timeline lines as they happen, then the outcome as
+// aligned plain text. Color adds ANSI colours (only on a terminal, never with NO_COLOR);
+// Progress shows a live count during long waits (a verify window, a health check retrying).
 type Text struct {
-	W io.Writer
+	W        io.Writer
+	Color    bool
+	Progress bool
+
+	mu       sync.Mutex
+	stopWait func()
 }
 
 var _ deploy.Reporter = (*Text)(nil)
 
-// Event prints one timeline line.
-func (t *Text) Event(_ context.Context, e deploy.Event) {
-	mark := "  "
-	switch e.Level {
-	case deploy.Error:
-		mark = "✗ "
-	case deploy.Warn:
-		mark = "! "
+const (
+	red, yellow, green, dim, bold, reset = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
+)
+
+func (t *Text) paint(color, s string) string {
+	if !t.Color || s == "" {
+		return s
 	}
-	fmt.Fprintf(t.W, "[+%5.1fs] %s%-12s %s\n", e.At.Seconds(), mark, e.Phase, e.Message)
+	return color + s + reset
 }
 
-// Finish prints the job summary a runner would show, and the outputs.
+// Event prints one timeline line; an event that starts a wait shows its progress on a
+// terminal until the next line.
+func (t *Text) Event(_ context.Context, e deploy.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.endWait()
+	mark, color := "  ", ""
+	switch e.Level {
+	case deploy.Error:
+		mark, color = "✗ ", red
+	case deploy.Warn:
+		mark, color = "! ", yellow
+	}
+	fmt.Fprintf(t.W, "%s %s%-12s %s\n", t.paint(dim, fmt.Sprintf("[+%5.1fs]", e.At.Seconds())), t.paint(color, mark), e.Phase, t.paint(color, e.Message))
+	if t.Progress && e.Wait > 0 {
+		t.startWait(e.Wait)
+	}
+}
+
+// startWait rewrites one status line every second: how long of the wait has passed.
+func (t *Text) startWait(total time.Duration) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				t.mu.Lock()
+				fmt.Fprintf(t.W, "\r%s", t.paint(dim, fmt.Sprintf("           … %s of up to %s", time.Since(start).Round(time.Second), total)))
+				t.mu.Unlock()
+			}
+		}
+	}()
+	t.stopWait = func() {
+		close(done)
+		t.mu.Unlock() // let a tick that waits for the lock finish
+		<-finished
+		t.mu.Lock()
+		fmt.Fprint(t.W, "\r\033[K")
+	}
+}
+
+func (t *Text) endWait() {
+	if t.stopWait != nil {
+		t.stopWait()
+		t.stopWait = nil
+	}
+}
+
+// Finish prints the outcome: one line saying what happened, the facts aligned, then the
+// rollback chain, the revisions, the diagnosis and a dry run's diff.
 func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
-	fmt.Fprintf(t.W, "\n%s\n", Markdown(o))
-	out := Outputs(o)
-	keys := make([]string, 0, len(out))
-	for k := range out {
-		if k != "diagnosis" && out[k] != "" {
-			keys = append(keys, k)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.endWait()
+	color := green
+	if o.ExitCode() != 0 {
+		color = red
+	}
+	fmt.Fprintf(t.W, "\n%s %s\n\n", t.paint(bold+color, plainHeadline(o)), o.Message)
+	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	if o.Mode != config.ModeHistory {
+		row("status", string(o.Status))
+	}
+	row("release", o.Release+" in namespace "+o.Namespace)
+	if o.Mode == config.ModeDeploy || o.Mode == "" {
+		if o.Chart != "" {
+			row("chart", o.Chart)
+		}
+		if o.ImageTag != "" {
+			row("image tag", o.ImageTag)
 		}
 	}
-	sort.Strings(keys)
-	fmt.Fprintln(t.W, "outputs:")
-	for _, k := range keys {
-		fmt.Fprintf(t.W, "  %s=%s\n", k, out[k])
+	if o.HistoryRead && o.Mode != config.ModeHistory {
+		row("revision before", rev(o.PreviousRevision))
+	}
+	switch {
+	case o.Revision > 0 && o.Mode == config.ModeHistory:
+		row("current revision", fmt.Sprint(o.Revision))
+	case o.Revision > 0:
+		row("revision deployed", fmt.Sprint(o.Revision))
+	}
+	if o.RollbackRevision > 0 {
+		row("rolled back to", fmt.Sprintf("revision %d (serving as revision %d)", o.RollbackRevision, o.RollbackNewRevision))
+	}
+	if o.Reason != "" {
+		row("reason", o.Reason)
+	}
+	if o.FailureReason != "" {
+		row("failure reason", string(o.FailureReason))
+	}
+	if o.Recovered != "" {
+		row("recovered", o.Recovered)
+	}
+	row("duration", o.Duration.Round(100*time.Millisecond).String())
+	_ = tw.Flush()
+
+	if len(o.Chain) > 0 {
+		fmt.Fprintln(t.W, "\nrollback chain:")
+		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tto revision\tas revision\trolled out in\tverified for\tverdict")
+		for i, st := range o.Chain {
+			fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t%s\t%s\n", i+1, st.Target, st.NewRevision, secs(st.Rollout), secs(st.Verify), st.Verdict)
+		}
+		_ = tw.Flush()
+	}
+	if len(o.Revisions) > 0 {
+		fmt.Fprintln(t.W, "\nrevisions:")
+		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  revision\tupdated\tstatus\timages\tdescription")
+		for _, rv := range o.Revisions {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"), rv.Status,
+				strings.Join(ImageTags(rv.Images), ", "), rv.Description)
+		}
+		_ = tw.Flush()
+	}
+	if o.Diagnosis != nil {
+		t.diagnosis(*o.Diagnosis)
+	}
+	if o.Status == deploy.DryRun {
+		if o.Diff == "" {
+			fmt.Fprintln(t.W, "\nthe upgrade would change nothing")
+		} else {
+			fmt.Fprintln(t.W, "\ndiff against the live release:")
+			for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
+				switch {
+				case strings.HasPrefix(l, "+"):
+					l = t.paint(green, l)
+				case strings.HasPrefix(l, "-"):
+					l = t.paint(red, l)
+				}
+				fmt.Fprintln(t.W, "  "+l)
+			}
+		}
 	}
 	return nil
+}
+
+// diagnosis prints the diagnosis as plain text: what, why, the hint, the evidence.
+func (t *Text) diagnosis(d diagnose.Diagnosis) {
+	fmt.Fprintf(t.W, "\ndiagnosis: %s\n  %s\n  hint: %s\n", t.paint(bold, string(d.Category)), d.Summary, d.Hint)
+	for _, p := range d.Pods {
+		fmt.Fprintf(t.W, "  pod %s: %s, ready %v\n", p.Name, p.Phase, p.Ready)
+		for _, c := range p.Containers {
+			state := strings.TrimSpace(strings.Join([]string{c.State, c.Reason, c.Message}, " "))
+			fmt.Fprintf(t.W, "    container %s (%s): %s\n", c.Name, c.Image, state)
+			if c.LastTerminated != "" {
+				fmt.Fprintf(t.W, "      last terminated: %s\n", c.LastTerminated)
+			}
+			if len(c.PreviousLogs) > 0 {
+				fmt.Fprintln(t.W, "      last log lines (previous container):")
+				for _, l := range c.PreviousLogs {
+					fmt.Fprintln(t.W, "        "+t.paint(dim, l))
+				}
+			}
+		}
+	}
+	if len(d.Events) > 0 {
+		fmt.Fprintln(t.W, "  events:")
+		for _, e := range d.Events {
+			fmt.Fprintf(t.W, "    %s %s: %s\n", e.Object, e.Reason, e.Message)
+		}
+	}
+}
+
+// plainHeadline is Headline without the emoji, for a terminal.
+func plainHeadline(o deploy.Outcome) string {
+	h := Headline(o)
+	if i := strings.IndexByte(h, ' '); i >= 0 {
+		h = h[i+1:]
+	}
+	mark := "✓"
+	if o.ExitCode() != 0 {
+		mark = "✗"
+	}
+	return mark + " " + h + ":"
 }

@@ -53,8 +53,9 @@ type Attempt struct {
 	Result      health.Result
 	// Problem is why verification failed after the rollout completed (health check, a
 	// restart in the verification window); nil when it passed.
-	Problem  *diagnose.Signal
-	Duration time.Duration
+	Problem *diagnose.Signal
+	// Duration is how long the rollback took to roll out; Verify how long its verification took.
+	Duration, Verify time.Duration
 }
 
 // Verified reports whether the rolled-back version came up healthy and stayed so.
@@ -102,7 +103,9 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 			r.Replaces = 0
 		}
 		if err == nil && a.Result.Ready && verify != nil {
+			start := r.now()
 			a.Problem = verify(ctx, a)
+			a.Verify = r.now().Sub(start)
 		}
 		chain = append(chain, a)
 		if err != nil || a.Verified() {
@@ -121,6 +124,13 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 		before, target = target, 0
 	}
 	return chain, nil
+}
+
+func (r Rollbacker) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
 }
 
 func truncate(s string, n int) string {
