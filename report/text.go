@@ -52,7 +52,8 @@ func (t *Text) Event(_ context.Context, e deploy.Event) {
 	case deploy.Warn:
 		mark, color = "! ", yellow
 	}
-	fmt.Fprintf(t.W, "%s %s%-12s %s\n", t.paint(dim, fmt.Sprintf("[+%5.1fs]", e.At.Seconds())), t.paint(color, mark), e.Phase, t.paint(color, e.Message))
+	msg := strings.ReplaceAll(e.Message, "\n", " ") // one event, one line
+	fmt.Fprintf(t.W, "%s %s%-12s %s\n", t.paint(dim, fmt.Sprintf("[+%5.1fs]", e.At.Seconds())), t.paint(color, mark), e.Phase, t.paint(color, msg))
 	if t.Progress && e.Wait > 0 {
 		t.startWait(e.Wait)
 	}
