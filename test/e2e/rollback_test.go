@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,10 +64,13 @@ func TestRollbackModeToPrevious(t *testing.T) {
 	if err != nil || len(evs.Items) != 1 || !strings.Contains(evs.Items[0].Message, "p99 latency doubled") {
 		t.Errorf("want one ShepherdRollback event with the reason, got %v %+v", err, evs)
 	}
-	for _, s := range []string{"| Reason | p99 latency doubled after 1.1.0 |", "### Rollback chain", "| 1 | 1 | 3 | verified |", "watching it for 2s"} {
+	for _, s := range []string{"| Reason | p99 latency doubled after 1.1.0 |", "### Rollback chain", "watching it for 2s"} {
 		if !strings.Contains(r.Summary, s) {
 			t.Errorf("summary lacks %q:\n%s", s, r.Summary)
 		}
+	}
+	if !chainRow(1, 1, 3, "verified").MatchString(r.Summary) {
+		t.Errorf("summary chain lacks 1 → 3 verified:\n%s", r.Summary)
 	}
 }
 
@@ -122,7 +127,7 @@ func TestHistoryMode(t *testing.T) {
 		!strings.Contains(revs[1].Description, "1.1.0") {
 		t.Errorf("revisions = %+v", revs)
 	}
-	if !strings.Contains(r.Summary, "| revision | updated | status | chart | app version | description |") {
+	if !strings.Contains(r.Summary, "| revision | updated | status | images | chart | description |") || !strings.Contains(r.Summary, "| example-app:1.1.0 |") {
 		t.Errorf("summary lacks the revisions table:\n%s", r.Summary)
 	}
 }
@@ -148,10 +153,8 @@ func TestRollbackModeCascadesPastBadTarget(t *testing.T) {
 	want(t, "failure_reason", r.Outputs["failure_reason"], "crash-loop")
 	serving(t, c, ns, "1.0.0")
 	wantHistory(t, c, ns, "1:superseded", "2:superseded", "3:superseded", "4:failed", "5:deployed")
-	for _, s := range []string{"| 1 | 2 | 4 | failed: crash-loop", "| 2 | 1 | 5 | verified |"} {
-		if !strings.Contains(r.Summary, s) {
-			t.Errorf("summary chain lacks %q:\n%s", s, r.Summary)
-		}
+	if !chainRow(1, 2, 4, "failed: crash-loop").MatchString(r.Summary) || !chainRow(2, 1, 5, "verified").MatchString(r.Summary) {
+		t.Errorf("summary chain lacks 2 → 4 failed, then 1 → 5 verified:\n%s", r.Summary)
 	}
 }
 
@@ -168,4 +171,10 @@ func TestRollbackModeWaitsOutVerifyWindow(t *testing.T) {
 	if time.Since(start) < 3*time.Second {
 		t.Errorf("the rollback returned in %s, before its 3s verification window", time.Since(start))
 	}
+}
+
+// chainRow matches a row of the summary's rollback chain: step, target, new revision, the
+// rollout and verify times, and a verdict starting with verdict.
+func chainRow(step, target, newRev int, verdict string) *regexp.Regexp {
+	return regexp.MustCompile(fmt.Sprintf(`\| %d \| %d \| %d \| [0-9.–s]+ \| [0-9.–s]+ \| %s`, step, target, newRev, regexp.QuoteMeta(verdict)))
 }

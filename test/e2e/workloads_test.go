@@ -162,7 +162,7 @@ func TestDryRunNeverShowsSecretValues(t *testing.T) {
 	r := runAction(t, workloadInputs(c, ns, "v1", "set", "db.url="+newURL, "dry_run", "true"))
 	want(t, "status", r.Outputs["status"], "dry-run")
 	cli := runCLI(t, c, "deploy", "--release", "shop", "--namespace", ns, "--chart", testdataChart("workloads"),
-		"--image-tag", "v1", "--set", "db.url="+newURL, "--dry-run", "true")
+		"--image-tag", "v1", "--set", "db.url="+newURL, "--dry-run")
 	secrets := []string{"OldPa55word", "NewPa55word", base64.StdEncoding.EncodeToString([]byte(oldURL)),
 		base64.StdEncoding.EncodeToString([]byte(newURL))}
 	for name, out := range map[string]string{"summary": r.Summary, "log": r.Stdout, "cli": cli.out} {
