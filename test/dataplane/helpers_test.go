@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -15,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/ptr"
 
 	"github.com/prometheus/common/expfmt"
@@ -116,29 +113,13 @@ func readyPods(t *testing.T, c *testcluster.Cluster, ns, sel string, n int) []co
 // `kubectl port-forward pod/x 8080` does, and returns the local port.
 func portForward(t *testing.T, c *testcluster.Cluster, ns, pod string, port int) int {
 	t.Helper()
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	local, err := c.PortForward(ctx, ns, pod, port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- fw.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("port-forward: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("port-forward not ready")
-	}
-	ports, _ := fw.GetPorts()
-	return int(ports[0].Local)
+	return local
 }
 
 // scrapeHello sums http_requests_total{handler="/api/hello"} over codes in a /metrics page.

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/ptr"
 
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
@@ -64,29 +62,13 @@ func TestPortForwardReachesLocalServer(t *testing.T) {
 	eventually(t, 30*time.Second, "available", available(c.Client, ns, "web"))
 	p := podWhere(t, c.Client, ns, 5*time.Second, "pod", func(corev1.Pod) bool { return true })
 
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	local, err := c.PortForward(fctx, ns, p.Name, 8080)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(p.Name).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	defer close(stop)
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:8080"}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- fw.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("port-forward: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("port-forward not ready")
-	}
-	ports, _ := fw.GetPorts()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/health", ports[0].Local))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/health", local))
 	if err != nil {
 		t.Fatal(err)
 	}
