@@ -63,6 +63,9 @@ type dataPlane struct {
 	mu   sync.Mutex
 	pods map[types.UID]*podProc
 	prom *prometheus
+	// targetsMu serialises targetsChanged from reading the processes to writing the file, so a
+	// slower writer never puts back an older list.
+	targetsMu sync.Mutex
 }
 
 // startDataPlane builds the example app, installs the stage that leaves its pods' readiness to
@@ -185,6 +188,21 @@ func (c *Cluster) PodAddress(ns, name string) (string, bool) {
 	return "127.0.0.1:" + strconv.Itoa(pp.port), true
 }
 
+// PodPID returns the process ID of the process the data plane runs for pod ns/name, while it
+// runs.
+func (c *Cluster) PodPID(ns, name string) (int, bool) {
+	if c.dataPlane == nil {
+		return 0, false
+	}
+	pp := c.dataPlane.byPod(ns, name)
+	if pp == nil {
+		return 0, false
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.pid, pp.running
+}
+
 // DataPlanePIDs returns the process IDs of the data plane: every running example app process
 // and Prometheus (to measure what the data plane costs).
 func (c *Cluster) DataPlanePIDs() (apps []int, prometheus int) {
@@ -205,6 +223,8 @@ func (c *Cluster) DataPlanePIDs() (apps []int, prometheus int) {
 
 // targetsChanged rewrites Prometheus's targets: every process that is up.
 func (dp *dataPlane) targetsChanged() {
+	dp.targetsMu.Lock()
+	defer dp.targetsMu.Unlock()
 	dp.mu.Lock()
 	var ts []target
 	for _, pp := range dp.pods {

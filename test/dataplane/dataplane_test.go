@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +44,21 @@ func TestPodAnswersThroughPortForward(t *testing.T) {
 			t.Errorf("%s: /api/hello through port-forward = %d %+v, want 200 version %s", name, code, body, version)
 		}
 	}
+	// The process goes with its pod.
+	p := readyPods(t, c, ns, "app.kubernetes.io/name=tagged", 1)[0]
+	pid, ok := c.PodPID(ns, p.Name)
+	if !ok {
+		t.Fatal("the pod has no process")
+	}
+	if err := c.Client.CoreV1().Pods(ns).Delete(context.Background(), p.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the deleted pod's process to stop", func(context.Context) (bool, string) {
+		if err := syscall.Kill(pid, 0); err == nil {
+			return false, fmt.Sprintf("process %d still running", pid)
+		}
+		return true, ""
+	})
 }
 
 // Traffic flows to every Service that selects the app's pods, and Prometheus sees it per pod
