@@ -131,12 +131,12 @@ func (r *run) locked(ctx context.Context) {
 		r.unfinished = true
 		r.out.Status = Failed
 		r.out.Message = strings.TrimPrefix(fmt.Sprintf("%s; %v; the Lease keeps this run's last phase (%s) for whichever run holds it next",
-			r.out.Message, err, r.lock.Phase()), "; ")
+			r.out.Message, err, r.lock.Recorded()), "; ")
 		r.event(ctx, "lock", Error, "%v", err)
 	}
-	phase := "done"
+	phase := kube.PhaseDone
 	if r.unfinished {
-		phase = ""
+		phase = "" // keep the phase in flight for the next run
 	}
 	end(phase)
 }
@@ -230,7 +230,7 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 	r.out.Revision = rel.Version
-	r.phase(ctx, "deploying", rel.Version)
+	r.phase(ctx, kube.PhaseDeploying, rel.Version)
 	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(pf.current))
 
 	wl, err := release.WorkloadsOf(rel.Manifest)
@@ -326,7 +326,7 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 		}
 	}
 	r.out.FailureReason = reason
-	r.phase(ctx, "rolling-back", r.out.Revision)
+	r.phase(ctx, kube.PhaseRollingBack, r.out.Revision)
 	rb := r.rollbacker()
 	rb.Replaces, rb.ReplacesWhy = r.out.Revision, "Shepherd: failed: "+string(reason)+": "+why
 	chain, err := rb.Cascade(ctx, cfg.Release, r.out.Revision, 0, cfg.MaxCascade,

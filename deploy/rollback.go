@@ -72,7 +72,7 @@ func (r *run) rollback(ctx context.Context) {
 		}
 	}
 	r.event(ctx, "rollback", Info, "rolling %s back from revision %d to %s: %s", cfg.Release, from, targetName(cfg.Revision), r.out.Reason)
-	r.phase(ctx, "rolling-back", from)
+	r.phase(ctx, kube.PhaseRollingBack, from)
 	rb := r.rollbacker()
 	if r.resumeFrom > 0 {
 		rb.Replaces, rb.ReplacesWhy = r.resumeFrom, "Shepherd: failed; rolled back: "+r.out.Reason

@@ -21,7 +21,7 @@ import (
 // lock (waiting for a live run, taking over a dead one's), and bring a release left stuck by
 // an interrupted run back to a state Helm accepts. It returns the function that frees the
 // lock, recording phase ("" keeps the last one recorded).
-func (r *run) begin(ctx context.Context) (end func(phase string), err error) {
+func (r *run) begin(ctx context.Context) (end func(phase kube.Phase), err error) {
 	cs := r.d.Clients.Typed
 	if err := r.reachable(ctx); err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (r *run) begin(ctx context.Context) (end func(phase string), err error) {
 		return nil, err
 	}
 	r.lock = lock
-	end = func(phase string) {
+	end = func(phase kube.Phase) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
 		if err := lock.Release(cctx, phase); err != nil {
@@ -69,7 +69,7 @@ func (r *run) reachable(ctx context.Context) error {
 }
 
 // phase records what the run is doing on the lock, for the next run to read if this one dies.
-func (r *run) phase(ctx context.Context, phase string, revision int) {
+func (r *run) phase(ctx context.Context, phase kube.Phase, revision int) {
 	if r.lock == nil {
 		return
 	}
@@ -110,7 +110,7 @@ func (r *run) recoverStuck(ctx context.Context) error {
 func (r *run) finishInterrupted(ctx context.Context) error {
 	prev := r.lock.Previous
 	rev, _ := strconv.Atoi(prev.Revision)
-	if (prev.Phase != "deploying" && prev.Phase != "rolling-back") || rev == 0 {
+	if !prev.Phase.Unfinished() || rev == 0 {
 		return nil
 	}
 	who := "the previous run"
@@ -124,9 +124,9 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	last := hist[len(hist)-1]
 	var why string
 	switch {
-	case prev.Phase == "deploying" && (last.Version != rev || last.Info.Status != helmrelease.StatusDeployed):
+	case prev.Phase == kube.PhaseDeploying && (last.Version != rev || last.Info.Status != helmrelease.StatusDeployed):
 		return nil // someone has moved on since
-	case prev.Phase == "rolling-back" && last.Version == rev:
+	case prev.Phase == kube.PhaseRollingBack && last.Version == rev:
 		why = fmt.Sprintf("%s found revision %d bad and its rollback did not finish", who, rev)
 	default: // deploying N and N live, or rolling-back N with a later revision live: is it healthy?
 		wl, err := release.WorkloadsOf(last.Manifest)
@@ -142,12 +142,12 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 		}
 		if res.Ready && last.Info.Status == helmrelease.StatusDeployed {
 			r.recovered(ctx, Info, "revision %d, left by %s (phase %s, revision %d), is healthy", last.Version, who, prev.Phase, rev)
-			if prev.Phase == "rolling-back" && last.Version != rev {
+			if prev.Phase == kube.PhaseRollingBack && last.Version != rev {
 				r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
 			}
 			return nil
 		}
-		if prev.Phase == "deploying" {
+		if prev.Phase == kube.PhaseDeploying {
 			why = fmt.Sprintf("revision %d, left mid-rollout by %s, is not healthy", rev, who)
 		} else {
 			why = fmt.Sprintf("the rollback %s left (revision %d) is not healthy", who, last.Version)

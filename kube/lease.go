@@ -37,6 +37,22 @@ const RenewEvery = LeaseDuration / 6
 // bound is the same figure, so the two never disagree.
 const SafeFor = LeaseDuration * 2 / 3
 
+// Phase is what a run is doing, as it records it on the release's Lease for the next run.
+type Phase string
+
+// Phases.
+const (
+	PhaseStarting    Phase = "starting"     // the lock is taken; nothing written yet
+	PhaseDeploying   Phase = "deploying"    // a new revision is applied and rolling out
+	PhaseRollingBack Phase = "rolling-back" // the revision recorded is being rolled back from
+	PhaseDone        Phase = "done"         // nothing left to do
+)
+
+// Unfinished reports whether a run that stopped in this phase left work in flight that the
+// next run must finish (a rollout to judge, a rollback to complete). A phase a run stops in on
+// purpose (done; later, waiting for promotion) is not.
+func (p Phase) Unfinished() bool { return p == PhaseDeploying || p == PhaseRollingBack }
+
 // ErrLockLost means the run can no longer be sure it holds the release's lock: it must stop
 // writing.
 var ErrLockLost = errors.New("lost the release lock")
@@ -45,8 +61,9 @@ var ErrLockLost = errors.New("lost the release lock")
 // revision, and whether the holder had stopped renewing (a run that died) rather than
 // freeing it.
 type Previous struct {
-	Holder, Phase, Revision string
-	Expired                 bool
+	Holder, Revision string
+	Phase            Phase
+	Expired          bool
 }
 
 // Lock is a held per-release Lease, renewed in the background until Release.
@@ -108,7 +125,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 	if apierrors.IsNotFound(err) {
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: l.name, Labels: map[string]string{LabelRelease: release},
-				Annotations: map[string]string{AnnotationRun: l.holder, AnnotationPhase: "starting"}},
+				Annotations: map[string]string{AnnotationRun: l.holder, AnnotationPhase: string(PhaseStarting)}},
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: &l.holder, LeaseDurationSeconds: ptr.To(int32(LeaseDuration.Seconds())),
 				AcquireTime: &now, RenewTime: &now},
 		}
@@ -133,7 +150,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 		return false, cur, nil
 	}
 	next := cur.DeepCopy()
-	l.Previous = Previous{Holder: holder, Phase: cur.Annotations[AnnotationPhase], Revision: cur.Annotations[AnnotationRev],
+	l.Previous = Previous{Holder: holder, Phase: Phase(cur.Annotations[AnnotationPhase]), Revision: cur.Annotations[AnnotationRev],
 		Expired: holder != "" && holder != l.holder}
 	if l.Previous.Expired {
 		next.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
@@ -142,7 +159,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 		next.Annotations = map[string]string{}
 	}
 	next.Annotations[AnnotationRun] = l.holder
-	next.Annotations[AnnotationPhase] = "starting"
+	next.Annotations[AnnotationPhase] = string(PhaseStarting)
 	next.Spec.HolderIdentity, next.Spec.AcquireTime, next.Spec.RenewTime = &l.holder, &now, &now
 	next.Spec.LeaseDurationSeconds = ptr.To(int32(LeaseDuration.Seconds()))
 	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
@@ -219,8 +236,8 @@ func (l *Lock) markLost(err error) error {
 	return l.lostErr
 }
 
-// Phase is the phase last recorded on the Lease by this run.
-func (l *Lock) Phase() string {
+// Recorded is the phase (and revision) last recorded on the Lease by this run.
+func (l *Lock) Recorded() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.lease.Annotations[AnnotationPhase]
@@ -242,9 +259,9 @@ func (l *Lock) Err() error {
 
 // SetPhase records what the run is doing, on the Lease, so a later run can tell where an
 // interrupted one stopped.
-func (l *Lock) SetPhase(ctx context.Context, phase string, revision int) error {
+func (l *Lock) SetPhase(ctx context.Context, phase Phase, revision int) error {
 	return l.update(ctx, func(le *coordinationv1.Lease) {
-		le.Annotations[AnnotationPhase] = phase
+		le.Annotations[AnnotationPhase] = string(phase)
 		if revision > 0 {
 			le.Annotations[AnnotationRev] = fmt.Sprint(revision)
 		}
@@ -292,7 +309,7 @@ func (l *Lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) e
 // Release stops renewing and frees the Lease, keeping it as a record with phase (the last
 // recorded phase stays when phase is "": unfinished work for the next run to finish). A lost
 // lock is not ours to free: Release then does nothing.
-func (l *Lock) Release(ctx context.Context, phase string) error {
+func (l *Lock) Release(ctx context.Context, phase Phase) error {
 	close(l.stop)
 	<-l.done
 	if l.Err() != nil {
@@ -301,7 +318,7 @@ func (l *Lock) Release(ctx context.Context, phase string) error {
 	return l.update(ctx, func(le *coordinationv1.Lease) {
 		le.Spec.HolderIdentity = nil
 		if phase != "" {
-			le.Annotations[AnnotationPhase] = phase
+			le.Annotations[AnnotationPhase] = string(phase)
 		}
 	})
 }
