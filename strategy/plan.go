@@ -1,0 +1,84 @@
+// Package strategy holds how a deploy replaces the running version. This file is the pure
+// stage and replica math: no cluster, table-tested.
+package strategy
+
+import (
+	"fmt"
+	"math"
+)
+
+// Split is one canary stage: the weight asked for, and the replicas that come closest to it.
+type Split struct {
+	Requested int // percent of traffic asked for
+	Canary    int // canary replicas
+	Stable    int // stable replicas
+}
+
+// Actual is the weight the split gives, in percent: traffic splits by ready replicas.
+func (s Split) Actual() float64 {
+	if s.Canary+s.Stable == 0 {
+		return 0
+	}
+	return 100 * float64(s.Canary) / float64(s.Canary+s.Stable)
+}
+
+// Exact reports whether the split gives the requested weight to within half a percent.
+func (s Split) Exact() bool { return math.Abs(s.Actual()-float64(s.Requested)) < 0.5 }
+
+// PlanCanary turns the requested stage weights and the chart's replica count n into replica
+// splits, each with the closest achievable weight. Traffic splits by ready replicas, so with n
+// replicas only multiples of 100/n are reachable; one replica above n is allowed when it comes
+// closer (total replicas never exceed n+1). A weight of 1–99 never gets 0 canary replicas nor
+// 0 stable ones (as Argo Rollouts' basic canary guarantees); 100 is all canary. Ties go to
+// fewer replicas, then to fewer canary replicas.
+//
+// Worked examples: n=10, 10% → 1 canary + 9 stable (exact); n=3, 10% → 1 + 3 (25%, the
+// closest with a canary pod at all); n=3, 50% → 2 + 2 (one replica above n, exact);
+// n=1, 50% → 1 + 1.
+func PlanCanary(weights []int, n int) ([]Split, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
+	}
+	if err := CheckStages(weights); err != nil {
+		return nil, err
+	}
+	out := make([]Split, 0, len(weights))
+	for _, w := range weights {
+		if w == 100 {
+			out = append(out, Split{Requested: w, Canary: n})
+			continue
+		}
+		best := Split{}
+		bestErr := math.Inf(1)
+		for total := n; total <= n+1; total++ {
+			for c := 1; c <= total-1; c++ {
+				s := Split{Requested: w, Canary: c, Stable: total - c}
+				if e := math.Abs(s.Actual() - float64(w)); e < bestErr-1e-9 {
+					best, bestErr = s, e
+				}
+			}
+		}
+		out = append(out, best)
+	}
+	return out, nil
+}
+
+// CheckStages fails unless weights are strictly increasing percentages from 1 to 100 that end
+// at 100.
+func CheckStages(weights []int) error {
+	if len(weights) == 0 {
+		return fmt.Errorf("no stages (want e.g. 10,25,50,75,100)")
+	}
+	for i, w := range weights {
+		switch {
+		case w < 1 || w > 100:
+			return fmt.Errorf("stage %d is %d%%: each stage is 1 to 100", i+1, w)
+		case i > 0 && w <= weights[i-1]:
+			return fmt.Errorf("stage %d (%d%%) is not above stage %d (%d%%): stages must increase", i+1, w, i, weights[i-1])
+		}
+	}
+	if last := weights[len(weights)-1]; last != 100 {
+		return fmt.Errorf("the last stage is %d%%: stages end at 100", last)
+	}
+	return nil
+}
