@@ -17,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/rollback"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // DiagnoseTimeout bounds the diagnosis after a failure (reading pods, events and logs).
@@ -217,65 +218,28 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 
-	since := r.d.Clock.Now()
-	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, pf.chart, pf.values, release.UpgradeOptions{
-		Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")})
+	st, err := strategy.For(cfg.Strategy)
 	if err != nil {
-		if rel2 := r.latest(); rel2 > pf.current {
-			r.out.Revision = rel2
-			r.cleanup(ctx, since, nil, fmt.Sprintf("the upgrade failed to apply: %v", err), diagnose.Config)
-			return
-		}
-		r.fail(ctx, "upgrade", "", "%v", err)
+		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
 	}
-	r.out.Revision = rel.Version
-	r.phase(ctx, kube.PhaseDeploying, rel.Version)
-	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(pf.current))
-
-	wl, err := release.WorkloadsOf(rel.Manifest)
-	if err != nil {
-		r.cleanup(ctx, since, nil, "cannot read the release manifest: "+err.Error(), "")
-		return
-	}
-	if wl.Empty() {
-		r.out.Status = Succeeded
-		r.out.Message = fmt.Sprintf("%s is on revision %d; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch", cfg.Release, rel.Version)
-		r.event(ctx, "watch", Warn, "the chart renders no Deployment, StatefulSet or DaemonSet: no rollout to watch")
-		r.event(ctx, "done", Info, "%s", r.out.Message)
-		return
-	}
-	wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	res, werr := r.watcher().Watch(wctx, health.TargetFor(cfg.Namespace, wl, since))
-	cancel()
+	c := &cluster{r: r, pf: pf}
+	f := st.Deploy(ctx, c)
 	switch {
-	case ctx.Err() != nil: // the run was cancelled (SIGTERM) or lost its lock: undo, on a context of its own
-		why := "the run was cancelled during the rollout"
-		if err := context.Cause(ctx); errors.Is(err, kube.ErrLockLost) {
-			return // another run may own the release now: write nothing
+	case f == nil:
+		r.out.Status = Succeeded
+		r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, r.out.Revision)
+		if c.noWorkloads {
+			r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"
 		}
-		r.cleanup(ctx, since, &res, why, "")
-		return
-	case werr != nil && !errors.Is(werr, context.DeadlineExceeded):
-		r.cleanup(ctx, since, &res, "watching the rollout failed: "+werr.Error(), "")
-		return
-	case !res.Ready:
-		r.cleanup(ctx, since, &res, "", "")
-		return
+		r.event(ctx, "done", Info, "%s", r.out.Message)
+	case f.Revision == 0: // nothing was applied: nothing to undo
+		r.fail(ctx, "upgrade", "", "%s", f.Why)
+	case errors.Is(context.Cause(ctx), kube.ErrLockLost):
+		// another run may own the release now: write nothing, not even an undo
+	default:
+		st.Undo(ctx, c, f)
 	}
-	r.event(ctx, "watch", Info, "rollout complete: %s", res.Status)
-
-	if cfg.HealthURL != "" {
-		if sig := r.checkHealth(ctx); sig != nil {
-			res.Ready, res.Signals = false, []diagnose.Signal{*sig}
-			r.cleanup(ctx, since, &res, "", "")
-			return
-		}
-		r.event(ctx, "health-check", Info, "%s answered healthy", cfg.HealthURL)
-	}
-	r.out.Status = Succeeded
-	r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, rel.Version)
-	r.event(ctx, "done", Info, "%s", r.out.Message)
 }
 
 func (r *run) collector() diagnose.Collector {

@@ -1,0 +1,80 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// cluster is the run as a strategy sees it: what it may do to the cluster, each write
+// recorded on the Lease and in the report.
+type cluster struct {
+	r           *run
+	pf          *preflight
+	noWorkloads bool
+}
+
+var _ strategy.Cluster = (*cluster)(nil)
+
+// Upgrade is a Helm upgrade --install of the pre-flighted chart and values, without Helm's wait.
+func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
+	r, cfg := c.r, c.r.cfg
+	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+		Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")})
+	if err != nil {
+		if n := r.latest(); n > c.pf.current { // Helm wrote a revision before it failed
+			r.out.Revision = n
+			return strategy.Revision{Number: n}, err
+		}
+		return strategy.Revision{}, err
+	}
+	r.out.Revision = rel.Version
+	r.phase(ctx, kube.PhaseDeploying, rel.Version)
+	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(c.pf.current))
+	wl, err := release.WorkloadsOf(rel.Manifest)
+	if err != nil {
+		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
+	}
+	c.noWorkloads = wl.Empty()
+	return strategy.Revision{Number: rel.Version, Workloads: wl}, nil
+}
+
+// Watch follows the rollout with the fail-fast watcher, bounded by timeout.
+func (c *cluster) Watch(ctx context.Context, w release.Workloads, since time.Time) (health.Result, error) {
+	wctx, cancel := context.WithTimeout(ctx, c.r.cfg.Timeout)
+	defer cancel()
+	return c.r.watcher().Watch(wctx, health.TargetFor(c.r.cfg.Namespace, w, since))
+}
+
+// CheckHealth asks health_url, when set.
+func (c *cluster) CheckHealth(ctx context.Context) *diagnose.Signal {
+	if c.r.cfg.HealthURL == "" {
+		return nil
+	}
+	sig := c.r.checkHealth(ctx)
+	if sig == nil {
+		c.r.event(ctx, "health-check", Info, "%s answered healthy", c.r.cfg.HealthURL)
+	}
+	return sig
+}
+
+// RollBack is the run's cleanup: diagnose, roll back through Helm revisions, verify.
+func (c *cluster) RollBack(ctx context.Context, f *strategy.Failure) {
+	c.r.cleanup(ctx, f.Since, f.Result, f.Why, f.Reason)
+}
+
+func (c *cluster) Info(ctx context.Context, phase, format string, a ...any) {
+	c.r.event(ctx, phase, Info, format, a...)
+}
+
+func (c *cluster) Warn(ctx context.Context, phase, format string, a ...any) {
+	c.r.event(ctx, phase, Warn, format, a...)
+}
+
+func (c *cluster) Now() time.Time { return c.r.d.Clock.Now() }

@@ -1,0 +1,74 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// Strategy replaces the running version of a release in its own way. The orchestrator
+// (package deploy) chooses it by name (For), runs Deploy, and when Deploy returns a Failure,
+// runs Undo on a context of its own (a cancelled run still undoes).
+type Strategy interface {
+	Name() config.Strategy
+	// Deploy makes the new version live, each step checked; nil when it is.
+	Deploy(ctx context.Context, c Cluster) *Failure
+	// Undo takes the release back to what served before f, and says how that went.
+	Undo(ctx context.Context, c Cluster, f *Failure)
+}
+
+// Cluster is what a strategy can do, as the orchestrator provides it: every write recorded
+// (the phase on the release's Lease, the events in the report), every check the same fail-fast
+// watcher and health check. A strategy never talks to the cluster otherwise.
+type Cluster interface {
+	// Upgrade applies the new version as a Helm revision and records phase deploying. On an
+	// error, Revision.Number is the revision Helm wrote anyway (0 when none).
+	Upgrade(ctx context.Context) (Revision, error)
+	// Watch follows the workloads' rollout, bounded by the run's timeout, until it completes
+	// or a failure signal shows. Events older than since are history, not evidence.
+	Watch(ctx context.Context, w release.Workloads, since time.Time) (health.Result, error)
+	// CheckHealth asks health_url when set (nil: healthy, or no URL).
+	CheckHealth(ctx context.Context) *diagnose.Signal
+	// RollBack diagnoses f, rolls back to the last good revision before it and verifies that
+	// (cascading to older ones), and records the outcome.
+	RollBack(ctx context.Context, f *Failure)
+	// Info and Warn tell the user a step's news.
+	Info(ctx context.Context, phase, format string, a ...any)
+	Warn(ctx context.Context, phase, format string, a ...any)
+	// Now is the run's clock.
+	Now() time.Time
+}
+
+// Revision is a Helm revision a strategy applied, and the workloads it rolls out.
+type Revision struct {
+	Number    int
+	Workloads release.Workloads
+}
+
+// Failure is why a deploy did not make it, for Undo and the report.
+type Failure struct {
+	// Revision is the revision that failed (0: nothing was applied, nothing to undo).
+	Revision int
+	// Since is when it was applied: older events are not evidence.
+	Since time.Time
+	// Result is the watch's evidence, when there was a watch.
+	Result *health.Result
+	// Why says what happened when the evidence does not (a cancellation, an apply error).
+	Why string
+	// Reason is the failure's category when known before any diagnosis.
+	Reason diagnose.Category
+}
+
+// For returns the strategy called name. An unknown name is an error, never a fallback.
+func For(name config.Strategy) (Strategy, error) {
+	switch name {
+	case config.StrategyRolling:
+		return Rolling{}, nil
+	}
+	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", name)
+}
