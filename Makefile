@@ -45,7 +45,7 @@ lint:
 
 ## demo: a local deploy end to end on a throw-away local cluster (no cluster of yours needed)
 demo: cluster-bins prometheus
-	$(GO) run ./internal/demo
+	$(GO) run ./internal/testcluster/cmd/demo
 
 ## bench: Shepherd vs `helm upgrade --atomic --wait` on a local cluster (about 12 minutes; `go run ./bench -quick` for a fast run)
 bench: cluster-bins
