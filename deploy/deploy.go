@@ -115,7 +115,12 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 // is left unfinished.
 func (r *run) locked(ctx context.Context) {
 	end, err := r.begin(ctx)
-	if err != nil {
+	var fe *finishError
+	switch {
+	case errors.As(err, &fe): // it wrote: finishing an earlier run's rollback was under way
+		r.fail(ctx, "recover", fe.reason, "%v; this run's own work was not started", err)
+		return
+	case err != nil:
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
 	}

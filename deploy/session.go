@@ -166,11 +166,20 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	own.Timeline, own.Recovered = done.Timeline, own.Recovered+"; "+done.Message
 	r.out = own
 	if failed {
-		return fmt.Errorf("finishing the rollback %s left: %s", who, done.Message)
+		return &finishError{reason: done.FailureReason, error: fmt.Errorf("finishing the rollback %s left: %s", who, done.Message)}
 	}
 	r.unfinished = false
 	return nil
 }
+
+// finishError is a failure to finish an earlier run's rollback: unlike a pre-flight error,
+// something may have been written.
+type finishError struct {
+	reason diagnose.Category
+	error
+}
+
+func (e *finishError) Unwrap() error { return e.error }
 
 // recovered records what was found or done about an earlier run's work.
 func (r *run) recovered(ctx context.Context, lvl Level, format string, a ...any) {
