@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -31,8 +32,8 @@ var (
 	fNamespace   = flagSpec{name: "namespace", input: config.InNamespace, arg: "NAME", help: "The namespace of the release (it must exist).", def: config.DefaultNamespace}
 	fKubeconfig  = flagSpec{name: "kubeconfig", input: config.InKubeconfig, arg: "PATH", help: "The kubeconfig file (default: $KUBECONFIG's files, then ~/.kube/config, then the pod's service account)."}
 	fContext     = flagSpec{name: "context", input: config.InContext, arg: "NAME", help: "The kubeconfig context to use (default: its current context)."}
-	fLockTimeout = flagSpec{name: "lock-timeout", input: config.InLockTimeout, arg: "DURATION", help: "How long to wait while another run holds the release.", def: config.DefaultLockTimeout.String()}
-	fTimeout     = flagSpec{name: "timeout", input: config.InTimeout, arg: "DURATION", help: "How long a rollout may take before it counts as failed; also bounds each rollback attempt.", def: config.DefaultTimeout.String()}
+	fLockTimeout = flagSpec{name: "lock-timeout", input: config.InLockTimeout, arg: "DURATION", help: "How long to wait while another run holds the release.", def: human(config.DefaultLockTimeout)}
+	fTimeout     = flagSpec{name: "timeout", input: config.InTimeout, arg: "DURATION", help: "How long a rollout may take before it counts as failed; also bounds each rollback attempt.", def: human(config.DefaultTimeout)}
 	fHealthURL   = flagSpec{name: "health-url", input: config.InHealthURL, arg: "URL", help: "Checked after the rollout: it must answer 2xx, and a JSON body's status must be healthy."}
 	fMaxCascade  = flagSpec{name: "max-cascade", input: config.InMaxCascade, arg: "N", help: "How many older good revisions a rollback may try when its target fails verification.", def: fmt.Sprint(config.DefaultMaxCascade)}
 	fOutput      = flagSpec{name: "output", arg: "FORMAT", help: "text, or json for scripts (the outcome as one JSON object on stdout).", def: "text"}
@@ -63,7 +64,7 @@ var commands = map[string]command{
 			{name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history, a Kubernetes Event and the report."},
 			{name: "force", help: "Roll back without asking (needed when not on a terminal)."},
 			fNamespace,
-			{name: "verify-duration", input: config.InVerify, arg: "DURATION", help: "After the rollout, how long no pod may restart or go unready.", def: config.DefaultVerify.String()},
+			{name: "verify-duration", input: config.InVerify, arg: "DURATION", help: "After the rollout, how long no pod may restart or go unready.", def: human(config.DefaultVerify)},
 			fTimeout, fHealthURL, fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"history": {name: "history", usage: "shepherd history --release NAME [flags]",
@@ -72,6 +73,14 @@ var commands = map[string]command{
 			{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."},
 			fNamespace, fKubeconfig, fContext, fOutput, fDebug,
 		}},
+}
+
+// human writes a duration as the action's inputs do: 60s, 5m.
+func human(d time.Duration) string {
+	if d >= 2*time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%ds", int(d.Seconds()))
 }
 
 // flagValues are what the flags set: action inputs by input name, CLI-only flags by flag name.

@@ -277,10 +277,10 @@ func TestCLIHelp(t *testing.T) {
 func TestCLICommandHelp(t *testing.T) {
 	cases := map[string]struct{ want, not []string }{
 		"deploy": {want: []string{"usage: shepherd deploy --release NAME --chart DIR|TGZ", "--release NAME", "--timeout DURATION",
-			"(default 5m0s)", "--image-tag-key PATH", "(default image.tag)", "--dry-run", "--debug", "--output FORMAT", "(default text)"},
+			"(default 5m)", "--image-tag-key PATH", "(default image.tag)", "--dry-run", "--debug", "--output FORMAT", "(default text)"},
 			not: []string{"--reason", "--revision", "--verify-duration", "--force"}},
 		"rollback": {want: []string{"usage: shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force]", "--verify-duration DURATION",
-			"(default 1m0s)", "--max-cascade N", "(default 2)", "--force", "--debug"},
+			"(default 60s)", "--max-cascade N", "(default 2)", "--force", "--debug"},
 			not: []string{"--chart", "--image-tag", "--set", "--dry-run"}},
 		"history": {want: []string{"usage: shepherd history --release NAME", "--namespace NAME", "(default default)", "--debug"},
 			not: []string{"--chart", "--reason", "--timeout", "--revision", "--image-tag"}},
