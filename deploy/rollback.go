@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/kube"
@@ -191,15 +192,22 @@ func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
 				}
 			}
 		}
+		verify := a.Verify
+		if r.cfg.HealthURL == "" && (r.cfg.Mode != config.ModeRollback || r.cfg.VerifyDuration == 0) {
+			verify = 0 // nothing to verify beyond the rollout: say so ("–"), not "0.0s"
+		}
 		r.out.Chain = append(r.out.Chain, Step{Target: a.Target, NewRevision: a.NewRevision, Verdict: verdict,
-			Rollout: a.Duration, Verify: a.Verify})
+			Rollout: a.Duration, Verify: verify})
 		r.out.RollbackRevision, r.out.RollbackNewRevision = a.Target, a.NewRevision
 		lvl := Info
 		if !a.Verified() {
 			lvl = Error
 		}
-		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d): rolled out in %.1fs, verified for %.1fs: %s",
-			a.Target, a.NewRevision, a.Duration.Seconds(), a.Verify.Seconds(), verdict)
+		timing := fmt.Sprintf("rolled out in %.1fs", a.Duration.Seconds())
+		if verify > 0 {
+			timing += fmt.Sprintf(", verified for %.1fs", verify.Seconds())
+		}
+		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d): %s: %s", a.Target, a.NewRevision, timing, verdict)
 		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, orDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
 		a.Workloads.Each(func(kind, name string) {
 			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, kind, name, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {
