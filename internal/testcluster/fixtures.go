@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
@@ -58,16 +61,31 @@ func (c *Cluster) SetContainerLogs(ctx context.Context, namespace string, curren
 		return nil
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/containerLogs/%s/probe/app%s", c.ports["kwok"], namespace, query)
+	lastPoke := time.Now()
 	return c.waitFor(ctx, time.Minute, "kwok serving the logs of "+namespace, func(ctx context.Context) error {
 		body, err := httpGet(ctx, url)
+		if err == nil && strings.Contains(body, want[len(want)-1]) {
+			return nil
+		}
+		if time.Since(lastPoke) > 2*time.Second {
+			lastPoke = time.Now()
+			_ = c.pokeKwok(ctx, ClusterLogsGVR, "", obj.GetName())
+		}
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(body, want[len(want)-1]) {
-			return fmt.Errorf("not yet: %q", body)
-		}
-		return nil
+		return fmt.Errorf("not yet: %q", body)
 	})
+}
+
+// pokeKwok bumps an annotation of one of kwok's rule objects. kwok caches its rules under
+// the informer's last resource version, which the reflector sets before the object reaches
+// the store it reads: a rule created at that moment can stay unseen until the next change to
+// any rule of its kind. A poke is that change.
+func (c *Cluster) pokeKwok(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"shepherd.io/poke":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	_, err := c.Dynamic.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
 }
 
 // criLog renders lines in the CRI container log format kwok requires.
@@ -95,7 +113,16 @@ func (c *Cluster) ForwardPorts(ctx context.Context, namespace string, port int32
 			}},
 		},
 	}}
-	return c.createOrReplace(ctx, ClusterPortForwardGVR, "", obj)
+	if err := c.createOrReplace(ctx, ClusterPortForwardGVR, "", obj); err != nil {
+		return err
+	}
+	go func() { // kwok may cache its rules from just before this one landed (pokeKwok)
+		time.Sleep(time.Second)
+		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.pokeKwok(pctx, ClusterPortForwardGVR, "", obj.GetName())
+	}()
+	return nil
 }
 
 // PortForward forwards a free local port to the pod's port through the API server, as

@@ -97,6 +97,14 @@ func (pp *podProc) run(ctx context.Context) {
 		"containers": []any{pp.container}, "logsFile": cur, "previousLogsFile": prev, "follow": true}}})
 	_ = pp.dp.ensurePodResource(ctx, portForwardGVR, "PortForward", pp.ns, pp.name, map[string]any{"forwards": []any{map[string]any{
 		"ports": []any{int64(pp.containerPort)}, "target": map[string]any{"port": int64(pp.port), "address": "127.0.0.1"}}}})
+	go func() { // kwok may cache its rules from just before these landed: change them once more (pokeKwok)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			_ = pp.dp.c.pokeKwok(ctx, logsGVR, pp.ns, pp.name)
+			_ = pp.dp.c.pokeKwok(ctx, portForwardGVR, pp.ns, pp.name)
+		}
+	}()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		started := time.Now()
