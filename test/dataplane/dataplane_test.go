@@ -74,7 +74,8 @@ func TestTrafficAndPrometheus(t *testing.T) {
 	p := prom(t, c)
 	q := fmt.Sprintf(`sum by (namespace, pod, container, app_kubernetes_io_name, shepherd_io_track) (rate(http_requests_total{namespace=%q,handler="/api/hello"}[5s]))`, ns)
 	var series []analysis.Series
-	eventually(t, time.Minute, "a request rate per pod in Prometheus", func(ctx context.Context) (bool, string) {
+	// 20 requests/s spread over 2 pods: about 10/s each, once a whole window has the traffic.
+	eventually(t, time.Minute, "about 10 requests/s per pod in Prometheus", func(ctx context.Context) (bool, string) {
 		var err error
 		series, err = p.QueryVector(ctx, q)
 		if err != nil {
@@ -82,7 +83,7 @@ func TestTrafficAndPrometheus(t *testing.T) {
 		}
 		n := 0
 		for _, s := range series {
-			if s.Value > 0 {
+			if s.Value >= 5 && s.Value <= 15 {
 				n++
 			}
 		}
@@ -93,10 +94,6 @@ func TestTrafficAndPrometheus(t *testing.T) {
 		l := s.Labels
 		if !names[l["pod"]] || l["namespace"] != ns || l["container"] != "example-app" || l["app_kubernetes_io_name"] != "web" || l["shepherd_io_track"] != "stable" {
 			t.Errorf("series labels %v: want pod, namespace, container and the pod's labels", l)
-		}
-		// 20 requests/s spread over 2 pods: about 10/s each.
-		if s.Value < 3 || s.Value > 20 {
-			t.Errorf("pod %s gets %.1f requests/s, want about 10", l["pod"], s.Value)
 		}
 	}
 	ratio := fmt.Sprintf(`sum(increase(http_requests_total{namespace=%q,handler="/api/hello",code=~"5.."}[10s])) / sum(increase(http_requests_total{namespace=%q,handler="/api/hello"}[10s]))`, ns, ns)
