@@ -118,18 +118,8 @@ func (s *snapshot) statefulSet(name string) progress {
 	}
 	p.observed = true
 	counts := fmt.Sprintf("%d/%d updated, %d ready", st.Status.UpdatedReplicas, want, st.Status.ReadyReplicas)
-	if st.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
-		// OnDelete: pods take the new template only when someone deletes them; there is no
-		// rollout to wait for, only the pods that exist.
-		p.done = st.Status.ReadyReplicas >= want
-		p.line = fmt.Sprintf("%s: updateStrategy OnDelete (pods change only when deleted): %s", name, counts)
-	} else {
-		msg, done, err := rolloutStatus(KindStatefulSet, st)
-		if err != nil {
-			msg = err.Error()
-		}
-		p.done, p.line = done && err == nil, fmt.Sprintf("%s: %s (%s)", name, counts, msg)
-	}
+	p.done, p.line = rolloutDone(KindStatefulSet, name, st, counts,
+		st.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType, st.Status.ReadyReplicas >= want)
 	p.sel = selectorWith(st.Spec.Selector, appsv1.ControllerRevisionHashLabelKey, st.Status.UpdateRevision)
 	p.pods = ownedPods(s.pods, st.UID, p.sel)
 	return p
@@ -152,19 +142,26 @@ func (s *snapshot) daemonSet(name string) progress {
 	p.observed = true
 	st := ds.Status
 	counts := fmt.Sprintf("%d/%d updated, %d ready, %d available", st.UpdatedNumberScheduled, st.DesiredNumberScheduled, st.NumberReady, st.NumberAvailable)
-	if ds.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
-		p.done = st.NumberReady >= st.DesiredNumberScheduled
-		p.line = fmt.Sprintf("%s: updateStrategy OnDelete (pods change only when deleted): %s", name, counts)
-	} else {
-		msg, done, err := rolloutStatus(KindDaemonSet, ds)
-		if err != nil {
-			msg = err.Error()
-		}
-		p.done, p.line = done && err == nil, fmt.Sprintf("%s: %s (%s)", name, counts, msg)
-	}
+	p.done, p.line = rolloutDone(KindDaemonSet, name, ds, counts,
+		ds.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType, st.NumberReady >= st.DesiredNumberScheduled)
 	p.sel = selectorWith(ds.Spec.Selector, daemonSetGenerationLabel, ds.Annotations[daemonSetGenerationAnnotation])
 	p.pods = ownedPods(s.pods, ds.UID, p.sel)
 	return p
+}
+
+// rolloutDone decides a StatefulSet's or DaemonSet's rollout and its progress line. With an
+// OnDelete strategy pods take the new template only when someone deletes them: there is no
+// rollout to wait for, only the pods that exist (done when allReady). Otherwise kubectl's
+// status viewer decides.
+func rolloutDone(kind, name string, obj any, counts string, onDelete, allReady bool) (bool, string) {
+	if onDelete {
+		return allReady, fmt.Sprintf("%s: updateStrategy OnDelete (pods change only when deleted): %s", name, counts)
+	}
+	msg, done, err := rolloutStatus(kind, obj)
+	if err != nil {
+		msg = err.Error()
+	}
+	return done && err == nil, fmt.Sprintf("%s: %s (%s)", name, counts, msg)
 }
 
 // selectorWith is the workload's pod selector narrowed to pods whose label key is value (no
