@@ -25,6 +25,8 @@ usage:
   shepherd deploy   --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
   shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]
   shepherd history  --release NAME [flags]
+  shepherd promote  --release NAME [flags]       (a blue-green deploy stopped before its switch)
+  shepherd abort    --release NAME [--reason TEXT] [flags]
 
   shepherd COMMAND --help   the flags of a command, with their defaults
 
@@ -53,7 +55,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 		fmt.Fprintln(stderr, "shepherd: the demo is not part of the release binary (it needs the local test cluster): run `make demo` in a Shepherd checkout")
 		return 2
 	case !ok:
-		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback or history; shepherd --help lists them)\n", args[0])
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback, history, promote or abort; shepherd --help lists them)\n", args[0])
 		return 2
 	}
 	fs, vals := cmd.flagSet(stdout, stderr)

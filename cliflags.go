@@ -38,6 +38,8 @@ var (
 	fMaxCascade  = flagSpec{name: "max-cascade", input: config.InMaxCascade, arg: "N", help: "How many older good revisions a rollback may try when its target fails verification.", def: fmt.Sprint(config.DefaultMaxCascade)}
 	fOutput      = flagSpec{name: "output", arg: "FORMAT", help: "text, or json for scripts (the outcome as one JSON object on stdout).", def: "text"}
 	fDebug       = flagSpec{name: "debug", help: "Print a debug log on stderr (it never shows credentials)."}
+	fGrace       = flagSpec{name: "grace-period", input: config.InGrace, arg: "DURATION", help: "Blue-green: how long the new colour is watched, live, before the old one is scaled to 0.", def: human(config.DefaultGracePeriod)}
+	fRelease     = flagSpec{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."}
 )
 
 var commands = map[string]command{
@@ -53,7 +55,12 @@ var commands = map[string]command{
 			{name: "image-tag-key", input: config.InImageTagKey, arg: "PATH", help: "The values path the image tag is set at.", def: config.DefaultImageTagKey},
 			fTimeout, fHealthURL,
 			{name: "dry-run", input: config.InDryRun, help: "Render and diff against the live release; change nothing."},
-			{name: "strategy", input: config.InStrategy, arg: "NAME", help: "How to replace the running version: rolling.", def: string(config.DefaultStrategy)},
+			{name: "strategy", input: config.InStrategy, arg: "NAME", help: "How to replace the running version: rolling or blue-green.", def: string(config.DefaultStrategy)},
+			{name: "auto-promote", input: config.InAutoPromote, arg: "BOOL", help: "Blue-green: switch once the checks pass; false stops before the switch for a later promote or abort.", def: "true"},
+			fGrace,
+			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},
+			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
+			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",
@@ -67,6 +74,13 @@ var commands = map[string]command{
 			{name: "verify-duration", input: config.InVerify, arg: "DURATION", help: "After the rollout, how long no pod may restart or go unready.", def: human(config.DefaultVerify)},
 			fTimeout, fHealthURL, fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
+	"promote": {name: "promote", usage: "shepherd promote --release NAME [flags]",
+		about: "Switch a blue-green deploy that stopped before its switch (auto_promote false) to live traffic, after checking it again, and watch it for the grace period.",
+		flags: []flagSpec{fRelease, fNamespace, fGrace, fTimeout, fHealthURL, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug}},
+	"abort": {name: "abort", usage: "shepherd abort --release NAME [--reason TEXT] [flags]",
+		about: "Drop a blue-green deploy that stopped before its switch: its colour goes to 0 replicas; live traffic never moved.",
+		flags: []flagSpec{fRelease, {name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history and the report."},
+			fNamespace, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug}},
 	"history": {name: "history", usage: "shepherd history --release NAME [flags]",
 		about: "List the release's revisions: image tags, status and description.",
 		flags: []flagSpec{

@@ -34,6 +34,7 @@ func defaults() map[string]string {
 		config.InMode: string(d.Mode), config.InStrategy: string(d.Strategy), config.InNamespace: d.Namespace,
 		config.InImageTagKey: d.ImageTagKey, config.InTimeout: "5m", config.InDryRun: "false",
 		config.InVerify: "60s", config.InMaxCascade: "2", config.InLockTimeout: "5m",
+		config.InAutoPromote: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
 	}
 }
 
@@ -60,10 +61,14 @@ func TestActionContract(t *testing.T) {
 	if strings.Join(declared, ",") != strings.Join(want, ",") {
 		t.Fatalf("action.yml inputs %v != config.Inputs %v", declared, want)
 	}
-	for in, want := range map[string]time.Duration{"5m": config.DefaultTimeout, "60s": config.DefaultVerify, "5m ": config.DefaultLockTimeout} {
-		if d, _ := config.ParseDuration(strings.TrimSpace(in)); d != want {
-			t.Fatalf("a duration default drifted from the contract: %s != %s", in, want)
+	for in, want := range map[string]time.Duration{config.InTimeout: config.DefaultTimeout, config.InVerify: config.DefaultVerify,
+		config.InLockTimeout: config.DefaultLockTimeout, config.InGrace: config.DefaultGracePeriod, config.InSmokeTime: config.DefaultSmokeTimeout} {
+		if d, _ := config.ParseDuration(defaults()[in]); d != want {
+			t.Fatalf("the default of %s drifted from the contract: %s != %s", in, defaults()[in], want)
 		}
+	}
+	if !config.Default().AutoPromote {
+		t.Fatal("auto_promote default drifted: false")
 	}
 	if config.Default().MaxCascade != 2 {
 		t.Fatalf("max_cascade default drifted: %d", config.Default().MaxCascade)
@@ -106,7 +111,7 @@ func TestActionContract(t *testing.T) {
 // Every input but mode (the command is the mode) is a flag of some command's --help.
 func TestHelpListsEveryInputAsAFlag(t *testing.T) {
 	var all strings.Builder
-	for _, cmd := range []string{"deploy", "rollback", "history"} {
+	for _, cmd := range []string{"deploy", "rollback", "history", "promote", "abort"} {
 		if code := run(t.Context(), []string{cmd, "--help"}, func(string) string { return "" }, &all, &all); code != 0 {
 			t.Fatalf("%s --help exited %d", cmd, code)
 		}

@@ -25,6 +25,10 @@ const (
 	ModeDeploy   Mode = "deploy"
 	ModeRollback Mode = "rollback"
 	ModeHistory  Mode = "history"
+	// ModePromote finishes a blue-green deploy stopped before its switch (auto_promote false).
+	ModePromote Mode = "promote"
+	// ModeAbort drops a deploy stopped before its switch: live traffic never moved.
+	ModeAbort Mode = "abort"
 )
 
 // Strategy is how a deploy replaces the running version.
@@ -32,12 +36,13 @@ type Strategy string
 
 // Strategies that work today.
 const (
-	StrategyRolling Strategy = "rolling"
+	StrategyRolling   Strategy = "rolling"
+	StrategyBlueGreen Strategy = "blue-green"
 )
 
 var (
-	modes      = []Mode{ModeDeploy, ModeRollback, ModeHistory}
-	strategies = []Strategy{StrategyRolling}
+	modes      = []Mode{ModeDeploy, ModeRollback, ModeHistory, ModePromote, ModeAbort}
+	strategies = []Strategy{StrategyRolling, StrategyBlueGreen}
 )
 
 // Config is one run's configuration.
@@ -69,6 +74,19 @@ type Config struct {
 	MaxCascade int
 	// LockTimeout is how long a run waits for another run of the same release to finish.
 	LockTimeout time.Duration
+	// AutoPromote: a blue-green deploy switches traffic once its checks pass; false stops it
+	// before the switch (status awaiting-promotion) for a later mode promote or abort.
+	AutoPromote bool
+	// GracePeriod is how long a blue-green deploy watches the new colour after the switch,
+	// with the old colour warm, before scaling the old colour to zero.
+	GracePeriod time.Duration
+	// SmokePaths are the paths requested on the new colour before the switch (empty: the
+	// readiness probe's httpGet path, if any).
+	SmokePaths []string
+	// SmokeTimeout bounds each smoke test (retried until it answers 2xx, healthy).
+	SmokeTimeout time.Duration
+	// PreviewURL, when set, is where the smoke tests ask instead of a port-forward to a pod.
+	PreviewURL string
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
 	Owner string
 }
@@ -84,6 +102,9 @@ const (
 	DefaultVerify        = 60 * time.Second
 	DefaultMaxCascade    = 2
 	DefaultLockTimeout   = 5 * time.Minute
+	DefaultAutoPromote   = true
+	DefaultGracePeriod   = 5 * time.Minute
+	DefaultSmokeTimeout  = 60 * time.Second
 )
 
 // Default returns a Config holding every default.
@@ -98,6 +119,9 @@ func Default() Config {
 		VerifyDuration: DefaultVerify,
 		MaxCascade:     DefaultMaxCascade,
 		LockTimeout:    DefaultLockTimeout,
+		AutoPromote:    DefaultAutoPromote,
+		GracePeriod:    DefaultGracePeriod,
+		SmokeTimeout:   DefaultSmokeTimeout,
 	}
 }
 
@@ -122,12 +146,17 @@ const (
 	InVerify      = "verify_duration"
 	InMaxCascade  = "max_cascade"
 	InLockTimeout = "lock_timeout"
+	InAutoPromote = "auto_promote"
+	InGrace       = "grace_period"
+	InSmokePaths  = "smoke_paths"
+	InSmokeTime   = "smoke_timeout"
+	InPreviewURL  = "preview_url"
 )
 
 // Inputs lists every input name Shepherd reads.
 var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
 	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
-	InMaxCascade, InLockTimeout}
+	InMaxCascade, InLockTimeout, InAutoPromote, InGrace, InSmokePaths, InSmokeTime, InPreviewURL}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -156,7 +185,10 @@ func FromInputs(get func(name string) string) (Config, error) {
 	c.Set = lines(get(InSet))
 	c.Kubeconfig = []byte(get(InKubeconfig))
 	str(InReason, &c.Reason)
-	for name, dst := range map[string]*time.Duration{InTimeout: &c.Timeout, InVerify: &c.VerifyDuration, InLockTimeout: &c.LockTimeout} {
+	str(InPreviewURL, &c.PreviewURL)
+	c.SmokePaths = lines(get(InSmokePaths))
+	for name, dst := range map[string]*time.Duration{InTimeout: &c.Timeout, InVerify: &c.VerifyDuration, InLockTimeout: &c.LockTimeout,
+		InGrace: &c.GracePeriod, InSmokeTime: &c.SmokeTimeout} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -176,12 +208,15 @@ func FromInputs(get func(name string) string) (Config, error) {
 			}
 		}
 	}
-	if v := strings.TrimSpace(get(InDryRun)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a boolean (use true or false)", InDryRun, v))
+	for name, dst := range map[string]*bool{InDryRun: &c.DryRun, InAutoPromote: &c.AutoPromote} {
+		if v := strings.TrimSpace(get(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a boolean (use true or false)", name, v))
+			} else {
+				*dst = b
+			}
 		}
-		c.DryRun = b
 	}
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)
@@ -273,6 +308,9 @@ func (c Config) Validate() error {
 	if c.Revision < 0 {
 		bad("%s: must be a revision number (1, 2, …) or empty for the last good one, got %d", InRevision, c.Revision)
 	}
+	if c.DryRun && c.Mode != ModeDeploy {
+		bad("%s: only applies to mode deploy", InDryRun)
+	}
 	if c.Revision > 0 && c.Mode != ModeRollback {
 		bad("%s: only applies to mode rollback", InRevision)
 	}
@@ -282,10 +320,24 @@ func (c Config) Validate() error {
 	if len(c.Reason) > 500 {
 		bad("%s: at most 500 characters", InReason)
 	}
-	if c.HealthURL != "" {
-		u, err := url.Parse(c.HealthURL)
+	for name, v := range map[string]string{InHealthURL: c.HealthURL, InPreviewURL: c.PreviewURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("%s: %q is not an http(s) URL", InHealthURL, c.HealthURL)
+			bad("%s: %q is not an http(s) URL", name, v)
+		}
+	}
+	if c.GracePeriod < 0 {
+		bad("%s: must not be negative, got %s", InGrace, c.GracePeriod)
+	}
+	if c.SmokeTimeout <= 0 {
+		bad("%s: must be positive, got %s", InSmokeTime, c.SmokeTimeout)
+	}
+	for _, p := range c.SmokePaths {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t") {
+			bad("%s: %q is not a path (one a line, each starting with /, e.g. /api/health)", InSmokePaths, p)
 		}
 	}
 	return errors.Join(errs...)

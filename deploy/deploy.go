@@ -79,6 +79,13 @@ type run struct {
 	// unfinished: the run stopped with work left (a rollback not done); the lock keeps its
 	// phase for the next run instead of saying done.
 	unfinished bool
+	// keepPhase: the run stopped on purpose in the phase it recorded (awaiting promotion).
+	keepPhase bool
+	// wrote: the run recorded a phase of its own (it changed something).
+	wrote bool
+	// colorsUndone is the colour an interrupted blue-green run's work was taken back to, by
+	// this run (a rollback then has nothing left to do).
+	colorsUndone string
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -103,6 +110,8 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 		r.history(ctx)
 	case cfg.DryRun: // reads only: no lock, nothing written
 		r.deploy(ctx)
+	case cfg.Mode == config.ModeRollback && r.switchBackNow(ctx):
+		// a blue-green release in its grace period: switched back without waiting for the lock
 	default:
 		r.locked(ctx)
 	}
@@ -125,11 +134,16 @@ func (r *run) locked(ctx context.Context) {
 		return
 	}
 	wctx, cancel := r.guard(ctx, false)
-	if r.cfg.Mode == config.ModeRollback {
+	switch r.cfg.Mode {
+	case config.ModeRollback:
 		rctx, rcancel := context.WithTimeout(wctx, RollbackBound(r.cfg))
 		r.rollback(rctx)
 		rcancel()
-	} else {
+	case config.ModePromote:
+		r.promote(wctx)
+	case config.ModeAbort:
+		r.abort(wctx)
+	default:
 		r.deploy(wctx)
 	}
 	cancel()
@@ -141,8 +155,11 @@ func (r *run) locked(ctx context.Context) {
 		r.event(ctx, "lock", Error, "%v", err)
 	}
 	phase := kube.PhaseDone
-	if r.unfinished {
+	switch {
+	case r.unfinished || r.keepPhase:
 		phase = "" // keep the phase in flight for the next run
+	case !r.wrote && r.lock.Previous.Phase == kube.PhaseAwaitingPromotion:
+		phase = kube.PhaseAwaitingPromotion // this run changed nothing: the deploy still waits
 	}
 	end(phase)
 }
@@ -223,17 +240,25 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 
-	st, err := strategy.For(cfg.Strategy)
+	st, err := strategy.For(cfg)
 	if err != nil {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
 	}
 	c := &cluster{r: r, pf: pf}
-	f := st.Deploy(ctx, c)
+	res := st.Deploy(ctx, c)
+	f := res.Failure
 	switch {
+	case res.Paused: // Pause said what waits, and where
 	case f == nil:
 		r.out.Status = Succeeded
 		r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, r.out.Revision)
+		if c.deploying != "" {
+			r.out.Message += fmt.Sprintf(", live on %s", c.deploying)
+			if from := pf.colors.active; from != "" {
+				r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
+			}
+		}
 		if c.noWorkloads {
 			r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"
 		}
@@ -243,8 +268,18 @@ func (r *run) deploy(ctx context.Context) {
 	case errors.Is(context.Cause(ctx), kube.ErrLockLost):
 		// another run may own the release now: write nothing, not even an undo
 	default:
-		st.Undo(ctx, c, f)
+		uctx, cancel := r.undoContext(ctx)
+		st.Undo(uctx, c, f)
+		cancel()
 	}
+}
+
+// undoContext is the context an undo runs on: its own, so a cancelled run still undoes,
+// bounded by CleanupBound, stopped by a second signal or the loss of the lock.
+func (r *run) undoContext(parent context.Context) (context.Context, context.CancelFunc) {
+	base, cancelBase := context.WithTimeout(context.WithoutCancel(parent), CleanupBound(r.cfg))
+	ctx, cancel := r.guard(base, true)
+	return ctx, func() { cancel(); cancelBase() }
 }
 
 func (r *run) collector() diagnose.Collector {
@@ -273,27 +308,10 @@ func (r *run) latest() int {
 // records that its rollback is due). It runs on a context of its own, bounded by
 // CleanupBound, stopped by a second signal or the loss of the lock.
 func (r *run) cleanup(parent context.Context, since time.Time, res *health.Result, why string, reason diagnose.Category) {
-	base, cancelBase := context.WithTimeout(context.WithoutCancel(parent), CleanupBound(r.cfg))
-	defer cancelBase()
-	ctx, cancel := r.guard(base, true)
+	ctx, cancel := r.undoContext(parent)
 	defer cancel()
 	cfg := r.cfg
-	if res != nil && len(res.Signals) > 0 {
-		sig := res.Signals[0]
-		reason = sig.Category
-		r.event(ctx, "watch", Error, "rollout failed: %s %s: %s", sig.Object, sig.Reason, sig.Message)
-		dctx, dcancel := context.WithTimeout(ctx, DiagnoseTimeout)
-		diag, err := r.collector().Collect(dctx, cfg.Namespace, res.Selector, res.Signals)
-		dcancel()
-		if err != nil {
-			r.event(ctx, "diagnose", Warn, "diagnosis incomplete: %v", err)
-		}
-		r.out.Diagnosis = &diag
-		r.event(ctx, "diagnose", Info, "%s: %s", diag.Category, diag.Summary)
-		if why == "" {
-			why = diag.Summary
-		}
-	}
+	reason, why = r.diagnose(ctx, res, "rollout", reason, why)
 	r.out.FailureReason = reason
 	r.phase(ctx, kube.PhaseRollingBack, r.out.Revision)
 	rb := r.rollbacker()
@@ -322,6 +340,31 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 		r.out.Status = RolledBack
 		r.out.Message = fmt.Sprintf("revision %d failed (%s: %s); rolled back to revision %d", r.out.Revision, reason, why, final.Target)
 	}
+}
+
+// diagnose gathers the evidence of a failed check (res's signals; check names it: rollout,
+// smoke test, grace period) while it exists, records
+// it in the outcome and returns the failure's category and one-line reason (reason and why
+// when there is no evidence).
+func (r *run) diagnose(ctx context.Context, res *health.Result, check string, reason diagnose.Category, why string) (diagnose.Category, string) {
+	if res == nil || len(res.Signals) == 0 {
+		return reason, why
+	}
+	sig := res.Signals[0]
+	reason = sig.Category
+	r.event(ctx, "watch", Error, "%s failed: %s %s: %s", check, sig.Object, sig.Reason, sig.Message)
+	dctx, dcancel := context.WithTimeout(ctx, DiagnoseTimeout)
+	diag, err := r.collector().Collect(dctx, r.cfg.Namespace, res.Selector, res.Signals)
+	dcancel()
+	if err != nil {
+		r.event(ctx, "diagnose", Warn, "diagnosis incomplete: %v", err)
+	}
+	r.out.Diagnosis = &diag
+	r.event(ctx, "diagnose", Info, "%s: %s", diag.Category, diag.Summary)
+	if why == "" {
+		why = diag.Summary
+	}
+	return reason, why
 }
 
 func revName(v int) string {

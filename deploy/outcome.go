@@ -19,6 +19,11 @@ const (
 	RolledBack Status = "rolled-back"
 	Failed     Status = "failed"
 	DryRun     Status = "dry-run"
+	// AwaitingPromotion: a deploy stopped on purpose before its switch (auto_promote false);
+	// live traffic is where it was, the new version waits for mode promote or abort.
+	AwaitingPromotion Status = "awaiting-promotion"
+	// Aborted: mode abort dropped a deploy that awaited promotion.
+	Aborted Status = "aborted"
 )
 
 // Level grades an Event.
@@ -97,6 +102,8 @@ type Outcome struct {
 	Reason string
 	// Chain lists the rollback attempts, in order, when there were any.
 	Chain []Step
+	// ActiveColor is the colour live traffic goes to after the run (blue-green; "" otherwise).
+	ActiveColor string
 	// Recovered says what was done about a release left stuck by an interrupted run.
 	Recovered string
 	// Revisions is the release history (mode history).
@@ -109,7 +116,7 @@ type Outcome struct {
 // requested version (or a dry run).
 func (o Outcome) ExitCode() int {
 	switch {
-	case o.Status == Succeeded || o.Status == DryRun:
+	case o.Status == Succeeded || o.Status == DryRun || o.Status == AwaitingPromotion || o.Status == Aborted:
 		return 0
 	case o.Mode == config.ModeRollback && o.Status == RolledBack: // asked for, and verified
 		return 0

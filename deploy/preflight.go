@@ -15,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // preflightError is a pre-flight failure that has a failure category (e.g. a missing Secret).
@@ -32,6 +33,7 @@ type preflight struct {
 	values  map[string]any
 	current int    // latest revision, 0 when the release does not exist
 	diff    string // rendered manifest vs the live release
+	colors  *colorPlan
 }
 
 // preflight checks, before any write: the cluster answers, the namespace exists, the chart
@@ -70,9 +72,24 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 		last := hist[len(hist)-1]
 		pf.current, live = last.Version, last.Manifest
 	}
-	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, release.UpgradeOptions{DryRun: true})
+	opts := release.UpgradeOptions{DryRun: true}
+	if cfg.Strategy == config.StrategyBlueGreen {
+		if pf.colors, err = r.planColors(ctx, live, len(hist) > 0); err != nil {
+			return nil, err
+		}
+		opts.PostRender = pf.colors.postRender
+	} else if l, err := strategy.ReadLayout(live); err == nil && l.IsBlueGreen() {
+		return nil, fmt.Errorf("%s: release %s runs blue-green (its Deployments carry %s and its Services switch between colours); a %s upgrade would replace both colours and re-point the Services in one step, without checks and not without downtime. Keep strategy blue-green, or to migrate: install the chart under a new release name with strategy %s, move your ingress or DNS to it, then uninstall %s",
+			config.InStrategy, cfg.Release, strategy.ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
+	}
+	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
+	}
+	if pf.colors != nil {
+		if err := checkRendered(rendered.Manifest, pf.colors.next); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.checkReferences(ctx, rendered.Manifest); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/rollback"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // rollback is mode rollback: to the named revision, or the last good one before the current,
@@ -34,6 +35,10 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
+	if l, err := strategy.ReadLayout(hist[len(hist)-1].Manifest); err == nil && l.IsBlueGreen() {
+		r.rollbackColors(ctx, hist)
+		return
+	}
 	from := current // the revision the rollback leaves
 	if r.resumeFrom > 0 && cfg.Revision == 0 {
 		from = r.resumeFrom // an earlier run's unfinished rollback: leave what it was leaving
@@ -109,10 +114,17 @@ type RollbackPlan struct {
 	From, To             int
 	FromImages, ToImages []string
 	Verify               time.Duration
+	// FromColor and ToColor are set for a blue-green release: the rollback is a switch.
+	FromColor, ToColor string
 }
 
 // Question asks whether to go ahead, naming the revisions and what they run.
 func (p RollbackPlan) Question() string {
+	if p.ToColor != "" {
+		return fmt.Sprintf("Switch %s (namespace %s) back from %s (revision %d: %s) to %s (revision %d: %s)?",
+			p.Release, p.Namespace, p.FromColor, p.From, orDefault(strings.Join(p.FromImages, ", "), "no images"),
+			p.ToColor, p.To, orDefault(strings.Join(p.ToImages, ", "), "no images"))
+	}
 	return fmt.Sprintf("Roll %s (namespace %s) back from revision %d (%s) to revision %d (%s), then watch it for %s?",
 		p.Release, p.Namespace, p.From, orDefault(strings.Join(p.FromImages, ", "), "no images"),
 		p.To, orDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)

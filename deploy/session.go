@@ -70,10 +70,17 @@ func (r *run) reachable(ctx context.Context) error {
 
 // phase records what the run is doing on the lock, for the next run to read if this one dies.
 func (r *run) phase(ctx context.Context, phase kube.Phase, revision int) {
+	r.state(ctx, phase, revision, map[string]string{kube.AnnotationStrategy: string(config.StrategyRolling),
+		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""})
+}
+
+// state records the phase with a strategy's notes on the lock.
+func (r *run) state(ctx context.Context, phase kube.Phase, revision int, notes map[string]string) {
 	if r.lock == nil {
 		return
 	}
-	if err := r.lock.SetPhase(ctx, phase, revision); err != nil {
+	r.wrote = true
+	if err := r.lock.SetState(ctx, phase, revision, notes); err != nil {
 		r.d.Log.Debug("record phase", "err", err)
 	}
 }
@@ -112,6 +119,9 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	rev, _ := strconv.Atoi(prev.Revision)
 	if !prev.Phase.Unfinished() || rev == 0 {
 		return nil
+	}
+	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
+		return r.finishColors(ctx, rev)
 	}
 	who := "the previous run"
 	if prev.Expired {

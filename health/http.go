@@ -39,42 +39,64 @@ func HealthyBody(code int, contentType string, body []byte) error {
 // CheckHTTP asks url every interval until it answers healthy (HealthyBody) or ctx ends; then
 // it returns the last problem seen. Each attempt has its own 5s limit.
 func CheckHTTP(ctx context.Context, client *http.Client, url string, interval time.Duration) error {
+	_, err := AskUntilHealthy(ctx, client, url, interval)
+	return err
+}
+
+// Answer is what one request got: the status code (0 when none came) and the start of the body.
+type Answer struct {
+	Code int
+	Body string // at most 200 bytes, for the evidence
+}
+
+// AskUntilHealthy is CheckHTTP that also returns the last answer, for the evidence.
+func AskUntilHealthy(ctx context.Context, client *http.Client, url string, interval time.Duration) (Answer, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	var last error
+	var answer Answer
 	for {
-		err := checkOnce(ctx, client, url)
+		a, err := checkOnce(ctx, client, url)
 		if err == nil {
-			return nil
+			return a, nil
 		}
 		if last == nil || ctx.Err() == nil {
-			last = err // an attempt cut short by the deadline does not hide the last real answer
+			last, answer = err, a // an attempt cut short by the deadline does not hide the last real answer
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no healthy answer in time; last: %w", last) // the caller names the URL
+			return answer, fmt.Errorf("no healthy answer in time; last: %w", last) // the caller names the URL
 		case <-time.After(interval):
 		}
 	}
 }
 
-func checkOnce(ctx context.Context, client *http.Client, url string) error {
+func checkOnce(ctx context.Context, client *http.Client, url string) (Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return Answer{}, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *neturl.Error
 		if errors.As(err, &ue) {
-			return ue.Err // its text quotes the URL, which the caller names once
+			return Answer{}, ue.Err // its text quotes the URL, which the caller names once
 		}
-		return err
+		return Answer{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return HealthyBody(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	a := Answer{Code: resp.StatusCode, Body: excerpt(body, 200)}
+	return a, HealthyBody(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+}
+
+func excerpt(b []byte, n int) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
 }

@@ -21,7 +21,17 @@ const (
 	AnnotationPhase = Prefix + "phase"    // what the holder is doing: deploying, rolling-back, verifying, done
 	AnnotationRev   = Prefix + "revision" // the revision the holder is working on
 	AnnotationRun   = Prefix + "run"      // who: the workflow run URL
-	LabelRelease    = Prefix + "release"
+	// The blue-green state: the strategy of the work recorded, the colour it deployed, the
+	// colour that served before it, and who switched traffic back while it held the lock.
+	AnnotationStrategy   = Prefix + "strategy"
+	AnnotationColor      = Prefix + "color"
+	AnnotationFromColor  = Prefix + "from-color"
+	AnnotationSwitchedBy = Prefix + "switched-by"
+	// AnnotationSwitchReason is the reason the run named by AnnotationSwitchedBy gave.
+	AnnotationSwitchReason = Prefix + "switch-reason"
+	// AnnotationActive is the colour live traffic goes to (for a chart without Services).
+	AnnotationActive = Prefix + "active-color"
+	LabelRelease     = Prefix + "release"
 )
 
 // LeaseDuration is how long a lock outlives its holder's last renewal: a killed run's lock
@@ -46,12 +56,20 @@ const (
 	PhaseDeploying   Phase = "deploying"    // a new revision is applied and rolling out
 	PhaseRollingBack Phase = "rolling-back" // the revision recorded is being rolled back from
 	PhaseDone        Phase = "done"         // nothing left to do
+	// PhaseSwitched: traffic was switched to the colour recorded, which is in its grace period
+	// with the previous colour warm (blue-green).
+	PhaseSwitched Phase = "switched"
+	// PhaseAwaitingPromotion: a deploy stopped on purpose before its switch, for a later run
+	// with mode promote or abort.
+	PhaseAwaitingPromotion Phase = "awaiting-promotion"
 )
 
 // Unfinished reports whether a run that stopped in this phase left work in flight that the
 // next run must finish (a rollout to judge, a rollback to complete). A phase a run stops in on
 // purpose (done; later, waiting for promotion) is not.
-func (p Phase) Unfinished() bool { return p == PhaseDeploying || p == PhaseRollingBack }
+func (p Phase) Unfinished() bool {
+	return p == PhaseDeploying || p == PhaseRollingBack || p == PhaseSwitched
+}
 
 // ErrLockLost means the run can no longer be sure it holds the release's lock: it must stop
 // writing.
@@ -64,6 +82,8 @@ type Previous struct {
 	Holder, Revision string
 	Phase            Phase
 	Expired          bool
+	// Notes are the Lease's shepherd.io/ annotations (the strategy's state).
+	Notes map[string]string
 }
 
 // Lock is a held per-release Lease, renewed in the background until Release.
@@ -151,7 +171,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 	}
 	next := cur.DeepCopy()
 	l.Previous = Previous{Holder: holder, Phase: Phase(cur.Annotations[AnnotationPhase]), Revision: cur.Annotations[AnnotationRev],
-		Expired: holder != "" && holder != l.holder}
+		Expired: holder != "" && holder != l.holder, Notes: notes(cur)}
 	if l.Previous.Expired {
 		next.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
 	}
@@ -260,12 +280,115 @@ func (l *Lock) Err() error {
 // SetPhase records what the run is doing, on the Lease, so a later run can tell where an
 // interrupted one stopped.
 func (l *Lock) SetPhase(ctx context.Context, phase Phase, revision int) error {
+	return l.SetState(ctx, phase, revision, nil)
+}
+
+// SetState is SetPhase that also records a strategy's notes (shepherd.io/ annotations; an
+// empty value removes one).
+func (l *Lock) SetState(ctx context.Context, phase Phase, revision int, notes map[string]string) error {
 	return l.update(ctx, func(le *coordinationv1.Lease) {
 		le.Annotations[AnnotationPhase] = string(phase)
 		if revision > 0 {
 			le.Annotations[AnnotationRev] = fmt.Sprint(revision)
 		}
+		for k, v := range notes {
+			if v == "" {
+				delete(le.Annotations, k)
+			} else {
+				le.Annotations[k] = v
+			}
+		}
 	})
+}
+
+// SetStateIf is SetState that first checks the Lease's annotations as stored (re-read on a
+// conflict): when check fails, nothing is written and its error returned. A note another run
+// added (Annotate) always conflicts with this run's cached copy, so check sees it.
+func (l *Lock) SetStateIf(ctx context.Context, phase Phase, revision int, notes map[string]string, check func(map[string]string) error) error {
+	var failed error
+	err := l.update(ctx, func(le *coordinationv1.Lease) {
+		if failed = check(le.Annotations); failed != nil {
+			return
+		}
+		le.Annotations[AnnotationPhase] = string(phase)
+		if revision > 0 {
+			le.Annotations[AnnotationRev] = fmt.Sprint(revision)
+		}
+		for k, v := range notes {
+			if v == "" {
+				delete(le.Annotations, k)
+			} else {
+				le.Annotations[k] = v
+			}
+		}
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
+}
+
+// Note reads one of the Lease's annotations as last written or read by this run (a note
+// another run added shows after the next renewal, within RenewEvery).
+func (l *Lock) Note(key string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lease.Annotations[key]
+}
+
+func notes(le *coordinationv1.Lease) map[string]string {
+	out := map[string]string{}
+	for k, v := range le.Annotations {
+		out[k] = v
+	}
+	return out
+}
+
+// LeaseState is a release's Lease as another run sees it without taking it.
+type LeaseState struct {
+	Holder string
+	// Live: the holder is renewing it (a run is working on the release now).
+	Live  bool
+	Phase Phase
+	Notes map[string]string
+}
+
+// Peek reads the release's Lease without taking it (nil, nil when there is none).
+func Peek(ctx context.Context, cs kubernetes.Interface, ns, release string) (*LeaseState, error) {
+	cur, err := cs.CoordinationV1().Leases(ns).Get(ctx, LockName(release), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, Explain(err)
+	}
+	h := ptr.Deref(cur.Spec.HolderIdentity, "")
+	return &LeaseState{Holder: h, Live: h != "" && !expired(cur, time.Now()), Phase: Phase(cur.Annotations[AnnotationPhase]),
+		Notes: notes(cur)}, nil
+}
+
+// Annotate adds notes to the release's Lease without taking it: how a run that may act while
+// another holds the lock (a blue-green switch back) tells the holder what it did. The
+// holder's next renewal picks the notes up (its update re-reads on conflict).
+func Annotate(ctx context.Context, cs kubernetes.Interface, ns, release string, add map[string]string) error {
+	leases := cs.CoordinationV1().Leases(ns)
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, err := leases.Get(ctx, LockName(release), metav1.GetOptions{})
+		if err != nil {
+			return Explain(err)
+		}
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		for k, v := range add {
+			cur.Annotations[k] = v
+		}
+		_, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) {
+			return Explain(err)
+		}
+	}
+	return fmt.Errorf("annotate lock %s: too many conflicts", LockName(release))
 }
 
 func (l *Lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) error {

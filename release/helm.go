@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,22 @@ func (h *Helm) History(name string) ([]*helmrelease.Release, error) {
 type UpgradeOptions struct {
 	DryRun      bool   // render only (client side), write nothing
 	Description string // recorded on the new revision
+	// PostRender, when set, transforms the rendered manifest before Helm applies and records
+	// it (a Helm post-renderer, in process).
+	PostRender func(manifest string) (string, error)
+	// Labels are stored with the revision (Helm release labels), e.g. the colour it deployed.
+	Labels map[string]string
+}
+
+// postRenderer adapts a function to Helm's postrender.PostRenderer.
+type postRenderer func(string) (string, error)
+
+func (p postRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	out, err := p(in.String())
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewBufferString(out), nil
 }
 
 // Upgrade installs the chart as release name, or upgrades it when it exists (upgrade --install),
@@ -69,6 +86,10 @@ func (h *Helm) Upgrade(ctx context.Context, name string, ch *chart.Chart, vals m
 	if len(hist) == 0 {
 		in := action.NewInstall(h.cfg)
 		in.ReleaseName, in.Namespace, in.DryRun, in.Description = name, h.namespace, o.DryRun, o.Description
+		if o.PostRender != nil {
+			in.PostRenderer = postRenderer(o.PostRender)
+		}
+		in.Labels = o.Labels
 		if o.DryRun {
 			in.DryRunOption = "client"
 		}
@@ -80,6 +101,10 @@ func (h *Helm) Upgrade(ctx context.Context, name string, ch *chart.Chart, vals m
 	}
 	up := action.NewUpgrade(h.cfg)
 	up.Namespace, up.DryRun, up.Description, up.MaxHistory = h.namespace, o.DryRun, o.Description, MaxHistory
+	if o.PostRender != nil {
+		up.PostRenderer = postRenderer(o.PostRender)
+	}
+	up.Labels = o.Labels
 	if o.DryRun {
 		up.DryRunOption = "client"
 	}
@@ -114,11 +139,17 @@ func (h *Helm) Rollback(ctx context.Context, name string, revision int, descript
 // MarkFailed marks a revision failed with a description, so that Helm history tells the truth
 // and LastGood never picks it.
 func (h *Helm) MarkFailed(name string, revision int, description string) error {
+	return h.SetStatus(name, revision, helmrelease.StatusFailed, description)
+}
+
+// SetStatus records a revision's status and description (history is never rewritten
+// otherwise): how a blue-green switch, which is not a Helm operation, shows in helm history.
+func (h *Helm) SetStatus(name string, revision int, status helmrelease.Status, description string) error {
 	rel, err := h.cfg.Releases.Get(name, revision)
 	if err != nil {
 		return err
 	}
-	rel.SetStatus(helmrelease.StatusFailed, description)
+	rel.SetStatus(status, description)
 	return h.cfg.Releases.Update(rel)
 }
 

@@ -71,6 +71,7 @@ func Outputs(o deploy.Outcome) map[string]string {
 		"duration_seconds":  strconv.FormatFloat(o.Duration.Seconds(), 'f', 1, 64),
 		"revisions":         revs,
 		"reason":            o.Reason,
+		"active_color":      o.ActiveColor,
 	}
 }
 

@@ -16,6 +16,9 @@ var headline = map[deploy.Status]string{
 	deploy.RolledBack: "↩️ rolled back",
 	deploy.Failed:     "❌ failed",
 	deploy.DryRun:     "🔍 dry run",
+	// The two stops on purpose of a deploy with auto_promote false.
+	deploy.AwaitingPromotion: "⏸️ awaiting promotion",
+	deploy.Aborted:           "⏹️ aborted",
 }
 
 // Markdown renders the outcome as a job summary: the result, the release and its revisions,
@@ -43,7 +46,10 @@ func Markdown(o deploy.Outcome) string {
 		fmt.Fprintf(&b, "| Revision deployed | %d |\n", o.Revision)
 	}
 	if o.RollbackRevision > 0 {
-		fmt.Fprintf(&b, "| Rolled back to | revision %d (now serving as revision %d) |\n", o.RollbackRevision, o.RollbackNewRevision)
+		fmt.Fprintf(&b, "| Rolled back to | %s |\n", rolledBackTo(o))
+	}
+	if o.ActiveColor != "" {
+		fmt.Fprintf(&b, "| Live colour | `%s` |\n", o.ActiveColor)
 	}
 	if o.Reason != "" {
 		fmt.Fprintf(&b, "| Reason | %s |\n", cell(o.Reason))
@@ -144,3 +150,12 @@ func levelMark(l deploy.Level) string {
 var cellEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
 
 func cell(s string) string { return cellEscaper.Replace(s) }
+
+// rolledBackTo says what a rollback went back to: a Helm revision re-applied as a new one, or
+// (blue-green) the colour that runs a revision, switched back to.
+func rolledBackTo(o deploy.Outcome) string {
+	if o.RollbackNewRevision == 0 {
+		return fmt.Sprintf("revision %d (switched back to its colour, %s)", o.RollbackRevision, o.ActiveColor)
+	}
+	return fmt.Sprintf("revision %d (now serving as revision %d)", o.RollbackRevision, o.RollbackNewRevision)
+}

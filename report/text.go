@@ -130,7 +130,10 @@ func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
 		row("revision deployed", fmt.Sprint(o.Revision))
 	}
 	if o.RollbackRevision > 0 {
-		row("rolled back to", fmt.Sprintf("revision %d (serving as revision %d)", o.RollbackRevision, o.RollbackNewRevision))
+		row("rolled back to", rolledBackTo(o))
+	}
+	if o.ActiveColor != "" {
+		row("live colour", o.ActiveColor)
 	}
 	if o.Reason != "" {
 		row("reason", o.Reason)

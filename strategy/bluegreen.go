@@ -1,151 +1,211 @@
 package strategy
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"time"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
 )
 
-// The pure half of blue-green (the strategy itself is still to come): which colour is next,
-// and how a chart's rendered manifest becomes a colour's, for a Helm post-renderer. Any chart
-// works unchanged; names the chart gives stay, except its Deployments, which become
-// <name>-<colour>.
-
-// Color is a blue-green colour.
-type Color string
-
-// The colours, and the label every pod of a colour carries.
-const (
-	Blue       Color = "blue"
-	Green      Color = "green"
-	ColorLabel       = "shepherd.io/color"
-)
-
-// Next is the colour to deploy when active serves: the other one (blue on a first install).
-func Next(active Color) Color {
-	if active == Blue {
-		return Green
-	}
-	return Blue
+// Colors is what blue-green needs of the cluster beyond Cluster. Every write is recorded on
+// the release's Lease (phase, colour, the colour it replaces), so a later run can finish or
+// undo it.
+type Colors interface {
+	Cluster
+	// Active is the colour live traffic goes to, read from the cluster ("" before the first
+	// blue-green deploy).
+	Active(ctx context.Context) (Color, error)
+	// UpgradeColor applies the new version as colour next at full replicas, active's
+	// Deployments kept as they are, the Services still on active and their -preview twins on
+	// next. Revision.Workloads are next's workloads only.
+	UpgradeColor(ctx context.Context, next, active Color) (Revision, error)
+	// Smoke runs the smoke tests on colour c, before it takes traffic (nil: passed, or none).
+	Smoke(ctx context.Context, c Color) *diagnose.Signal
+	// Switch points the Services at colour to, the switch of revision rev (0: a rollback's).
+	Switch(ctx context.Context, to, from Color, rev int) error
+	// Steady watches colour c, live, for d: a signal when a pod restarts or goes unready;
+	// by names the run that switched traffic away meanwhile (a rollback does not wait for the
+	// lock); err when ctx ended or the watch failed.
+	Steady(ctx context.Context, c Color, d time.Duration) (sig *diagnose.Signal, by string, err error)
+	// Commit records that colour next, live, passed its grace period, unless another run
+	// switched traffic back meanwhile (by names it; then nothing is recorded).
+	Commit(ctx context.Context, rev int, next, from Color) (by string, err error)
+	// ScaleDown takes colour c's Deployments to zero replicas (kept, for a quick way back).
+	ScaleDown(ctx context.Context, c Color) error
+	// ScaleUp brings colour c back to the replicas it had, and watches it ready.
+	ScaleUp(ctx context.Context, c Color) (health.Result, error)
+	// Pause records that revision rev waits on colour next for mode promote or abort.
+	Pause(ctx context.Context, rev int, next, from Color)
+	// Diagnose gathers the evidence of f while its pods still exist.
+	Diagnose(ctx context.Context, f *Failure)
+	// Settle records how the undo of f went (err: it did not finish).
+	Settle(ctx context.Context, f *Failure, err error)
 }
 
-// PreviewSuffix names the Service that selects the new (idle) colour: <service>-preview.
-const PreviewSuffix = "-preview"
+// BlueGreen deploys the new version as the idle colour next to the live one, checks it
+// (fail-fast watch, smoke tests) while it takes no traffic, switches the Services to it, watches
+// it for the grace period with the old colour warm, then scales the old colour to zero. Undo is
+// a switch back (when traffic moved) and the new colour to zero: live traffic only ever goes to a
+// colour that passed its checks.
+type BlueGreen struct {
+	// AutoPromote: switch once the checks pass; false stops before the switch (Paused).
+	AutoPromote bool
+	// Grace is how long the new colour is watched, live, before the old one is scaled down.
+	Grace time.Duration
+}
 
-// Colorize turns the chart's rendered manifest into what Helm applies for a blue-green deploy
-// of colour next while active serves ("" when nothing does yet):
-//
-//   - each apps/v1 Deployment becomes <name>-<next>, its selector, template and labels gaining
-//     shepherd.io/color: next;
-//   - kept (the active colour's Deployment documents, as the previous revision applied them)
-//     stays as it is, so Helm keeps the serving colour;
-//   - each Service with a selector selects the active colour (next when none is active), and
-//     gains a twin <name>-preview that selects next;
-//   - everything else is left as the chart rendered it.
-//
-// Worked example: a chart of Deployment web and Service web, green active: the output holds
-// web-blue (the new version, shepherd.io/color: blue), web-green (kept), Service web selecting
-// green and Service web-preview selecting blue.
-func Colorize(rendered string, next, active Color, kept []string) (string, error) {
-	if next == active {
-		return "", fmt.Errorf("blue-green: the next colour %q is the one that serves", next)
+var _ Strategy = BlueGreen{}
+
+// Name is blue-green.
+func (BlueGreen) Name() config.Strategy { return config.StrategyBlueGreen }
+
+// Deploy runs the colour's steps up to the switch, then Promote (or stops, Paused).
+func (b BlueGreen) Deploy(ctx context.Context, c Cluster) Result {
+	cc, ok := c.(Colors)
+	if !ok {
+		return Result{Failure: &Failure{Why: "blue-green: this orchestrator cannot switch colours"}}
 	}
-	resources, err := release.SplitManifest(rendered)
+	active, err := cc.Active(ctx)
 	if err != nil {
-		return "", err
+		return Result{Failure: &Failure{Why: err.Error()}}
 	}
-	serving := active
-	if serving == "" {
-		serving = next
-	}
-	var docs []string
-	for _, r := range resources {
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
-			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
-		}
-		switch {
-		case r.Kind == "Deployment" && strings.HasPrefix(r.APIVersion, "apps/"):
-			colorDeployment(obj, next)
-			docs = append(docs, encode(obj))
-		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
-			setPath(obj, []string{"spec", "selector", ColorLabel}, string(serving))
-			docs = append(docs, encode(obj))
-			docs = append(docs, encode(preview(obj, next)))
-		default:
-			docs = append(docs, r.Raw)
-		}
-	}
-	docs = append(docs, kept...)
-	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
-}
-
-// colorDeployment renames a Deployment to <name>-<c> and puts the colour on its labels,
-// selector and pod template.
-func colorDeployment(obj map[string]any, c Color) {
-	meta, _ := obj["metadata"].(map[string]any)
-	meta["name"] = fmt.Sprint(meta["name"]) + "-" + string(c)
-	setPath(obj, []string{"metadata", "labels", ColorLabel}, string(c))
-	setPath(obj, []string{"spec", "selector", "matchLabels", ColorLabel}, string(c))
-	setPath(obj, []string{"spec", "template", "metadata", "labels", ColorLabel}, string(c))
-}
-
-// preview is a ClusterIP twin of a Service, named <name>-preview, selecting colour c.
-func preview(svc map[string]any, c Color) map[string]any {
-	p := deepCopy(svc)
-	meta := p["metadata"].(map[string]any)
-	meta["name"] = fmt.Sprint(meta["name"]) + PreviewSuffix
-	delete(meta, "resourceVersion")
-	spec := p["spec"].(map[string]any)
-	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges"} {
-		delete(spec, k)
-	}
-	spec["type"] = "ClusterIP"
-	if ports, ok := spec["ports"].([]any); ok {
-		for _, port := range ports {
-			if m, ok := port.(map[string]any); ok {
-				delete(m, "nodePort")
-			}
-		}
-	}
-	spec["selector"].(map[string]any)[ColorLabel] = string(c)
-	return p
-}
-
-func hasSelector(obj map[string]any) bool {
-	spec, _ := obj["spec"].(map[string]any)
-	sel, _ := spec["selector"].(map[string]any)
-	return len(sel) > 0
-}
-
-// setPath sets obj[path...] = v, making the maps on the way.
-func setPath(obj map[string]any, path []string, v string) {
-	m := obj
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	b, _ := yaml.Marshal(m)
-	var out map[string]any
-	_ = yaml.Unmarshal(b, &out)
-	return out
-}
-
-func encode(obj map[string]any) string {
-	b, err := yaml.Marshal(obj)
+	next := Next(active)
+	since := c.Now()
+	rev, err := cc.UpgradeColor(ctx, next, active)
 	if err != nil {
-		return ""
+		if rev.Number == 0 {
+			return Result{Failure: &Failure{Why: err.Error()}}
+		}
+		return Result{Failure: &Failure{Revision: rev.Number, Since: since, Color: next, From: active,
+			Why: fmt.Sprintf("the upgrade failed to apply: %v", err), Reason: diagnose.Config}}
 	}
-	return strings.TrimRight(string(b), "\n")
+	f := &Failure{Revision: rev.Number, Since: since, Color: next, From: active}
+	res, werr := c.Watch(ctx, rev.Workloads, since)
+	switch {
+	case ctx.Err() != nil:
+		f.Result, f.Why = &res, fmt.Sprintf("the run was cancelled while %s rolled out (it took no traffic)", next)
+		return Result{Failure: f}
+	case werr != nil && !errors.Is(werr, context.DeadlineExceeded):
+		f.Result, f.Why = &res, "watching the rollout failed: "+werr.Error()
+		return Result{Failure: f}
+	case !res.Ready:
+		f.Result = &res
+		return Result{Failure: f}
+	}
+	c.Info(ctx, "watch", "%s is up, taking no traffic yet: %s", next, res.Status)
+	if sig := cc.Smoke(ctx, next); sig != nil {
+		res.Ready, res.Signals = false, []diagnose.Signal{*sig}
+		f.Result = &res
+		if ctx.Err() != nil {
+			f.Why = fmt.Sprintf("the run was cancelled during %s's smoke tests (it took no traffic)", next)
+		}
+		return Result{Failure: f}
+	}
+	if !b.AutoPromote {
+		cc.Pause(ctx, rev.Number, next, active)
+		return Result{Paused: true}
+	}
+	return Result{Failure: b.Promote(ctx, cc, rev.Number, next, active)}
+}
+
+// Promote switches traffic to next (the colour of revision rev, checked and warm), checks
+// health_url, watches next for the grace period with from warm, then scales from to zero. It
+// returns what went wrong, for Undo.
+func (b BlueGreen) Promote(ctx context.Context, cc Colors, rev int, next, from Color) *Failure {
+	f := &Failure{Revision: rev, Since: cc.Now(), Color: next, From: from}
+	if err := cc.Switch(ctx, next, from, rev); err != nil {
+		f.Switched, f.Why = true, "switching traffic failed: "+err.Error() // some Services may have moved
+		return f
+	}
+	f.Switched = true
+	if sig := cc.CheckHealth(ctx); sig != nil {
+		f.Result = &health.Result{Signals: []diagnose.Signal{*sig}}
+		return f
+	}
+	if from != "" {
+		cc.Info(ctx, "grace", "watching %s, live, for %s; %s stays warm for an instant switch back", next, b.Grace, from)
+	}
+	sig, by, err := cc.Steady(ctx, next, b.Grace)
+	switch {
+	case by != "":
+		f.By, f.Why = by, "traffic was switched back to "+string(from)+" by "+by
+		return f
+	case ctx.Err() != nil:
+		f.Why = fmt.Sprintf("the run was cancelled during %s's grace period", next)
+		return f
+	case err != nil:
+		f.Why = "watching the grace period failed: " + err.Error()
+		return f
+	case sig != nil:
+		f.Result = &health.Result{Signals: []diagnose.Signal{*sig}}
+		return f
+	}
+	if by, err := cc.Commit(ctx, rev, next, from); by != "" {
+		f.By, f.Why = by, "traffic was switched back to "+string(from)+" by "+by
+		return f
+	} else if err != nil { // a rollback may be switching back to from: keep it up
+		cc.Warn(ctx, "grace", "could not record the end of the grace period (%v); %s stays warm", err, from)
+		return nil
+	}
+	if from != "" {
+		if err := cc.ScaleDown(ctx, from); err != nil {
+			cc.Warn(ctx, "scale-down", "%s stays up: %v", from, err)
+		}
+	}
+	return nil
+}
+
+// Undo takes traffic back to the colour that served before f (at once, when it had moved),
+// diagnoses f, and scales f's colour to zero. A first install has nothing to go back to: its
+// colour keeps serving and the failure is reported.
+func (BlueGreen) Undo(ctx context.Context, c Cluster, f *Failure) {
+	cc, ok := c.(Colors)
+	if !ok {
+		return
+	}
+	var err error
+	if f.Switched && f.From != "" && f.By == "" {
+		err = cc.Switch(ctx, f.From, f.Color, 0)
+	}
+	cc.Diagnose(ctx, f)
+	if err == nil && (f.From != "" || !f.Switched) {
+		err = cc.ScaleDown(ctx, f.Color)
+	}
+	cc.Settle(ctx, f, err)
+}
+
+// SwitchBack is a blue-green rollback: colour to (scaled up first, watched, when it is at zero)
+// takes the traffic back from colour from, is watched for verify, and from goes to zero.
+func SwitchBack(ctx context.Context, cc Colors, to, from Color, verify time.Duration) (*diagnose.Signal, health.Result, error) {
+	res, err := cc.ScaleUp(ctx, to)
+	if err != nil {
+		return nil, res, err
+	}
+	if !res.Ready {
+		if len(res.Signals) > 0 {
+			return &res.Signals[0], res, nil
+		}
+		return &diagnose.Signal{Category: diagnose.Deadline, Object: string(to), Reason: "NotReady", Message: res.Status}, res, nil
+	}
+	if err := cc.Switch(ctx, to, from, 0); err != nil {
+		return nil, res, err
+	}
+	if sig := cc.CheckHealth(ctx); sig != nil {
+		return sig, res, nil
+	}
+	sig, by, err := cc.Steady(ctx, to, verify)
+	switch {
+	case by != "":
+		return nil, res, fmt.Errorf("traffic was switched again by %s during the verification", by)
+	case err != nil || sig != nil:
+		return sig, res, err
+	}
+	if err := cc.ScaleDown(ctx, from); err != nil {
+		cc.Warn(ctx, "scale-down", "%s stays up: %v", from, err)
+	}
+	return nil, res, nil
 }

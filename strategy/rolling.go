@@ -20,7 +20,9 @@ var _ Strategy = Rolling{}
 func (Rolling) Name() config.Strategy { return config.StrategyRolling }
 
 // Deploy upgrades, watches the rollout and checks health_url.
-func (Rolling) Deploy(ctx context.Context, c Cluster) *Failure {
+func (Rolling) Deploy(ctx context.Context, c Cluster) Result { return Result{Failure: rolling(ctx, c)} }
+
+func rolling(ctx context.Context, c Cluster) *Failure {
 	since := c.Now()
 	rev, err := c.Upgrade(ctx)
 	if err != nil {

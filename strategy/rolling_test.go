@@ -85,7 +85,7 @@ func TestRolling(t *testing.T) {
 				cancel()
 			}
 			f := tc.f
-			fl := Rolling{}.Deploy(ctx, &f)
+			fl := Rolling{}.Deploy(ctx, &f).Failure
 			if got := strings.Join(f.calls, " "); got != tc.wantCalls {
 				t.Errorf("calls %q, want %q", got, tc.wantCalls)
 			}
@@ -119,10 +119,20 @@ func TestRolling(t *testing.T) {
 }
 
 func TestFor(t *testing.T) {
-	if s, err := For(config.StrategyRolling); err != nil || s.Name() != config.StrategyRolling {
-		t.Errorf("For(rolling) = %v, %v", s, err)
+	for _, name := range []config.Strategy{config.StrategyRolling, config.StrategyBlueGreen} {
+		cfg := config.Default()
+		cfg.Strategy = name
+		if s, err := For(cfg); err != nil || s.Name() != name {
+			t.Errorf("For(%s) = %v, %v", name, s, err)
+		}
 	}
-	if s, err := For("blue-grean"); err == nil || s != nil {
+	cfg := config.Default()
+	cfg.Strategy, cfg.AutoPromote, cfg.GracePeriod = config.StrategyBlueGreen, false, time.Minute
+	if s, _ := For(cfg); s != (BlueGreen{AutoPromote: false, Grace: time.Minute}) {
+		t.Errorf("For(blue-green) = %+v: want auto_promote and grace_period from the config", s)
+	}
+	cfg.Strategy = "blue-grean"
+	if s, err := For(cfg); err == nil || s != nil {
 		t.Errorf("For(an unknown name) = %v, %v: want an error, never a fallback", s, err)
 	}
 }

@@ -16,8 +16,8 @@ import (
 // runs Undo on a context of its own (a cancelled run still undoes).
 type Strategy interface {
 	Name() config.Strategy
-	// Deploy makes the new version live, each step checked; nil when it is.
-	Deploy(ctx context.Context, c Cluster) *Failure
+	// Deploy makes the new version live, each step checked, or stops where it is told to.
+	Deploy(ctx context.Context, c Cluster) Result
 	// Undo takes the release back to what served before f, and says how that went.
 	Undo(ctx context.Context, c Cluster, f *Failure)
 }
@@ -50,6 +50,13 @@ type Revision struct {
 	Workloads release.Workloads
 }
 
+// Result is how Deploy ended: live (the zero Result), paused before the switch for a later
+// promote or abort, or failed.
+type Result struct {
+	Paused  bool
+	Failure *Failure
+}
+
 // Failure is why a deploy did not make it, for Undo and the report.
 type Failure struct {
 	// Revision is the revision that failed (0: nothing was applied, nothing to undo).
@@ -62,13 +69,22 @@ type Failure struct {
 	Why string
 	// Reason is the failure's category when known before any diagnosis.
 	Reason diagnose.Category
+	// Blue-green: the colour deployed and the colour that served before it ("" on a first
+	// install); Switched when traffic had moved to Color; By names the run that switched it
+	// back already.
+	Color, From Color
+	Switched    bool
+	By          string
 }
 
-// For returns the strategy called name. An unknown name is an error, never a fallback.
-func For(name config.Strategy) (Strategy, error) {
-	switch name {
+// For returns the strategy cfg names, set up as cfg says. An unknown name is an error, never a
+// fallback.
+func For(cfg config.Config) (Strategy, error) {
+	switch name := cfg.Strategy; name {
 	case config.StrategyRolling:
 		return Rolling{}, nil
+	case config.StrategyBlueGreen:
+		return BlueGreen{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
 	}
-	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", name)
+	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", cfg.Strategy)
 }

@@ -3,8 +3,6 @@ package testcluster
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
+
+	"github.com/shepherd-deploy/shepherd/kube"
 )
 
 // SetContainerLogs makes kwok serve these lines as the logs of every container of every pod in
@@ -126,33 +124,8 @@ func (c *Cluster) ForwardPorts(ctx context.Context, namespace string, port int32
 }
 
 // PortForward forwards a free local port to the pod's port through the API server, as
-// `kubectl port-forward pod/x PORT` does (client-go's portforward over SPDY), until ctx ends.
-// It returns the local port once the forward is ready.
+// `kubectl port-forward pod/x PORT` does, until ctx ends. It returns the local port once the
+// forward is ready.
 func (c *Cluster) PortForward(ctx context.Context, ns, pod string, port int) (int, error) {
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
-	if err != nil {
-		return 0, err
-	}
-	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	go func() { <-ctx.Done(); close(stop) }()
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		return 0, err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- fw.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		return 0, fmt.Errorf("port-forward to %s/%s: %w", ns, pod, err)
-	case <-time.After(20 * time.Second):
-		return 0, fmt.Errorf("port-forward to %s/%s: not ready after 20s", ns, pod)
-	}
-	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
-		return 0, fmt.Errorf("port-forward to %s/%s: no local port: %v", ns, pod, err)
-	}
-	return int(ports[0].Local), nil
+	return kube.PortForward(ctx, c.Config, c.Client, ns, pod, port)
 }

@@ -84,8 +84,8 @@ spec:
 		wantServeColor   string
 		wantPreviewColor string
 	}{
-		{"first install: blue, the Service selects it", Blue, "", nil,
-			map[string]string{"web-blue": "example/web:2.0.0"}, "blue", "blue"},
+		{"first install: blue, the Service selects nothing until the switch", Blue, "", nil,
+			map[string]string{"web-blue": "example/web:2.0.0"}, "none", "blue"},
 		{"green serves: the new version goes to blue beside it", Blue, Green, []string{keptGreen},
 			map[string]string{"web-blue": "example/web:2.0.0", "web-green": "example/web:1.0.0"}, "green", "blue"},
 	} {

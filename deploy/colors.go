@@ -1,0 +1,342 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// annotationReplicas, on a Deployment scaled to zero, is the replica count it had: a switch back
+// scales it up to that.
+const annotationReplicas = kube.Prefix + "replicas"
+
+// colorPlan is what pre-flight knows of a blue-green deploy before it writes: the release's
+// layout as its latest revision applied it, the live colour, the colour to deploy, and the live
+// colour's Deployments as applied (kept by the post-renderer, so Helm leaves them alone).
+type colorPlan struct {
+	layout       strategy.Layout
+	active, next strategy.Color
+	kept         []string
+}
+
+func (p *colorPlan) postRender(rendered string) (string, error) {
+	return strategy.Colorize(rendered, p.next, p.active, p.kept)
+}
+
+var _ strategy.Colors = (*cluster)(nil)
+
+// Active is the live colour pre-flight read.
+func (c *cluster) Active(context.Context) (strategy.Color, error) { return c.pf.colors.active, nil }
+
+// UpgradeColor is a Helm upgrade whose post-renderer makes the chart colour next (see
+// strategy.Colorize); the revision is labelled with its colour.
+func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
+	r, cfg := c.r, c.r.cfg
+	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", orDefault(cfg.ImageTag, "chart defaults"), next, orDefault(string(active), "none yet"))
+	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+		Description: desc, PostRender: c.pf.colors.postRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
+	if err != nil {
+		if n := r.latest(); n > c.pf.current {
+			r.out.Revision = n
+			return strategy.Revision{Number: n}, err
+		}
+		return strategy.Revision{}, err
+	}
+	r.out.Revision, c.rev, c.deploying = rel.Version, rel.Version, next
+	r.state(ctx, kube.PhaseDeploying, rel.Version, colorNotes(next, active))
+	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
+		rel.Version, next, orDefault(string(active), "none yet"), revName(c.pf.current))
+	l, err := strategy.ReadLayout(rel.Manifest)
+	if err != nil {
+		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
+	}
+	c.layout = l
+	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: l.Deployments[next]}}, nil
+}
+
+// colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.
+func colorNotes(color, from strategy.Color) map[string]string {
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), kube.AnnotationColor: string(color),
+		kube.AnnotationFromColor: string(from), kube.AnnotationSwitchedBy: ""}
+}
+
+// Smoke runs the smoke tests on colour col.
+func (c *cluster) Smoke(ctx context.Context, col strategy.Color) *diagnose.Signal {
+	return c.r.smoke(ctx, c.layout.Deployments[col])
+}
+
+// Switch points every Service of the release at colour to. A switch forward (rev > 0) records
+// phase switched first; a switch back records rolling-back: either way a run that dies midway
+// leaves the next one what it needs to finish.
+func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) error {
+	r := c.r
+	if rev > 0 {
+		r.state(ctx, kube.PhaseSwitched, rev, colorNotes(to, from))
+	} else if c.rev > 0 {
+		r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(from, to))
+	}
+	start := r.d.Clock.Now()
+	if err := switchServices(ctx, r, c.layout.Services, to); err != nil {
+		return err
+	}
+	r.out.ActiveColor = string(to)
+	r.event(ctx, "switch", Info, "Services %s now select %s (%.0f ms)", strings.Join(c.layout.Services, ", "), to,
+		float64(r.d.Clock.Since(start).Microseconds())/1000)
+	return nil
+}
+
+// switchServices patches the Services' selectors to colour to.
+func switchServices(ctx context.Context, r *run, services []string, to strategy.Color) error {
+	patch := []byte(fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, strategy.ColorLabel, to))
+	for _, name := range services {
+		if _, err := r.d.Clients.Typed.CoreV1().Services(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("switch Service %s to %s: %w", name, to, kube.Explain(err))
+		}
+	}
+	return nil
+}
+
+// errSwitchedAway ends a watch of a live colour that another run took the traffic from.
+type errSwitchedAway struct{ by string }
+
+func (e *errSwitchedAway) Error() string { return "traffic was switched away by " + e.by }
+
+// Steady watches colour col's pods for d (none may restart or go unready) while checking every
+// second that the Services still select col: a rollback switches back without waiting for this
+// run's lock, and this run must notice within seconds.
+func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duration) (*diagnose.Signal, string, error) {
+	r := c.r
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		t := r.d.Clock.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+			}
+			if to := c.servedColor(ctx); to != "" && to != col {
+				by := "another run"
+				if st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release); err == nil && st != nil && st.Notes[kube.AnnotationSwitchedBy] != "" {
+					by = st.Notes[kube.AnnotationSwitchedBy]
+				}
+				cancel(&errSwitchedAway{by: by})
+				return
+			}
+		}
+	}()
+	if d > 0 {
+		r.waitEvent(ctx, "grace", d, "watching %s, live, for %s", col, d)
+	}
+	sig, err := c.steadyPods(ctx, col, d)
+	var away *errSwitchedAway
+	if errors.As(context.Cause(ctx), &away) {
+		return nil, away.by, nil
+	}
+	return sig, "", err
+}
+
+// steadyPods runs the watcher's steady window on each of the colour's Deployments' pods.
+func (c *cluster) steadyPods(ctx context.Context, col strategy.Color, d time.Duration) (*diagnose.Signal, error) {
+	r := c.r
+	var (
+		mu    sync.Mutex
+		first *diagnose.Signal
+		ferr  error
+		wg    sync.WaitGroup
+	)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, name := range c.layout.Deployments[col] {
+		dep, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, kube.Explain(err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := r.watcher().Steady(sctx, r.cfg.Namespace, sel, d)
+			mu.Lock()
+			defer mu.Unlock()
+			if s != nil && first == nil {
+				first = s
+				cancel()
+			}
+			if err != nil && ferr == nil && first == nil {
+				ferr = err
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, ferr
+}
+
+// servedColor is the colour the release's Services select now ("" when unknown or mixed).
+func (c *cluster) servedColor(ctx context.Context) strategy.Color {
+	col, err := c.r.liveColor(ctx, c.layout)
+	if err != nil {
+		return ""
+	}
+	return col
+}
+
+// ScaleDown takes colour col's Deployments to zero, remembering their replicas.
+func (c *cluster) ScaleDown(ctx context.Context, col strategy.Color) error {
+	r := c.r
+	var done []string
+	for _, name := range c.layout.Deployments[col] {
+		deps := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace)
+		d, err := deps.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("scale %s down: %w", name, kube.Explain(err))
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas == 0 {
+			continue
+		}
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"%d"}},"spec":{"replicas":0}}`, annotationReplicas, *d.Spec.Replicas)
+		if _, err := deps.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("scale %s down: %w", name, kube.Explain(err))
+		}
+		done = append(done, fmt.Sprintf("%s (was %d)", name, *d.Spec.Replicas))
+	}
+	if len(done) > 0 {
+		r.event(ctx, "scale-down", Info, "%s scaled to 0: %s; kept for a quick switch back", col, strings.Join(done, ", "))
+	}
+	return nil
+}
+
+// ScaleUp brings colour col back to the replicas it had before it was scaled down, and watches
+// it until it is ready (fail fast).
+func (c *cluster) ScaleUp(ctx context.Context, col strategy.Color) (health.Result, error) {
+	r := c.r
+	since := r.d.Clock.Now()
+	names := c.layout.Deployments[col]
+	var scaled []string
+	for _, name := range names {
+		deps := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace)
+		d, err := deps.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return health.Result{}, fmt.Errorf("scale %s up: %w", name, kube.Explain(err))
+		}
+		if d.Spec.Replicas != nil && *d.Spec.Replicas > 0 {
+			continue
+		}
+		want, _ := strconv.Atoi(d.Annotations[annotationReplicas])
+		want = max(want, 1)
+		if _, err := deps.Patch(ctx, name, types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, want)), metav1.PatchOptions{}); err != nil {
+			return health.Result{}, fmt.Errorf("scale %s up: %w", name, kube.Explain(err))
+		}
+		scaled = append(scaled, fmt.Sprintf("%s to %d", name, want))
+	}
+	if len(scaled) > 0 {
+		r.event(ctx, "scale-up", Info, "%s was at 0: scaling %s", col, strings.Join(scaled, ", "))
+	}
+	return c.Watch(ctx, release.Workloads{Deployments: names}, since)
+}
+
+// Pause records the deploy as awaiting promotion: the lock keeps the phase for mode promote
+// or abort.
+func (c *cluster) Pause(ctx context.Context, rev int, next, from strategy.Color) {
+	r := c.r
+	r.state(ctx, kube.PhaseAwaitingPromotion, rev, colorNotes(next, from))
+	r.keepPhase = true
+	r.out.Status, r.out.ActiveColor = AwaitingPromotion, string(from)
+	previews := make([]string, len(c.layout.Services))
+	for i, s := range c.layout.Services {
+		previews[i] = s + strategy.PreviewSuffix
+	}
+	live := "live traffic stays on " + string(from)
+	if from == "" {
+		live = "nothing takes live traffic yet (first install)"
+	}
+	r.out.Message = fmt.Sprintf("revision %d is up on %s and passed its checks; %s; preview: %s. Run again with mode: promote to switch, or mode: abort to drop it",
+		rev, next, live, orDefault(strings.Join(previews, ", "), "no Service"))
+	r.event(ctx, "gate", Info, "%s", r.out.Message)
+}
+
+// Diagnose records the evidence of f (the rollout's, the smoke test's or the grace period's).
+func (c *cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
+	check := "rollout"
+	switch {
+	case f.Switched:
+		check = "grace period"
+	case f.Result != nil && len(f.Result.Signals) > 0 && f.Result.Signals[0].Reason == smokeReason:
+		check = "smoke test"
+	}
+	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
+	if f.By != "" {
+		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil {
+			if why := st.Notes[kube.AnnotationSwitchReason]; why != "" {
+				f.Why += ": " + why
+			}
+		}
+	}
+}
+
+// Settle records how the undo of f went, in the outcome and in Helm history.
+func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
+	r := c.r
+	r.out.FailureReason = f.Reason
+	what := fmt.Sprintf("revision %d (%s)", f.Revision, f.Color)
+	why := orDefault(f.Why, "no reason recorded")
+	if err != nil {
+		r.unfinished = true
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) and undoing it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
+			what, why, kube.Explain(err), r.lock.Recorded(), f.Revision, r.cfg.Release)
+		return
+	}
+	desc := truncate(fmt.Sprintf("Shepherd: failed: %s", why), 200)
+	if f.Reason != "" {
+		desc = truncate(fmt.Sprintf("Shepherd: failed: %s: %s", f.Reason, why), 200)
+	}
+	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
+		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
+	}
+	switch {
+	case f.From == "" && f.Switched:
+		r.out.ActiveColor = string(f.Color)
+		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install: there is no earlier colour to switch back to, so it keeps serving, marked failed", what, why)
+	case f.From == "":
+		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install, before taking traffic; scaled to 0, marked failed", what, why)
+	default:
+		r.out.Status, r.out.ActiveColor = RolledBack, string(f.From)
+		switch {
+		case f.By != "":
+			r.out.Message = fmt.Sprintf("%s was switched back to %s by %s during its grace period (%s); %s scaled to 0", what, f.From, f.By, why, f.Color)
+		case f.Switched:
+			r.out.Message = fmt.Sprintf("%s failed in its grace period (%s); traffic switched back to %s, %s scaled to 0", what, why, f.From, f.Color)
+		default:
+			r.out.Message = fmt.Sprintf("%s failed before taking any traffic (%s); live traffic stayed on %s, %s scaled to 0", what, why, f.From, f.Color)
+		}
+		r.event(ctx, "done", Error, "%s", r.out.Message)
+	}
+}

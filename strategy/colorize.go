@@ -1,0 +1,213 @@
+package strategy
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// The pure half of blue-green: which colour is next, what a release's manifest holds, and how
+// a chart's rendered manifest becomes a colour's, for a Helm post-renderer. Any chart works
+// unchanged; names the chart gives stay, except its Deployments, which become <name>-<colour>.
+
+// Color is a blue-green colour.
+type Color string
+
+// The colours, and the label every pod of a colour carries.
+const (
+	Blue       Color = "blue"
+	Green      Color = "green"
+	ColorLabel       = "shepherd.io/color"
+)
+
+// Next is the colour to deploy when active serves: the other one (blue on a first install).
+func Next(active Color) Color {
+	if active == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// PreviewSuffix names the Service that selects the new (idle) colour: <service>-preview.
+const PreviewSuffix = "-preview"
+
+// NoColor is what a Service selects before the first switch: no pod carries it, so a first
+// install takes no traffic before its checks pass, like every later version.
+const NoColor Color = "none"
+
+// Colorize turns the chart's rendered manifest into what Helm applies for a blue-green deploy
+// of colour next while active serves ("" when nothing does yet):
+//
+//   - each apps/v1 Deployment becomes <name>-<next>, its selector, template and labels gaining
+//     shepherd.io/color: next;
+//   - kept (the active colour's Deployment documents, as the previous revision applied them)
+//     stays as it is, so Helm keeps the serving colour;
+//   - each Service with a selector selects the active colour (NoColor when none is active:
+//     the switch moves it), and gains a twin <name>-preview that selects next;
+//   - everything else is left as the chart rendered it.
+//
+// Worked example: a chart of Deployment web and Service web, green active: the output holds
+// web-blue (the new version, shepherd.io/color: blue), web-green (kept), Service web selecting
+// green and Service web-preview selecting blue.
+func Colorize(rendered string, next, active Color, kept []string) (string, error) {
+	if next == active {
+		return "", fmt.Errorf("blue-green: the next colour %q is the one that serves", next)
+	}
+	resources, err := release.SplitManifest(rendered)
+	if err != nil {
+		return "", err
+	}
+	serving := active
+	if serving == "" {
+		serving = NoColor
+	}
+	var docs []string
+	for _, r := range resources {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		switch {
+		case r.Kind == "Deployment" && strings.HasPrefix(r.APIVersion, "apps/"):
+			colorDeployment(obj, next)
+			docs = append(docs, encode(obj))
+		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
+			setPath(obj, []string{"spec", "selector", ColorLabel}, string(serving))
+			docs = append(docs, encode(obj))
+			docs = append(docs, encode(preview(obj, next)))
+		default:
+			docs = append(docs, r.Raw)
+		}
+	}
+	docs = append(docs, kept...)
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// colorDeployment renames a Deployment to <name>-<c> and puts the colour on its labels,
+// selector and pod template.
+func colorDeployment(obj map[string]any, c Color) {
+	meta, _ := obj["metadata"].(map[string]any)
+	meta["name"] = fmt.Sprint(meta["name"]) + "-" + string(c)
+	setPath(obj, []string{"metadata", "labels", ColorLabel}, string(c))
+	setPath(obj, []string{"spec", "selector", "matchLabels", ColorLabel}, string(c))
+	setPath(obj, []string{"spec", "template", "metadata", "labels", ColorLabel}, string(c))
+}
+
+// preview is a ClusterIP twin of a Service, named <name>-preview, selecting colour c.
+func preview(svc map[string]any, c Color) map[string]any {
+	p := deepCopy(svc)
+	meta := p["metadata"].(map[string]any)
+	meta["name"] = fmt.Sprint(meta["name"]) + PreviewSuffix
+	delete(meta, "resourceVersion")
+	spec := p["spec"].(map[string]any)
+	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges"} {
+		delete(spec, k)
+	}
+	spec["type"] = "ClusterIP"
+	if ports, ok := spec["ports"].([]any); ok {
+		for _, port := range ports {
+			if m, ok := port.(map[string]any); ok {
+				delete(m, "nodePort")
+			}
+		}
+	}
+	spec["selector"].(map[string]any)[ColorLabel] = string(c)
+	return p
+}
+
+func hasSelector(obj map[string]any) bool {
+	spec, _ := obj["spec"].(map[string]any)
+	sel, _ := spec["selector"].(map[string]any)
+	return len(sel) > 0
+}
+
+// setPath sets obj[path...] = v, making the maps on the way.
+func setPath(obj map[string]any, path []string, v string) {
+	m := obj
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	b, _ := yaml.Marshal(m)
+	var out map[string]any
+	_ = yaml.Unmarshal(b, &out)
+	return out
+}
+
+func encode(obj map[string]any) string {
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+// Layout is what a release's manifest holds, as blue-green sees it.
+type Layout struct {
+	// Colored are each colour's Deployment documents, as applied, by colour.
+	Colored map[Color][]string
+	// Deployments are the colour's Deployment names, by colour.
+	Deployments map[Color][]string
+	// Plain names the Deployments without a colour (a release deployed by another strategy).
+	Plain []string
+	// Uncolorable names the StatefulSets and DaemonSets: blue-green cannot run two of them.
+	Uncolorable []string
+	// Services names the Services with a selector, previews excluded: the ones a switch moves.
+	Services []string
+}
+
+// ReadLayout reads a manifest (rendered, or as a revision applied it).
+func ReadLayout(manifest string) (Layout, error) {
+	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}}
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return l, err
+	}
+	previews := map[string]bool{}
+	var services []string
+	for _, r := range resources {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return l, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		switch {
+		case strings.HasPrefix(r.APIVersion, "apps/") && r.Kind == "Deployment":
+			meta, _ := obj["metadata"].(map[string]any)
+			lbls, _ := meta["labels"].(map[string]any)
+			if c, _ := lbls[ColorLabel].(string); c == string(Blue) || c == string(Green) {
+				l.Colored[Color(c)] = append(l.Colored[Color(c)], r.Raw)
+				l.Deployments[Color(c)] = append(l.Deployments[Color(c)], r.Name)
+			} else {
+				l.Plain = append(l.Plain, r.Name)
+			}
+		case strings.HasPrefix(r.APIVersion, "apps/") && (r.Kind == "StatefulSet" || r.Kind == "DaemonSet"):
+			l.Uncolorable = append(l.Uncolorable, r.Kind+"/"+r.Name)
+		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
+			spec := obj["spec"].(map[string]any)
+			if _, ok := spec["selector"].(map[string]any)[ColorLabel]; ok && strings.HasSuffix(r.Name, PreviewSuffix) {
+				previews[r.Name] = true
+			}
+			services = append(services, r.Name)
+		}
+	}
+	for _, s := range services {
+		if !previews[s] {
+			l.Services = append(l.Services, s)
+		}
+	}
+	return l, nil
+}
+
+// IsBlueGreen reports whether the layout is a blue-green release's.
+func (l Layout) IsBlueGreen() bool { return len(l.Colored) > 0 }
