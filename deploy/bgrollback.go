@@ -87,6 +87,7 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 		if err := r.d.Helm.MarkFailed(cfg.Release, fromRev, truncate(fmt.Sprintf("Shepherd: rolled back (switched to %s): %s", target, r.out.Reason), 200)); err != nil {
 			r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", fromRev, err)
 		}
+		r.restoreDeployed(target)
 		r.out.Status, r.out.ActiveColor = RolledBack, string(target)
 		r.out.Message = fmt.Sprintf("%s switched back from %s to %s (revision %d), verified: %s", cfg.Release, active, target, toRev, r.out.Reason)
 		r.event(ctx, "done", Info, "%s", r.out.Message)
@@ -221,6 +222,7 @@ func (r *run) finishColors(ctx context.Context, rev int) error {
 			return fail(err)
 		}
 		r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s stopped before its checks passed", who))
+		r.restoreDeployed(from)
 		r.recovered(ctx, Warn, "revision %d on %s, left mid-deploy by %s, never took traffic: scaled it to 0, marked it failed", rev, col, who)
 		return nil
 	case kube.PhaseSwitched:
@@ -250,6 +252,7 @@ func (r *run) finishColors(ctx context.Context, rev int) error {
 		return fail(err)
 	}
 	r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s's switch back to %s was finished", who, from))
+	r.restoreDeployed(from)
 	r.colorsUndone = string(from)
 	r.recovered(ctx, Warn, "revision %d on %s, left by %s (phase %s), is not serving healthily: traffic is back on %s, %s scaled to 0", rev, col, who, prev.Phase, from, col)
 	return nil

@@ -204,6 +204,7 @@ func (r *run) abort(ctx context.Context) {
 	if err := r.d.Helm.MarkFailed(r.cfg.Release, w.rev, truncate("Shepherd: aborted before promotion: "+why, 200)); err != nil {
 		r.event(ctx, "abort", Warn, "could not mark revision %d failed: %v", w.rev, err)
 	}
+	r.restoreDeployed(w.from)
 	r.out.Status, r.out.Reason = Aborted, r.cfg.Reason
 	r.out.Message = fmt.Sprintf("revision %d on %s was aborted before promotion (%s); live traffic stays on %s", w.rev, w.color, why, orDefault(string(w.from), "nothing (first install)"))
 	r.event(ctx, "done", Info, "%s", r.out.Message)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -94,8 +95,12 @@ func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 		return err
 	}
 	r.out.ActiveColor = string(to)
-	r.event(ctx, "switch", Info, "Services %s now select %s (%.0f ms)", strings.Join(c.layout.Services, ", "), to,
-		float64(r.d.Clock.Since(start).Microseconds())/1000)
+	warm := ""
+	if from != "" && rev > 0 {
+		warm = fmt.Sprintf("; %s stays warm for an instant switch back", from)
+	}
+	r.event(ctx, "switch", Info, "Services %s now select %s (%.0f ms)%s", strings.Join(c.layout.Services, ", "), to,
+		float64(r.d.Clock.Since(start).Microseconds())/1000, warm)
 	return nil
 }
 
@@ -321,6 +326,7 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
 		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
 	}
+	r.restoreDeployed(f.From)
 	switch {
 	case f.From == "" && f.Switched:
 		r.out.ActiveColor = string(f.Color)
@@ -338,5 +344,29 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 			r.out.Message = fmt.Sprintf("%s failed before taking any traffic (%s); live traffic stayed on %s, %s scaled to 0", what, why, f.From, f.Color)
 		}
 		r.event(ctx, "done", Error, "%s", r.out.Message)
+	}
+}
+
+// restoreDeployed marks the revision that runs colour col deployed again, once traffic is back
+// on it: Helm superseded it when the failed revision was applied, but it is what serves.
+func (r *run) restoreDeployed(col strategy.Color) {
+	if col == "" {
+		return
+	}
+	hist, err := r.d.Helm.History(r.cfg.Release)
+	if err != nil {
+		return
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		h := hist[i]
+		if h.Labels[strategy.ColorLabel] != string(col) {
+			continue
+		}
+		if h.Info != nil && h.Info.Status == helmrelease.StatusSuperseded {
+			if err := r.d.Helm.SetStatus(r.cfg.Release, h.Version, helmrelease.StatusDeployed, h.Info.Description); err != nil {
+				r.d.Log.Debug("restore deployed", "err", err)
+			}
+		}
+		return
 	}
 }

@@ -126,9 +126,6 @@ func (b BlueGreen) Promote(ctx context.Context, cc Colors, rev int, next, from C
 		f.Result = &health.Result{Signals: []diagnose.Signal{*sig}}
 		return f
 	}
-	if from != "" {
-		cc.Info(ctx, "grace", "watching %s, live, for %s; %s stays warm for an instant switch back", next, b.Grace, from)
-	}
 	sig, by, err := cc.Steady(ctx, next, b.Grace)
 	switch {
 	case by != "":

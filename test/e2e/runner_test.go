@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,40 +19,13 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
-	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
+	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // shepherdBinary builds the shepherd binary once per test run, as the Dockerfile does.
-func shepherdBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "shepherd-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "shepherd")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build shepherd: %v", buildErr)
-	}
-	return binPath
-}
+func shepherdBinary(t *testing.T) string { t.Helper(); return actionrun.Binary(t) }
 
 func repoRoot() string { return filepath.Join("..", "..") }
 
@@ -63,64 +35,20 @@ func exampleChart() string {
 }
 
 // actionRun is what a runner sees of one step.
-type actionRun struct {
-	Exit    int
-	Stdout  string
-	Outputs map[string]string
-	Summary string
-}
+type actionRun = actionrun.Result
 
 // runAction runs the binary exactly as a GitHub runner runs a container action step: inputs as
 // INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, GITHUB_ACTIONS=true.
 func runAction(t *testing.T, inputs map[string]string, env ...string) actionRun {
 	t.Helper()
-	return runActionCtx(t, context.Background(), inputs, env...)
-}
-
-func runActionCtx(t *testing.T, ctx context.Context, inputs map[string]string, env ...string) actionRun {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, shepherdBinary(t))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	return runActionCmd(t, cmd, inputs, env...)
+	return actionrun.Run(t, context.Background(), inputs, env...)
 }
 
 // runActionCmd runs cmd (the binary, or a wrapper that execs it) as a runner runs a container
 // action step.
 func runActionCmd(t *testing.T, cmd *exec.Cmd, inputs map[string]string, env ...string) actionRun {
 	t.Helper()
-	dir := t.TempDir()
-	outFile, sumFile := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
-	for _, f := range []string{outFile, sumFile} {
-		if err := os.WriteFile(f, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd.Dir = repoRoot()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true",
-		"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + sumFile,
-		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/web", "GITHUB_RUN_ID=42"}
-	for k, v := range inputs {
-		cmd.Env = append(cmd.Env, "INPUT_"+strings.ToUpper(k)+"="+v)
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	cmd.WaitDelay = time.Minute
-	err := cmd.Run()
-	r := actionRun{Stdout: stdout.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Exit = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run shepherd: %v", err)
-	}
-	raw, _ := os.ReadFile(outFile)
-	r.Outputs = runnerfiles.ParseOutputs(string(raw))
-	sum, _ := os.ReadFile(sumFile)
-	r.Summary = string(sum)
-	if testing.Verbose() {
-		t.Logf("shepherd exit %d\n%s", r.Exit, r.Stdout)
-	}
-	return r
+	return actionrun.RunCmd(t, cmd, inputs, env...)
 }
 
 // deployInputs are the inputs of a deploy of the example chart in ns at tag.

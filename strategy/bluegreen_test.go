@@ -1,0 +1,169 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+)
+
+// fakeColors plays the orchestrator for blue-green: scripted answers, a log of calls.
+type fakeColors struct {
+	fakeCluster
+	active    Color
+	smokeFail bool
+	steadySig bool
+	steadyBy  string
+	commitBy  string
+	scaleUp   health.Result
+	switchErr error
+}
+
+func (f *fakeColors) Active(context.Context) (Color, error) { return f.active, nil }
+func (f *fakeColors) UpgradeColor(_ context.Context, next, active Color) (Revision, error) {
+	f.calls = append(f.calls, fmt.Sprintf("upgrade %s beside %q", next, active))
+	return f.upgrade, f.upgradeE
+}
+func (f *fakeColors) Smoke(_ context.Context, c Color) *diagnose.Signal {
+	f.calls = append(f.calls, "smoke "+string(c))
+	if f.smokeFail {
+		return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: "SmokeTestFailed"}
+	}
+	return nil
+}
+func (f *fakeColors) Switch(_ context.Context, to, _ Color, _ int) error {
+	f.calls = append(f.calls, "switch "+string(to))
+	return f.switchErr
+}
+func (f *fakeColors) Steady(_ context.Context, c Color, d time.Duration) (*diagnose.Signal, string, error) {
+	f.calls = append(f.calls, fmt.Sprintf("steady %s %s", c, d))
+	if f.steadySig {
+		return &diagnose.Signal{Category: diagnose.CrashLoop}, "", nil
+	}
+	return nil, f.steadyBy, nil
+}
+func (f *fakeColors) Commit(context.Context, int, Color, Color) (string, error) {
+	f.calls = append(f.calls, "commit")
+	return f.commitBy, nil
+}
+func (f *fakeColors) ScaleDown(_ context.Context, c Color) error {
+	f.calls = append(f.calls, "down "+string(c))
+	return nil
+}
+func (f *fakeColors) ScaleUp(_ context.Context, c Color) (health.Result, error) {
+	f.calls = append(f.calls, "up "+string(c))
+	return f.scaleUp, nil
+}
+func (f *fakeColors) Pause(_ context.Context, rev int, next, _ Color) {
+	f.calls = append(f.calls, fmt.Sprintf("pause %d %s", rev, next))
+}
+func (f *fakeColors) Diagnose(context.Context, *Failure) { f.calls = append(f.calls, "diagnose") }
+func (f *fakeColors) Settle(_ context.Context, _ *Failure, err error) {
+	f.calls = append(f.calls, fmt.Sprintf("settle %v", err))
+}
+
+func TestBlueGreen(t *testing.T) {
+	ready := health.Result{Ready: true}
+	rev := Revision{Number: 2}
+	cases := []struct {
+		name     string
+		bg       BlueGreen
+		f        fakeColors
+		want     string // calls of Deploy, then of Undo when it failed
+		paused   bool
+		switched bool
+	}{
+		{"the checks pass: switch, grace period, commit, old colour down",
+			BlueGreen{AutoPromote: true, Grace: time.Minute}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1m0s|commit|down blue`, false, false},
+		{"first install: nothing to scale down",
+			BlueGreen{AutoPromote: true}, fakeColors{fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 0s|commit`, false, false},
+		{"a failed smoke test: traffic never moved; green goes down",
+			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, smokeFail: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade green beside "blue"|watch|info watch|smoke green||diagnose|down green|settle <nil>`, false, false},
+		{"a crash in the rollout: no smoke test, no switch",
+			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}}},
+			`upgrade green beside "blue"|watch||diagnose|down green|settle <nil>`, false, false},
+		{"gate: stops after the smoke tests",
+			BlueGreen{AutoPromote: false}, fakeColors{active: Green, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade blue beside "green"|watch|info watch|smoke blue|pause 2 blue`, true, false},
+		{"a restart in the grace period: switch back first, then diagnose, then down",
+			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||switch blue|diagnose|down green|settle <nil>`, false, true},
+		{"another run switched back: no second switch",
+			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadyBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||diagnose|down green|settle <nil>`, false, true},
+		{"a switch back that lands as the grace period ends: commit loses, no scale-down of blue",
+			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, commitBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s|commit||diagnose|down green|settle <nil>`, false, true},
+		{"first install failing in its grace period: it keeps serving",
+			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 1s||diagnose|settle <nil>`, false, true},
+		{"nothing applied: nothing to undo",
+			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgradeE: errors.New("render")}},
+			`upgrade green beside "blue"`, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			res := tc.bg.Deploy(context.Background(), &f)
+			calls := strings.Join(f.calls, "|")
+			if res.Failure != nil && res.Failure.Revision > 0 {
+				f.calls = nil
+				tc.bg.Undo(context.Background(), &f, res.Failure)
+				calls += "||" + strings.Join(f.calls, "|")
+				if res.Failure.Switched != tc.switched {
+					t.Errorf("Switched = %v, want %v", res.Failure.Switched, tc.switched)
+				}
+			}
+			if calls != tc.want {
+				t.Errorf("calls\n%s\nwant\n%s", calls, tc.want)
+			}
+			if res.Paused != tc.paused {
+				t.Errorf("Paused = %v, want %v", res.Paused, tc.paused)
+			}
+		})
+	}
+}
+
+func TestSwitchBack(t *testing.T) {
+	f := fakeColors{scaleUp: health.Result{Ready: true}}
+	sig, _, err := SwitchBack(context.Background(), &f, Blue, Green, time.Second)
+	if sig != nil || err != nil {
+		t.Fatalf("SwitchBack = %v, %v", sig, err)
+	}
+	if got := strings.Join(f.calls, "|"); got != "up blue|switch blue|health|steady blue 1s|down green" {
+		t.Errorf("calls %s", got)
+	}
+	f = fakeColors{scaleUp: health.Result{Signals: []diagnose.Signal{{Category: diagnose.ImagePull}}}}
+	if sig, _, _ := SwitchBack(context.Background(), &f, Blue, Green, time.Second); sig == nil || strings.Contains(strings.Join(f.calls, "|"), "switch") {
+		t.Errorf("a colour that does not come back up was switched to: %v %v", sig, f.calls)
+	}
+}
+
+func TestReadLayout(t *testing.T) {
+	out, err := Colorize(bgChart, Blue, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ReadLayout(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.IsBlueGreen() || strings.Join(l.Deployments[Blue], ",") != "web-blue" || strings.Join(l.Services, ",") != "web" || len(l.Plain) != 0 {
+		t.Errorf("layout of a coloured manifest: %+v", l)
+	}
+	plain, err := ReadLayout(bgChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.IsBlueGreen() || strings.Join(plain.Plain, ",") != "web" {
+		t.Errorf("layout of a plain manifest: %+v", plain)
+	}
+}
