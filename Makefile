@@ -48,7 +48,7 @@ demo: cluster-bins prometheus
 	$(GO) run ./internal/testcluster/cmd/demo
 
 ## bench: Shepherd vs `helm upgrade --atomic --wait` on a local cluster (about 12 minutes; `go run ./bench -quick` for a fast run)
-bench: cluster-bins
+bench: cluster-bins prometheus
 	$(GO) run ./bench
 
 fmt:

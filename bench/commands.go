@@ -26,6 +26,12 @@ const healthyHelmTimeout = 5 * time.Minute
 // detectMarker is the text of Shepherd's log line that says it has decided the rollout failed.
 const detectMarker = "rollout failed"
 
+// smokeMarker is in Shepherd's log line of a passed (or failed) smoke test.
+const smokeMarker = "] smoke "
+
+// markers are the log texts whose first arrival a run records (commandRun.Marks).
+var markers = []string{detectMarker, smokeMarker}
+
 // maskCommand starts the workflow command by which Shepherd asks the runner to hide a secret;
 // the bench logs such lines without the secret.
 const maskCommand = "::add-mask::"
@@ -37,6 +43,8 @@ type commandRun struct {
 	Exit     int
 	// Detected is when a stdout line containing detectMarker arrived (zero if none did).
 	Detected time.Time
+	// Marks are when a stdout line containing each of markers first arrived.
+	Marks map[string]time.Time
 	// Outputs are the step outputs (GITHUB_OUTPUT) of a Shepherd run.
 	Outputs map[string]string
 	Log     string // the file holding the run's timestamped output
@@ -45,7 +53,8 @@ type commandRun struct {
 // runShepherd runs the binary exactly as a GitHub runner runs the container action step:
 // inputs as INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, GITHUB_ACTIONS=true.
 // stdout is streamed and every line timestamped as it arrives.
-func (b *bench) runShepherd(ctx context.Context, ns, tag, logName string) (commandRun, error) {
+// extra are more inputs, name then value.
+func (b *bench) runShepherd(ctx context.Context, ns, tag, logName string, extra ...string) (commandRun, error) {
 	dir, err := os.MkdirTemp(b.work, "runner-")
 	if err != nil {
 		return commandRun{}, err
@@ -58,6 +67,9 @@ func (b *bench) runShepherd(ctx context.Context, ns, tag, logName string) (comma
 	}
 	inputs := map[string]string{"release": "web", "namespace": ns, "chart": b.chart, "image_tag": tag,
 		"kubeconfig": string(b.c.Kubeconfig), "timeout": shepherdTimeout}
+	for i := 0; i+1 < len(extra); i += 2 {
+		inputs[extra[i]] = extra[i+1]
+	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true",
 		"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + sumFile,
 		"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/web", "GITHUB_RUN_ID=42"}
@@ -94,7 +106,7 @@ func (b *bench) runHelm(ctx context.Context, ns, tag string, atomic bool, timeou
 // each, stamped with the time since the start, tagged with the stream) and noting when a
 // stdout line first contains detectMarker. A non-zero exit is not an error; limit is.
 func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName string, env []string, bin string, args ...string) (commandRun, error) {
-	r := commandRun{Log: filepath.Join(b.logs, logName+".log")}
+	r := commandRun{Log: filepath.Join(b.logs, logName+".log"), Marks: map[string]time.Time{}}
 	logf, err := os.Create(r.Log)
 	if err != nil {
 		return r, err
@@ -131,6 +143,11 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 			mu.Lock()
 			if name == "stdout" && r.Detected.IsZero() && strings.Contains(line, detectMarker) {
 				r.Detected = now
+			}
+			for _, m := range markers {
+				if _, seen := r.Marks[m]; !seen && name == "stdout" && strings.Contains(line, m) {
+					r.Marks[m] = now
+				}
 			}
 			fmt.Fprintf(logf, "+%8.3fs %s %s\n", now.Sub(r.Start).Seconds(), name, line)
 			if b.o.verbose {

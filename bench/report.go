@@ -40,6 +40,7 @@ type results struct {
 	ClusterStartupSeconds float64    `json:"cluster_startup_seconds"`
 	Targets               targets    `json:"targets"`
 	Scenarios             []scenario `json:"scenarios"`
+	BlueGreen             *blueGreen `json:"blue_green,omitempty"`
 }
 
 // scenario is one row of the table, with the samples it was computed from.
@@ -155,6 +156,7 @@ func (r *results) printTable(w io.Writer) {
 			fmt.Fprintf(w, "ERROR %s: %s\n", s.Name, e)
 		}
 	}
+	r.BlueGreen.print(w)
 }
 
 // healthySamples returns the healthy scenario's times of one tool.

@@ -26,8 +26,8 @@ func TestActionBadInputChangesNothing(t *testing.T) {
 		name, input, value string
 		says               string
 	}{
-		{"unknown strategy", "strategy", "yolo", `strategy: "yolo" is not supported (allowed: rolling)`},
-		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy, rollback, history)`},
+		{"unknown strategy", "strategy", "yolo", `strategy: "yolo" is not supported (allowed: rolling, blue-green)`},
+		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy, rollback, history, promote, abort)`},
 		{"malformed set", "set", "replicaCount", `set: line "replicaCount"`},
 		{"negative timeout", "timeout", "-5s", "timeout: must be positive"},
 		{"unparsable timeout", "timeout", "soon", `timeout: "soon" is not a duration`},

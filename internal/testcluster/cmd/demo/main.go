@@ -43,7 +43,8 @@ func runDemo(ctx context.Context, out io.Writer) int {
 		fmt.Fprintln(out, "demo:", err)
 		return 1
 	}
-	c, err := testcluster.Start(ctx, testcluster.Options{Binaries: bins})
+	// The data plane: the example app's pods really serve (the blue-green smoke tests ask them).
+	c, err := testcluster.Start(ctx, testcluster.Options{Binaries: bins, DataPlane: true})
 	if err != nil {
 		fmt.Fprintln(out, "demo:", err)
 		return 1
@@ -68,9 +69,9 @@ func runDemo(ctx context.Context, out io.Writer) int {
 		return 1
 	}
 	steps := []struct{ title, tag string }{
-		{"1/3 first install of example-app 1.0.0", "1.0.0"},
-		{"2/3 upgrade to 1.1.0 (a good release)", "1.1.0"},
-		{"3/3 upgrade to 1.2.0-crashloop (a bad release: it crashes on start)", "1.2.0-crashloop"},
+		{"1/5 rolling: first install of example-app 1.0.0", "1.0.0"},
+		{"2/5 rolling: upgrade to 1.1.0 (a good release)", "1.1.0"},
+		{"3/5 rolling: upgrade to 1.2.0-crashloop (a bad release: it crashes on start)", "1.2.0-crashloop"},
 	}
 	failures := 0
 	for _, s := range steps {
@@ -96,7 +97,11 @@ func runDemo(ctx context.Context, out io.Writer) int {
 		fmt.Fprintf(out, "\ndemo: expected exactly the third deploy to fail, %d failed\n", failures)
 		return 1
 	}
-	fmt.Fprintln(out, "\ndemo: done — the bad release was caught, explained and rolled back; the cluster is stopped.")
+	if err := blueGreen(ctx, out, c, relative(chart)); err != nil {
+		fmt.Fprintln(out, "\ndemo:", err)
+		return 1
+	}
+	fmt.Fprintln(out, "\ndemo: done — the bad release was caught, explained and rolled back; the blue-green release switched and switched back; the cluster is stopped.")
 	return 0
 }
 
