@@ -115,6 +115,10 @@ func (r *results) judge() {
 
 // printTable prints the results table.
 func (r *results) printTable(w io.Writer) {
+	if len(r.Scenarios) == 0 { // -only blue-green
+		r.BlueGreen.print(w)
+		return
+	}
 	t := r.Targets
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\tshepherd\thelm\tratio\tdetection\tratio target\tdetection target\n")

@@ -150,7 +150,27 @@ func TestFromInputs(t *testing.T) {
 
 		// strategy
 		{name: "strategy rolling", in: map[string]string{config.InStrategy: "rolling"}},
-		{name: "strategy unknown", in: map[string]string{config.InStrategy: "yolo"}, badInput: config.InStrategy, wantMsg: "rolling"},
+		{name: "strategy unknown", in: map[string]string{config.InStrategy: "yolo"}, badInput: config.InStrategy, wantMsg: "rolling, blue-green"},
+
+		// blue-green
+		{name: "blue-green with every input", in: map[string]string{config.InStrategy: "blue-green", config.InAutoPromote: "false",
+			config.InGrace: "90s", config.InSmokePaths: "/api/health\n\n  /api/hello  \n", config.InSmokeTime: "10", config.InPreviewURL: "https://preview.example.com"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Strategy != config.StrategyBlueGreen || c.AutoPromote || c.GracePeriod != 90*time.Second || c.SmokeTimeout != 10*time.Second ||
+					strings.Join(c.SmokePaths, ",") != "/api/health,/api/hello" || c.PreviewURL != "https://preview.example.com" {
+					t.Errorf("config = %+v", c)
+				}
+			}},
+		{name: "grace_period soon", in: map[string]string{config.InGrace: "soon"}, badInput: config.InGrace, wantMsg: `"soon" is not a duration`},
+		{name: "grace_period negative", in: map[string]string{config.InGrace: "-1s"}, badInput: config.InGrace, wantMsg: "negative"},
+		{name: "grace_period zero", in: map[string]string{config.InGrace: "0"}},
+		{name: "smoke_timeout zero", in: map[string]string{config.InSmokeTime: "0s"}, badInput: config.InSmokeTime, wantMsg: "positive"},
+		{name: "smoke_paths relative", in: map[string]string{config.InSmokePaths: "api/health"}, badInput: config.InSmokePaths, wantMsg: "starting with /"},
+		{name: "auto_promote maybe", in: map[string]string{config.InAutoPromote: "maybe"}, badInput: config.InAutoPromote, wantMsg: "true or false"},
+		{name: "preview_url not http", in: map[string]string{config.InPreviewURL: "ftp://x"}, badInput: config.InPreviewURL, wantMsg: "http(s)"},
+		{name: "mode promote needs no chart", in: map[string]string{config.InMode: "promote", config.InChart: ""}},
+		{name: "mode abort needs no chart", in: map[string]string{config.InMode: "abort", config.InChart: ""}},
+		{name: "dry_run with rollback", in: map[string]string{config.InMode: "rollback", config.InDryRun: "true"}, badInput: config.InDryRun, wantMsg: "mode deploy"},
 
 		// release
 		{name: "release missing", in: map[string]string{config.InRelease: ""}, badInput: config.InRelease, wantMsg: "required"},

@@ -295,11 +295,10 @@ func (c *cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 		check = "smoke test"
 	}
 	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
-	if f.By != "" {
-		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil {
-			if why := st.Notes[kube.AnnotationSwitchReason]; why != "" {
-				f.Why += ": " + why
-			}
+	if f.By != "" { // the reason is the one the run that switched back gave
+		f.Why = "no reason given"
+		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil && st.Notes[kube.AnnotationSwitchReason] != "" {
+			f.Why = st.Notes[kube.AnnotationSwitchReason]
 		}
 	}
 }
@@ -320,7 +319,10 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 		return
 	}
 	desc := truncate(fmt.Sprintf("Shepherd: failed: %s", why), 200)
-	if f.Reason != "" {
+	switch {
+	case f.By != "":
+		desc = truncate(fmt.Sprintf("Shepherd: switched back to %s by %s: %s", f.From, f.By, why), 200)
+	case f.Reason != "":
 		desc = truncate(fmt.Sprintf("Shepherd: failed: %s: %s", f.Reason, why), 200)
 	}
 	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
@@ -337,7 +339,7 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 		r.out.Status, r.out.ActiveColor = RolledBack, string(f.From)
 		switch {
 		case f.By != "":
-			r.out.Message = fmt.Sprintf("%s was switched back to %s by %s during its grace period (%s); %s scaled to 0", what, f.From, f.By, why, f.Color)
+			r.out.Message = fmt.Sprintf("%s was switched back to %s by %s during its grace period: %s; %s scaled to 0", what, f.From, f.By, why, f.Color)
 		case f.Switched:
 			r.out.Message = fmt.Sprintf("%s failed in its grace period (%s); traffic switched back to %s, %s scaled to 0", what, why, f.From, f.Color)
 		default:
