@@ -193,17 +193,10 @@ func (c *cluster) Commit(ctx context.Context, rev int, next, from strategy.Color
 // lock's phase and notes say: a colour left mid-deploy never took traffic (scaled to 0); a
 // colour in its grace period keeps the traffic if it is healthy, else traffic goes back; a
 // switch back is completed.
-func (r *run) finishColors(ctx context.Context, rev int) error {
+// who names the run that left the work; hist is the release's history.
+func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*helmrelease.Release) error {
 	prev := r.lock.Previous
 	col, from := strategy.Color(prev.Notes[kube.AnnotationColor]), strategy.Color(prev.Notes[kube.AnnotationFromColor])
-	who := "the previous run"
-	if prev.Expired {
-		who = "the interrupted run"
-	}
-	hist, err := r.d.Helm.History(r.cfg.Release)
-	if err != nil || len(hist) == 0 {
-		return err
-	}
 	last := hist[len(hist)-1]
 	if last.Version != rev {
 		return nil // someone has moved on since

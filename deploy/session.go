@@ -120,9 +120,6 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	if !prev.Phase.Unfinished() || rev == 0 {
 		return nil
 	}
-	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
-		return r.finishColors(ctx, rev)
-	}
 	who := "the previous run"
 	if prev.Expired {
 		who = "the interrupted run"
@@ -130,6 +127,9 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	hist, err := r.d.Helm.History(r.cfg.Release)
 	if err != nil || len(hist) == 0 {
 		return err
+	}
+	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
+		return r.finishColors(ctx, rev, who, hist)
 	}
 	last := hist[len(hist)-1]
 	var why string

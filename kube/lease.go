@@ -286,19 +286,7 @@ func (l *Lock) SetPhase(ctx context.Context, phase Phase, revision int) error {
 // SetState is SetPhase that also records a strategy's notes (shepherd.io/ annotations; an
 // empty value removes one).
 func (l *Lock) SetState(ctx context.Context, phase Phase, revision int, notes map[string]string) error {
-	return l.update(ctx, func(le *coordinationv1.Lease) {
-		le.Annotations[AnnotationPhase] = string(phase)
-		if revision > 0 {
-			le.Annotations[AnnotationRev] = fmt.Sprint(revision)
-		}
-		for k, v := range notes {
-			if v == "" {
-				delete(le.Annotations, k)
-			} else {
-				le.Annotations[k] = v
-			}
-		}
-	})
+	return l.SetStateIf(ctx, phase, revision, notes, func(map[string]string) error { return nil })
 }
 
 // SetStateIf is SetState that first checks the Lease's annotations as stored (re-read on a

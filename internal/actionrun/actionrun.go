@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package actionrun runs the shepherd binary in tests exactly as a GitHub runner runs a
 // container action step: inputs as INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
 // files, GITHUB_ACTIONS=true. The e2e packages share it.

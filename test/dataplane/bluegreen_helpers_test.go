@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -160,7 +161,8 @@ func contains(t *testing.T, what, s, sub string) {
 	}
 }
 
-func helmHistory(t *testing.T, c *testcluster.Cluster, ns string) string {
+// releases is the release's Helm history, oldest first.
+func releases(t *testing.T, c *testcluster.Cluster, ns string) []*helmrelease.Release {
 	t.Helper()
 	cl, err := kube.New(c.Kubeconfig, "", ns)
 	if err != nil {
@@ -174,8 +176,14 @@ func helmHistory(t *testing.T, c *testcluster.Cluster, ns string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hist
+}
+
+// helmHistory is "revision:status …" of the release, oldest first.
+func helmHistory(t *testing.T, c *testcluster.Cluster, ns string) string {
+	t.Helper()
 	var out []string
-	for _, r := range hist {
+	for _, r := range releases(t, c, ns) {
 		out = append(out, fmt.Sprintf("%d:%s", r.Version, r.Info.Status))
 	}
 	return strings.Join(out, " ")
@@ -184,19 +192,7 @@ func helmHistory(t *testing.T, c *testcluster.Cluster, ns string) string {
 // description is revision rev's description in Helm history.
 func description(t *testing.T, c *testcluster.Cluster, ns string, rev int) string {
 	t.Helper()
-	cl, err := kube.New(c.Kubeconfig, "", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := release.New(cl.Getter, ns, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hist, err := h.History("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range hist {
+	for _, r := range releases(t, c, ns) {
 		if r.Version == rev {
 			return r.Info.Description
 		}
