@@ -2,7 +2,8 @@
 
 // Package actionrun runs the shepherd binary in tests exactly as a GitHub runner runs a
 // container action step: inputs as INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
-// files, GITHUB_ACTIONS=true. The e2e packages share it.
+// files, GITHUB_ACTIONS=true. The e2e packages share it. It is test support, built only with the
+// e2e tag: never part of the library or the binary.
 package actionrun
 
 import (
