@@ -46,7 +46,7 @@ var commands = map[string]command{
 	"deploy": {name: "deploy", usage: "shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]",
 		about: "Upgrade (or install) the release, watch the rollout, and roll back to the last good revision if it fails.",
 		flags: []flagSpec{
-			{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."},
+			fRelease,
 			{name: "chart", input: config.InChart, arg: "DIR|TGZ", help: "A local chart directory or packaged .tgz (required)."},
 			{name: "image-tag", input: config.InImageTag, arg: "TAG", help: "The image tag to deploy, set at --image-tag-key."},
 			fNamespace,
@@ -66,7 +66,7 @@ var commands = map[string]command{
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",
 		about: "Roll the release back to the last good revision (or --revision N), verify it, and record why. On a terminal it asks first.",
 		flags: []flagSpec{
-			{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."},
+			fRelease,
 			{name: "revision", input: config.InRevision, arg: "N", help: "The revision to roll back to (default: the last good one before the current)."},
 			{name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history, a Kubernetes Event and the report."},
 			{name: "force", help: "Roll back without asking (needed when not on a terminal)."},
@@ -84,7 +84,7 @@ var commands = map[string]command{
 	"history": {name: "history", usage: "shepherd history --release NAME [flags]",
 		about: "List the release's revisions: image tags, status and description.",
 		flags: []flagSpec{
-			{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."},
+			fRelease,
 			fNamespace, fKubeconfig, fContext, fOutput, fDebug,
 		}},
 }

@@ -138,6 +138,14 @@ func replicas(t *testing.T, c *testcluster.Cluster, ns, name string) int32 {
 	return *d.Spec.Replicas
 }
 
+// scaledDown requires Deployment name to be at 0 replicas (kept, not deleted).
+func scaledDown(t *testing.T, c *testcluster.Cluster, ns, name string) {
+	t.Helper()
+	if n := replicas(t, c, ns, name); n != 0 {
+		t.Errorf("%s has %d replicas, want 0 (kept, scaled down)", name, n)
+	}
+}
+
 // leasePhase is the phase the release's Lease records.
 func leasePhase(c *testcluster.Cluster, ns string) string {
 	st, err := kube.Peek(context.Background(), c.Client, ns, "web")

@@ -33,9 +33,7 @@ func TestBlueGreenDeploySwitchesTraffic(t *testing.T) {
 	if strings.Join(seen, " ") != "blue@1.0.0 green@2.0.0" {
 		t.Errorf("Service web routed to %v during the deploy, want blue@1.0.0 then green@2.0.0, never both", seen)
 	}
-	if n := replicas(t, c, ns, "web-blue"); n != 0 {
-		t.Errorf("web-blue has %d replicas after the grace period, want 0 (kept, scaled down)", n)
-	}
+	scaledDown(t, c, ns, "web-blue")
 	wantOut(t, r, "revision", "2")
 	contains(t, "the summary", r.Summary, "| Live colour | `green` |")
 	if h := helmHistory(t, c, ns); h != "1:superseded 2:deployed" {
@@ -44,9 +42,7 @@ func TestBlueGreenDeploySwitchesTraffic(t *testing.T) {
 	// The next one goes to blue again, scaled back up by Helm.
 	bgDeploy(t, c, ns, "3.0.0", "blue")
 	routesTo(t, c, ns, "web", "blue@3.0.0")
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 }
 
 // A new colour that fails its smoke test never takes live traffic: it goes to 0, the run says
@@ -72,9 +68,7 @@ func TestBlueGreenSmokeFailureNeverTouchesLiveTraffic(t *testing.T) {
 	if strings.Join(seen, " ") != "blue@1.0.0" {
 		t.Errorf("Service web routed to %v during the failed deploy, want blue@1.0.0 only", seen)
 	}
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 	if h := helmHistory(t, c, ns); h != "1:deployed 2:failed" {
 		t.Errorf("helm history = %s, want the failed colour's revision marked failed", h)
 	}
@@ -90,9 +84,7 @@ func TestBlueGreenBadImageNeverTakesTraffic(t *testing.T) {
 	wantOut(t, r, "status", "rolled-back")
 	wantOut(t, r, "failure_reason", "image-pull")
 	routesTo(t, c, ns, "web", "blue@1.0.0")
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 }
 
 // auto_promote false stops before the switch: live on blue, the preview on green; promote
@@ -125,9 +117,7 @@ func TestBlueGreenGateThenPromote(t *testing.T) {
 	wantOut(t, pr, "status", "succeeded")
 	wantOut(t, pr, "active_color", "green")
 	routesTo(t, c, ns, "web", "green@2.0.0")
-	if n := replicas(t, c, ns, "web-blue"); n != 0 {
-		t.Errorf("web-blue has %d replicas after the promotion's grace period, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-blue")
 	again := runAction(t, map[string]string{"mode": "promote", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig)})
 	if again.Exit == 0 {
 		t.Errorf("a second promote succeeded")
@@ -151,9 +141,7 @@ func TestBlueGreenGateThenAbort(t *testing.T) {
 	wantOut(t, r, "status", "aborted")
 	wantOut(t, r, "active_color", "blue")
 	routesTo(t, c, ns, "web", "blue@1.0.0")
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas after the abort, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 	if d := description(t, c, ns, 2); !strings.Contains(d, "wrong build") {
 		t.Errorf("revision 2's description %q does not record the reason", d)
 	}
@@ -176,9 +164,7 @@ func TestBlueGreenRollbackIsASwitch(t *testing.T) {
 	wantOut(t, r, "active_color", "blue")
 	wantOut(t, r, "rollback_revision", "1")
 	routesTo(t, c, ns, "web", "blue@1.0.0")
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas after the rollback, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 	if d := description(t, c, ns, 2); !strings.Contains(d, "checkout errors") {
 		t.Errorf("revision 2's description %q does not record the reason", d)
 	}
@@ -230,9 +216,7 @@ func TestBlueGreenRollbackDuringGraceDoesNotWait(t *testing.T) {
 	wantOut(t, r, "status", "rolled-back")
 	contains(t, "the deploy's message", r.Summary, "switched back to blue by https://github.com/acme/web/actions/runs/77")
 	contains(t, "the deploy's message", r.Summary, "p99 doubled")
-	if n := replicas(t, c, ns, "web-green"); n != 0 {
-		t.Errorf("web-green has %d replicas, want 0", n)
-	}
+	scaledDown(t, c, ns, "web-green")
 	routesTo(t, c, ns, "web", "blue@1.0.0")
 }
 
