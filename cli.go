@@ -25,7 +25,7 @@ usage:
   shepherd deploy   --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]
   shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]
   shepherd history  --release NAME [flags]
-  shepherd promote  --release NAME [flags]       (a blue-green deploy stopped before its switch)
+  shepherd promote  --release NAME [flags]       (a blue-green or canary deploy stopped before its switch)
   shepherd abort    --release NAME [--reason TEXT] [flags]
 
   shepherd COMMAND --help   the flags of a command, with their defaults

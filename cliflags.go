@@ -42,6 +42,17 @@ var (
 	fRelease     = flagSpec{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."}
 )
 
+// The canary's judges: what deploy and promote (which runs the last stage) both take.
+var canaryJudgeFlags = []flagSpec{
+	{name: "interval", input: config.InInterval, arg: "DURATION", help: "Canary: how long each stage holds while it is judged.", def: human(config.DefaultInterval)},
+	{name: "prometheus-url", input: config.InPrometheus, arg: "URL", help: "Canary: the Prometheus the error rate and latency are read from (without it: pod health only)."},
+	{name: "error-threshold", input: config.InErrorThresh, arg: "PERCENT", help: "Canary: the highest error rate (5xx/all) a stage may show.", def: fmt.Sprint(config.DefaultErrorPercent)},
+	{name: "latency-threshold", input: config.InLatency, arg: "MS|DURATION", help: "Canary: the highest p99 latency a stage may show (default: not judged)."},
+	{name: "min-requests", input: config.InMinRequests, arg: "N", help: "Canary: fewer requests in a stage's window is no data, which fails the stage.", def: fmt.Sprint(config.DefaultMinRequests)},
+	{name: "error-rate-query", input: config.InErrorQuery, arg: "PROMQL", help: "Canary: a template of the error ratio (0–1) replacing the default; placeholders {{ namespace }}, {{ release }}, {{ pods }}, {{ window }}, {{ track }}."},
+	{name: "latency-query", input: config.InLatencyQ, arg: "PROMQL", help: "Canary: a template of the p99 latency in seconds replacing the default; same placeholders."},
+}
+
 var commands = map[string]command{
 	"deploy": {name: "deploy", usage: "shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]",
 		about: "Upgrade (or install) the release, watch the rollout, and roll back to the last good revision if it fails.",
@@ -55,12 +66,14 @@ var commands = map[string]command{
 			{name: "image-tag-key", input: config.InImageTagKey, arg: "PATH", help: "The values path the image tag is set at.", def: config.DefaultImageTagKey},
 			fTimeout, fHealthURL,
 			{name: "dry-run", input: config.InDryRun, help: "Render and diff against the live release; change nothing."},
-			{name: "strategy", input: config.InStrategy, arg: "NAME", help: "How to replace the running version: rolling or blue-green.", def: string(config.DefaultStrategy)},
-			{name: "auto-promote", input: config.InAutoPromote, arg: "BOOL", help: "Blue-green: switch once the checks pass; false stops before the switch for a later promote or abort.", def: "true"},
+			{name: "strategy", input: config.InStrategy, arg: "NAME", help: "How to replace the running version: rolling, blue-green or canary.", def: string(config.DefaultStrategy)},
+			{name: "auto-promote", input: config.InAutoPromote, arg: "BOOL", help: "Blue-green and canary: promote once the checks pass; false stops before the switch (the last canary stage) for a later promote or abort.", def: "true"},
+			{name: "stages", input: config.InStages, arg: "W,W,…", help: "Canary: the traffic weights in percent, increasing, ending at 100.", def: config.DefaultStages},
 			fGrace,
 			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},
 			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
 			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
+			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6],
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",
@@ -75,10 +88,10 @@ var commands = map[string]command{
 			fTimeout, fHealthURL, fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"promote": {name: "promote", usage: "shepherd promote --release NAME [flags]",
-		about: "Switch a blue-green deploy that stopped before its switch (auto_promote false) to live traffic, after checking it again, and watch it for the grace period.",
-		flags: []flagSpec{fRelease, fNamespace, fGrace, fTimeout, fHealthURL, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug}},
+		about: "Finish a deploy that stopped before its switch (auto_promote false): blue-green switches live traffic after checking the colour again and watches it for the grace period; a canary runs its last stage, judged, then the stable track takes its version.",
+		flags: append(append([]flagSpec{fRelease, fNamespace, fGrace}, canaryJudgeFlags...), fTimeout, fHealthURL, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug)},
 	"abort": {name: "abort", usage: "shepherd abort --release NAME [--reason TEXT] [flags]",
-		about: "Drop a blue-green deploy that stopped before its switch: its colour goes to 0 replicas; live traffic never moved.",
+		about: "Drop a deploy that stopped before its switch: a blue-green colour goes to 0 replicas (live traffic never moved); a canary goes to 0 and the stable track back to full.",
 		flags: []flagSpec{fRelease, {name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history and the report."},
 			fNamespace, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug}},
 	"history": {name: "history", usage: "shepherd history --release NAME [flags]",

@@ -35,6 +35,7 @@ func defaults() map[string]string {
 		config.InImageTagKey: d.ImageTagKey, config.InTimeout: "5m", config.InDryRun: "false",
 		config.InVerify: "60s", config.InMaxCascade: "2", config.InLockTimeout: "5m",
 		config.InAutoPromote: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
+		config.InStages: config.DefaultStages, config.InInterval: "5m", config.InErrorThresh: "5", config.InMinRequests: "20",
 	}
 }
 
@@ -62,7 +63,8 @@ func TestActionContract(t *testing.T) {
 		t.Fatalf("action.yml inputs %v != config.Inputs %v", declared, want)
 	}
 	for in, want := range map[string]time.Duration{config.InTimeout: config.DefaultTimeout, config.InVerify: config.DefaultVerify,
-		config.InLockTimeout: config.DefaultLockTimeout, config.InGrace: config.DefaultGracePeriod, config.InSmokeTime: config.DefaultSmokeTimeout} {
+		config.InLockTimeout: config.DefaultLockTimeout, config.InGrace: config.DefaultGracePeriod, config.InSmokeTime: config.DefaultSmokeTimeout,
+		config.InInterval: config.DefaultInterval} {
 		if d, _ := config.ParseDuration(defaults()[in]); d != want {
 			t.Fatalf("the default of %s drifted from the contract: %s != %s", in, defaults()[in], want)
 		}

@@ -18,6 +18,9 @@ import (
 func runAction(ctx, abort context.Context, getenv func(string) string, stdout io.Writer) int {
 	a := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
 	maskKubeconfig(a, a.GetInput(config.InKubeconfig))
+	for _, s := range config.URLSecrets(a.GetInput(config.InPrometheus)) { // user:password@
+		a.AddMask(s)
+	}
 	rep := &report.Actions{A: a}
 	cfg, err := config.FromInputs(a.GetInput)
 	if err != nil {

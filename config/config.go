@@ -38,11 +38,14 @@ type Strategy string
 const (
 	StrategyRolling   Strategy = "rolling"
 	StrategyBlueGreen Strategy = "blue-green"
+	// StrategyCanary runs the new version beside the stable one, shifting traffic through
+	// stages by replica split, judged on pod health and live metrics at each stage.
+	StrategyCanary Strategy = "canary"
 )
 
 var (
 	modes      = []Mode{ModeDeploy, ModeRollback, ModeHistory, ModePromote, ModeAbort}
-	strategies = []Strategy{StrategyRolling, StrategyBlueGreen}
+	strategies = []Strategy{StrategyRolling, StrategyBlueGreen, StrategyCanary}
 )
 
 // Config is one run's configuration.
@@ -87,6 +90,24 @@ type Config struct {
 	SmokeTimeout time.Duration
 	// PreviewURL, when set, is where the smoke tests ask instead of a port-forward to a pod.
 	PreviewURL string
+	// Stages are the canary's traffic weights in percent: strictly increasing, 1–100, ending
+	// at 100.
+	Stages []int
+	// Interval is how long each canary stage holds while it is judged.
+	Interval time.Duration
+	// ErrorThreshold is the canary's highest acceptable error rate, in percent (5 = 5%).
+	ErrorThreshold float64
+	// LatencyThreshold is the canary's highest acceptable p99 latency (0: not judged).
+	LatencyThreshold time.Duration
+	// PrometheusURL is where the canary's metrics are read ("": pod health only). Its
+	// user info, if any, is a credential: never print it.
+	PrometheusURL string
+	// ErrorRateQuery and LatencyQuery override the default PromQL (templates with
+	// placeholders, see analysis.Placeholders).
+	ErrorRateQuery, LatencyQuery string
+	// MinRequests is how many requests a stage's window needs before its error rate is
+	// judged; fewer is no data.
+	MinRequests int
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
 	Owner string
 }
@@ -105,7 +126,14 @@ const (
 	DefaultAutoPromote   = true
 	DefaultGracePeriod   = 5 * time.Minute
 	DefaultSmokeTimeout  = 60 * time.Second
+	DefaultStages        = "10,25,50,75,100"
+	DefaultInterval      = 5 * time.Minute
+	DefaultErrorPercent  = 5.0
+	DefaultMinRequests   = 20
 )
+
+// DefaultStageWeights are DefaultStages as numbers.
+var DefaultStageWeights = []int{10, 25, 50, 75, 100}
 
 // Default returns a Config holding every default.
 func Default() Config {
@@ -122,6 +150,10 @@ func Default() Config {
 		AutoPromote:    DefaultAutoPromote,
 		GracePeriod:    DefaultGracePeriod,
 		SmokeTimeout:   DefaultSmokeTimeout,
+		Stages:         append([]int(nil), DefaultStageWeights...),
+		Interval:       DefaultInterval,
+		ErrorThreshold: DefaultErrorPercent,
+		MinRequests:    DefaultMinRequests,
 	}
 }
 
@@ -151,12 +183,21 @@ const (
 	InSmokePaths  = "smoke_paths"
 	InSmokeTime   = "smoke_timeout"
 	InPreviewURL  = "preview_url"
+	InStages      = "stages"
+	InInterval    = "interval"
+	InErrorThresh = "error_threshold"
+	InLatency     = "latency_threshold"
+	InPrometheus  = "prometheus_url"
+	InErrorQuery  = "error_rate_query"
+	InLatencyQ    = "latency_query"
+	InMinRequests = "min_requests"
 )
 
 // Inputs lists every input name Shepherd reads.
 var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
 	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
-	InMaxCascade, InLockTimeout, InAutoPromote, InGrace, InSmokePaths, InSmokeTime, InPreviewURL}
+	InMaxCascade, InLockTimeout, InAutoPromote, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
+	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -188,7 +229,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InPreviewURL, &c.PreviewURL)
 	c.SmokePaths = lines(get(InSmokePaths))
 	for name, dst := range map[string]*time.Duration{InTimeout: &c.Timeout, InVerify: &c.VerifyDuration, InLockTimeout: &c.LockTimeout,
-		InGrace: &c.GracePeriod, InSmokeTime: &c.SmokeTimeout} {
+		InGrace: &c.GracePeriod, InSmokeTime: &c.SmokeTimeout, InInterval: &c.Interval} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -198,7 +239,11 @@ func FromInputs(get func(name string) string) (Config, error) {
 			}
 		}
 	}
-	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade} {
+	str(InPrometheus, &c.PrometheusURL)
+	str(InErrorQuery, &c.ErrorRateQuery)
+	str(InLatencyQ, &c.LatencyQuery)
+	errs = append(errs, c.canaryInputs(get)...)
+	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -340,6 +385,7 @@ func (c Config) Validate() error {
 			bad("%s: %q is not a path (one a line, each starting with /, e.g. /api/health)", InSmokePaths, p)
 		}
 	}
+	errs = append(errs, c.validateCanary()...)
 	return errors.Join(errs...)
 }
 

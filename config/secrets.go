@@ -14,7 +14,7 @@ var secretKeyRE = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|secret|token|ap
 // values of `set` lines whose key names a secret (password, token, apiKey, …). The edge masks
 // them in the log; the diagnosis replaces them in the evidence it quotes.
 func (c Config) SecretValues() []string {
-	return append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...)
+	return append(append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...), URLSecrets(c.PrometheusURL)...)
 }
 
 // SetSecrets lists the values of `set` lines whose key names a secret (password, token,

@@ -145,6 +145,10 @@ func (r *run) promote(ctx context.Context) {
 		r.fail(ctx, "promote", "", "%v (nothing was changed)", err)
 		return
 	}
+	if isCanary(r.lock.Previous.Notes) {
+		r.promoteCanary(ctx, w.rev, hist)
+		return
+	}
 	r.out.Revision, r.out.PreviousRevision, r.out.HistoryRead, r.out.ActiveColor = w.rev, w.rev, true, string(w.from)
 	c, err := r.colorCluster(hist[len(hist)-1].Manifest, w.rev, w.color)
 	if err != nil {
@@ -186,6 +190,10 @@ func (r *run) abort(ctx context.Context) {
 	w, hist, err := r.awaited()
 	if err != nil {
 		r.fail(ctx, "abort", "", "%v (nothing was changed)", err)
+		return
+	}
+	if isCanary(r.lock.Previous.Notes) {
+		r.abortCanary(ctx, w.rev, hist)
 		return
 	}
 	r.out.PreviousRevision, r.out.HistoryRead, r.out.ActiveColor = w.rev, true, string(w.from)

@@ -149,7 +149,7 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 	if d > 0 {
 		r.waitEvent(ctx, "grace", d, "watching %s, live, for %s", col, d)
 	}
-	sig, err := c.steadyPods(ctx, col, d)
+	sig, err := c.steadyPods(ctx, c.layout.Deployments[col], d)
 	var away *errSwitchedAway
 	if errors.As(context.Cause(ctx), &away) {
 		return nil, away.by, nil
@@ -157,8 +157,8 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 	return sig, "", err
 }
 
-// steadyPods runs the watcher's steady window on each of the colour's Deployments' pods.
-func (c *cluster) steadyPods(ctx context.Context, col strategy.Color, d time.Duration) (*diagnose.Signal, error) {
+// steadyPods runs the watcher's steady window on the pods of each Deployment named.
+func (c *cluster) steadyPods(ctx context.Context, deployments []string, d time.Duration) (*diagnose.Signal, error) {
 	r := c.r
 	var (
 		mu    sync.Mutex
@@ -168,7 +168,7 @@ func (c *cluster) steadyPods(ctx context.Context, col strategy.Color, d time.Dur
 	)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, name := range c.layout.Deployments[col] {
+	for _, name := range deployments {
 		dep, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, kube.Explain(err)

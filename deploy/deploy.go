@@ -86,6 +86,9 @@ type run struct {
 	// colorsUndone is the colour an interrupted blue-green run's work was taken back to, by
 	// this run (a rollback then has nothing left to do).
 	colorsUndone string
+	// canaryUndone is the canary revision an interrupted run left in flight that this run
+	// aborted (a rollback then has nothing left to do).
+	canaryUndone int
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -246,7 +249,11 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 	c := &cluster{r: r, pf: pf}
-	res := st.Deploy(ctx, c)
+	var sc strategy.Cluster = c
+	if pf.tracks != nil {
+		sc = &canaryCluster{cluster: c}
+	}
+	res := st.Deploy(ctx, sc)
 	f := res.Failure
 	switch {
 	case res.Paused: // Pause said what waits, and where
@@ -259,6 +266,9 @@ func (r *run) deploy(ctx context.Context) {
 				r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
 			}
 		}
+		if cc, ok := sc.(*canaryCluster); ok && cc.tr != nil {
+			r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(cc.tr.stages))
+		}
 		if c.noWorkloads {
 			r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"
 		}
@@ -269,7 +279,7 @@ func (r *run) deploy(ctx context.Context) {
 		// another run may own the release now: write nothing, not even an undo
 	default:
 		uctx, cancel := r.undoContext(ctx)
-		st.Undo(uctx, c, f)
+		st.Undo(uctx, sc, f)
 		cancel()
 	}
 }

@@ -104,6 +104,8 @@ type Outcome struct {
 	Chain []Step
 	// ActiveColor is the colour live traffic goes to after the run (blue-green; "" otherwise).
 	ActiveColor string
+	// Canary is the canary's stages and weight (strategy canary; nil otherwise).
+	Canary *CanaryReport
 	// Recovered says what was done about a release left stuck by an interrupted run.
 	Recovered string
 	// Revisions is the release history (mode history).
@@ -122,4 +124,37 @@ func (o Outcome) ExitCode() int {
 		return 0
 	}
 	return 1
+}
+
+// CanaryReport is what a canary run did, stage by stage.
+type CanaryReport struct {
+	// Weight is the canary's share of traffic after the run, in percent (0 when aborted, 100
+	// when promoted).
+	Weight int
+	// Metrics: the stages were judged on Prometheus metrics too (not only pod health).
+	Metrics bool
+	// ErrorLimit and LatencyLimit are the thresholds as a person reads them ("" when off).
+	ErrorLimit, LatencyLimit string
+	// Stages are the stages planned, each with what was seen when it ran.
+	Stages []StageReport
+}
+
+// StageReport is one canary stage: the weight asked for and the replicas that gave the closest
+// weight, and, once it ran, how long it held and what its judges saw.
+type StageReport struct {
+	Requested int     // percent asked for
+	Actual    float64 // percent the replica split gives
+	Canary    int     // canary replicas (of the first Deployment)
+	Stable    int     // stable replicas (of the first Deployment)
+	Ran       bool
+	Held      time.Duration
+	// Verdict is pass, fail, no data, or "" when the stage did not end (cancelled, paused).
+	Verdict string
+	// Metric, Value and Limit say what decided a failure.
+	Metric, Value, Limit string
+	// CanaryErrors and StableErrors are the tracks' error rates over the stage ("" unknown);
+	// CanaryP99 and StableP99 their p99 latencies.
+	CanaryErrors, StableErrors, CanaryP99, StableP99 string
+	// ErrorRate is the canary's error rate in percent, for the chart (negative: no data).
+	ErrorRate float64
 }

@@ -34,6 +34,7 @@ type preflight struct {
 	current int    // latest revision, 0 when the release does not exist
 	diff    string // rendered manifest vs the live release
 	colors  *colorPlan
+	tracks  *trackPlan
 }
 
 // preflight checks, before any write: the cluster answers, the namespace exists, the chart
@@ -79,22 +80,48 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 		}
 		opts.PostRender = pf.colors.postRender
 	} else if l, err := strategy.ReadLayout(live); err == nil && l.IsBlueGreen() {
-		return nil, fmt.Errorf("%s: release %s runs blue-green (its Deployments carry %s and its Services switch between colours); a %s upgrade would replace both colours and re-point the Services in one step, without checks and not without downtime. Keep strategy blue-green, or to migrate: install the chart under a new release name with strategy %s, move your ingress or DNS to it, then uninstall %s",
-			config.InStrategy, cfg.Release, strategy.ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
+		return nil, errBlueGreenRelease(cfg)
+	} else if cfg.Strategy == config.StrategyCanary {
+		pf.tracks = &trackPlan{first: len(hist) == 0}
+		if !pf.tracks.first {
+			if pf.tracks.layout, err = strategy.ReadTracks(live); err != nil {
+				return nil, err
+			}
+			opts.PostRender = pf.tracks.postRender
+		}
 	}
 	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
 	}
-	if pf.colors != nil {
-		if err := checkRendered(rendered.Manifest, pf.colors.next); err != nil {
+	if pf.tracks != nil && !pf.tracks.first {
+		if err := pf.tracks.check(); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.checkReferences(ctx, rendered.Manifest); err != nil {
+	return r.preflightRendered(ctx, pf, ch, live, rendered.Manifest)
+}
+
+// errBlueGreenRelease refuses another strategy on a blue-green release.
+func errBlueGreenRelease(cfg config.Config) error {
+	return fmt.Errorf("%s: release %s runs blue-green (its Deployments carry %s and its Services switch between colours); a %s upgrade would replace both colours and re-point the Services in one step, without checks and not without downtime. Keep strategy blue-green, or to migrate: install the chart under a new release name with strategy %s, move your ingress or DNS to it, then uninstall %s",
+		config.InStrategy, cfg.Release, strategy.ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
+}
+
+// preflightRendered checks the rendered manifest (its references, blue-green's layout) and
+// diffs it against the live release.
+func (r *run) preflightRendered(ctx context.Context, pf *preflight, ch *chart.Chart, live, manifest string) (*preflight, error) {
+	cfg := r.cfg
+	if pf.colors != nil {
+		if err := checkRendered(manifest, pf.colors.next); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.checkReferences(ctx, manifest); err != nil {
 		return nil, err
 	}
-	if pf.diff, err = release.Diff(live, rendered.Manifest); err != nil {
+	var err error
+	if pf.diff, err = release.Diff(live, manifest); err != nil {
 		return nil, err
 	}
 	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, ch.Metadata.Name, revName(pf.current))

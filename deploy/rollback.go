@@ -35,6 +35,18 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
+	switch {
+	case r.canaryUndone > 0: // finishing the interrupted run's canary was this rollback
+		r.out.Status = RolledBack
+		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canaryUndone, r.out.Recovered)
+		return
+	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && isCanary(r.lock.Previous.Notes):
+		r.abort(ctx)
+		if r.out.Status == Aborted {
+			r.out.Status = RolledBack
+		}
+		return
+	}
 	if l, err := strategy.ReadLayout(hist[len(hist)-1].Manifest); err == nil && l.IsBlueGreen() {
 		r.rollbackColors(ctx, hist)
 		return

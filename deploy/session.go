@@ -131,6 +131,12 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
 		return r.finishColors(ctx, rev, who, hist)
 	}
+	if isCanary(prev.Notes) && prev.Notes[kube.AnnotationPromoting] == "" {
+		return r.finishCanary(ctx, rev, who, hist)
+	}
+	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
+		defer r.retireCanaries(ctx, prev.Notes)
+	}
 	last := hist[len(hist)-1]
 	var why string
 	switch {

@@ -97,9 +97,24 @@ func Hint(s Signal) string {
 		return hintDeadline
 	case HealthCheck:
 		return hintHealthCheck
+	case Analysis:
+		switch s.Reason {
+		case "NoData":
+			return hintNoData
+		case "PrometheusError":
+			return hintPrometheus
+		}
+		return hintAnalysis
 	}
 	return ""
 }
+
+// Hints of a canary's metric analysis.
+const (
+	hintAnalysis   = "The canary's own metrics crossed the threshold while the stable track's did not: compare the two in the stage table, then read the canary's logs for the failing requests before releasing again."
+	hintNoData     = "No data is not a pass: check that Prometheus scrapes the canary's pods (their pod label), that the query names metrics the app exports, and that the stage got traffic (min_requests requests within interval)."
+	hintPrometheus = "Prometheus could not be asked: check prometheus_url is reachable from the runner and that the query is valid PromQL; the canary was aborted rather than promoted blind."
+)
 
 // missingConfig extracts what is missing from a CreateContainerConfigError message:
 // `Secret "db"` from `secret "db" not found`, or `key "PASSWORD" in Secret "db"` from

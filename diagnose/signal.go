@@ -34,6 +34,9 @@ const (
 	Deadline Category = "deadline"
 	// HealthCheck: the rollout completed but the post-deploy health check failed.
 	HealthCheck Category = "health-check"
+	// Analysis: a canary's metrics (error rate, latency) failed their thresholds, had no
+	// data, or could not be read.
+	Analysis Category = "analysis"
 )
 
 // Signal is one piece of evidence that a rollout has failed, found in a single object.

@@ -32,6 +32,13 @@ const (
 	// AnnotationActive is the colour live traffic goes to (for a chart without Services).
 	AnnotationActive = Prefix + "active-color"
 	LabelRelease     = Prefix + "release"
+	// The canary's state: the stage it reached (1-based), the stages and each stable
+	// Deployment's replica count planned from ("web=4,api=2"), and the promotion revision
+	// while the stable track is upgraded.
+	AnnotationStage     = Prefix + "canary-stage"
+	AnnotationStages    = Prefix + "canary-stages"
+	AnnotationReplicas  = Prefix + "canary-replicas"
+	AnnotationPromoting = Prefix + "canary-promoting"
 )
 
 // LeaseDuration is how long a lock outlives its holder's last renewal: a killed run's lock

@@ -61,7 +61,12 @@ func Outputs(o deploy.Outcome) map[string]string {
 		b, _ := json.Marshal(o.Revisions)
 		revs = string(b)
 	}
+	weight := ""
+	if o.Canary != nil {
+		weight = strconv.Itoa(o.Canary.Weight)
+	}
 	return map[string]string{
+		"canary_weight":     weight,
 		"status":            string(o.Status),
 		"revision":          itoa(o.Revision),
 		"previous_revision": itoa(o.PreviousRevision),

@@ -51,6 +51,9 @@ func Markdown(o deploy.Outcome) string {
 	if o.ActiveColor != "" {
 		fmt.Fprintf(&b, "| Live colour | `%s` |\n", o.ActiveColor)
 	}
+	if o.Canary != nil {
+		fmt.Fprintf(&b, "| Canary weight | %d%% |\n", o.Canary.Weight)
+	}
 	if o.Reason != "" {
 		fmt.Fprintf(&b, "| Reason | %s |\n", cell(o.Reason))
 	}
@@ -67,6 +70,9 @@ func Markdown(o deploy.Outcome) string {
 			fmt.Fprintf(&b, "| +%.1fs | %s | %s%s |\n", e.At.Seconds(), e.Phase, levelMark(e.Level), cell(e.Message))
 		}
 		b.WriteString("\n")
+	}
+	if o.Canary != nil {
+		b.WriteString(canaryMarkdown(o.Canary))
 	}
 	if len(o.Chain) > 0 {
 		b.WriteString("### Rollback chain\n\n| # | rolled back to | as revision | rolled out in | verified for | verdict |\n|---:|---:|---:|---:|---:|---|\n")

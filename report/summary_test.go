@@ -213,7 +213,7 @@ func TestMarkdownFirstInstall(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	wantKeys := []string{"active_color", "diagnosis", "duration_seconds", "failure_reason", "previous_revision", "reason", "revision",
+	wantKeys := []string{"active_color", "canary_weight", "diagnosis", "duration_seconds", "failure_reason", "previous_revision", "reason", "revision",
 		"revisions", "rollback_revision", "status"}
 
 	t.Run("succeeded", func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestOutputs(t *testing.T) {
 		}
 		want := map[string]string{
 			"status": "succeeded", "revision": "8", "previous_revision": "7", "rollback_revision": "",
-			"failure_reason": "", "diagnosis": "", "duration_seconds": "42.4", "revisions": "", "reason": "", "active_color": "",
+			"failure_reason": "", "diagnosis": "", "duration_seconds": "42.4", "revisions": "", "reason": "", "active_color": "", "canary_weight": "",
 		}
 		if !reflect.DeepEqual(out, want) {
 			t.Errorf("Outputs = %q\nwant      %q", out, want)

@@ -5,6 +5,8 @@ package strategy
 import (
 	"fmt"
 	"math"
+
+	"github.com/shepherd-deploy/shepherd/config"
 )
 
 // Split is one canary stage: the weight asked for, and the replicas that come closest to it.
@@ -39,7 +41,7 @@ func PlanCanary(weights []int, n int) ([]Split, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
 	}
-	if err := CheckStages(weights); err != nil {
+	if err := config.CheckStages(weights); err != nil {
 		return nil, err
 	}
 	out := make([]Split, 0, len(weights))
@@ -63,22 +65,14 @@ func PlanCanary(weights []int, n int) ([]Split, error) {
 	return out, nil
 }
 
-// CheckStages fails unless weights are strictly increasing percentages from 1 to 100 that end
-// at 100.
-func CheckStages(weights []int) error {
-	if len(weights) == 0 {
-		return fmt.Errorf("no stages (want e.g. 10,25,50,75,100)")
+// MaxTotal is the most replicas the two tracks run at once while the splits are applied in
+// order, starting from the stable track at n: each stage scales the canary up first and the
+// stable track down only once the canary is ready, so capacity never drops below the stage's.
+func MaxTotal(splits []Split, n int) int {
+	most, stable := n, n
+	for _, s := range splits {
+		most = max(most, s.Canary+stable)
+		stable = s.Stable
 	}
-	for i, w := range weights {
-		switch {
-		case w < 1 || w > 100:
-			return fmt.Errorf("stage %d is %d%%: each stage is 1 to 100", i+1, w)
-		case i > 0 && w <= weights[i-1]:
-			return fmt.Errorf("stage %d (%d%%) is not above stage %d (%d%%): stages must increase", i+1, w, i, weights[i-1])
-		}
-	}
-	if last := weights[len(weights)-1]; last != 100 {
-		return fmt.Errorf("the last stage is %d%%: stages end at 100", last)
-	}
-	return nil
+	return most
 }

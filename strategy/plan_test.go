@@ -51,25 +51,25 @@ func TestSplitActualAndExact(t *testing.T) {
 	}
 }
 
-func TestCheckStages(t *testing.T) {
-	for _, tc := range []struct {
-		ws   []int
-		want string // "" for valid
-	}{
-		{[]int{10, 25, 50, 75, 100}, ""},
-		{[]int{100}, ""},
-		{nil, "no stages"},
-		{[]int{10, 50}, "end at 100"},
-		{[]int{10, 10, 100}, "must increase"},
-		{[]int{50, 25, 100}, "must increase"},
-		{[]int{0, 100}, "1 to 100"},
-		{[]int{10, 120}, "1 to 100"},
+func TestMaxTotal(t *testing.T) {
+	std := []int{10, 25, 50, 75, 100}
+	for _, tc := range []struct{ n, want int }{
+		{10, 13}, // 50→75%: 8 canary come up while 5 stable still run
+		{4, 5},   // each stage: one canary pod above the stable pods still running
+		{3, 5},   // 50→75%: 3 canary beside 2 stable
+		{1, 2},
 	} {
-		err := CheckStages(tc.ws)
-		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("CheckStages(%v) = %v, want %q", tc.ws, err, tc.want)
+		splits, err := PlanCanary(std, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := MaxTotal(splits, tc.n); got != tc.want {
+			t.Errorf("n=%d: MaxTotal %d, want %d", tc.n, got, tc.want)
 		}
 	}
+}
+
+func TestPlanNeedsReplicas(t *testing.T) {
 	if _, err := PlanCanary([]int{100}, 0); err == nil {
 		t.Error("0 replicas planned")
 	}

@@ -75,6 +75,10 @@ type Failure struct {
 	Color, From Color
 	Switched    bool
 	By          string
+	// Canary: the failure is a canary's (Stage is the 0-based stage it reached, -1 before the
+	// first); Promoting when the stable track's upgrade to the new version failed.
+	Canary, Promoting bool
+	Stage             int
 }
 
 // For returns the strategy cfg names, set up as cfg says. An unknown name is an error, never a
@@ -85,6 +89,8 @@ func For(cfg config.Config) (Strategy, error) {
 		return Rolling{}, nil
 	case config.StrategyBlueGreen:
 		return BlueGreen{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
+	case config.StrategyCanary:
+		return Canary{AutoPromote: cfg.AutoPromote}, nil
 	}
 	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", cfg.Strategy)
 }

@@ -1,0 +1,428 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	helmrelease "helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/shepherd-deploy/shepherd/analysis"
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// trackPlan is what pre-flight knows of a canary deploy before it writes: the release's tracks
+// as its latest revision applied them (the stable documents the post-renderer keeps), and,
+// once the chart has rendered, the new version's replicas per Deployment.
+type trackPlan struct {
+	first        bool
+	layout       strategy.TrackLayout
+	replicas     map[string]int
+	unsplittable []string
+}
+
+func (p *trackPlan) postRender(rendered string) (string, error) {
+	l, err := strategy.ReadTracks(rendered)
+	if err != nil {
+		return "", err
+	}
+	p.replicas, p.unsplittable = l.Replicas, l.Unsplittable
+	return strategy.Canarize(rendered, p.layout.Stable)
+}
+
+// check refuses, before any write, a chart the canary cannot run.
+func (p *trackPlan) check() error {
+	switch {
+	case len(p.unsplittable) > 0:
+		return fmt.Errorf("%s: a canary runs two tracks of each Deployment side by side; the chart also renders %s, which would be upgraded in place, live, before any check; use strategy rolling for this chart",
+			config.InStrategy, strings.Join(p.unsplittable, ", "))
+	case len(p.replicas) == 0:
+		return fmt.Errorf("%s: the chart renders no Deployment: a canary has nothing to run", config.InStrategy)
+	}
+	for name, n := range p.replicas {
+		if n < 1 {
+			return fmt.Errorf("%s: Deployment %s runs %d replicas: a canary needs at least 1", config.InStrategy, name, n)
+		}
+	}
+	return nil
+}
+
+// tracks is a canary in flight: its revision, its Deployments, its plan and its judges.
+type tracks struct {
+	rev     int
+	names   []string       // the stable Deployments, sorted; the canary's are <name>-canary
+	restore map[string]int // the stable replicas an abort goes back to
+	n       map[string]int // the replicas the stages are planned from
+	stages  []int
+	splits  map[string][]strategy.Split
+	prom    *analysis.Prometheus
+	queries analysis.Queries
+	limits  analysis.Limits
+	tick    time.Duration
+	report  *CanaryReport
+}
+
+// newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
+// plan from.
+func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
+	cfg := r.cfg
+	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{},
+		queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0},
+		limits:  analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
+		tick:    min(5*time.Second, max(time.Second, cfg.Interval/10))}
+	for _, name := range t.names {
+		want := n[name]
+		if want == 0 {
+			want = layout.Replicas[name]
+		}
+		s, err := strategy.PlanCanary(stages, want)
+		if err != nil {
+			return nil, fmt.Errorf("Deployment %s: %w", name, err)
+		}
+		t.splits[name] = s
+	}
+	if len(t.names) == 0 {
+		return nil, fmt.Errorf("the release's revision %d has no stable Deployment", rev)
+	}
+	rep := &CanaryReport{Metrics: cfg.PrometheusURL != "", ErrorLimit: fmt.Sprintf("%g%%", cfg.ErrorThreshold)}
+	if cfg.LatencyThreshold > 0 {
+		rep.LatencyLimit = analysis.FormatSeconds(cfg.LatencyThreshold.Seconds())
+	}
+	for _, s := range t.splits[t.names[0]] {
+		rep.Stages = append(rep.Stages, StageReport{Requested: s.Requested, Actual: s.Actual(), Canary: s.Canary, Stable: s.Stable, ErrorRate: -1})
+	}
+	if cfg.PrometheusURL != "" {
+		p, err := analysis.NewPrometheus(cfg.PrometheusURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		t.prom = p
+	}
+	t.report = rep
+	r.out.Canary = rep
+	return t, nil
+}
+
+func (t *tracks) canaryNames() []string {
+	out := make([]string, len(t.names))
+	for i, n := range t.names {
+		out[i] = n + strategy.CanarySuffix
+	}
+	return out
+}
+
+// notes are the Lease notes of the canary at stage (1-based; 0 before the first).
+func (t *tracks) notes(stage int) map[string]string {
+	reps := make([]string, len(t.names))
+	for i, n := range t.names {
+		reps[i] = fmt.Sprintf("%s=%d", n, t.n[n])
+	}
+	ws := make([]string, len(t.stages))
+	for i, w := range t.stages {
+		ws[i] = strconv.Itoa(w)
+	}
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), kube.AnnotationStage: strconv.Itoa(stage),
+		kube.AnnotationStages: strings.Join(ws, ","), kube.AnnotationReplicas: strings.Join(reps, ","), kube.AnnotationPromoting: "",
+		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""}
+}
+
+// parseReplicas reads the Lease's "web=4,api=2".
+func parseReplicas(s string) map[string]int {
+	out := map[string]int{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if n, err := strconv.Atoi(v); ok && err == nil {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// canaryCluster is the run as the canary sees it: the cluster, and the tracks in flight.
+type canaryCluster struct {
+	*cluster
+	tr *tracks
+}
+
+var _ strategy.Tracks = (*canaryCluster)(nil)
+
+// FirstInstall: the release has no revision yet.
+func (c *canaryCluster) FirstInstall() bool { return c.pf != nil && c.pf.tracks != nil && c.pf.tracks.first }
+
+// Stages is the number of stages planned.
+func (c *canaryCluster) Stages() int { return len(c.tr.stages) }
+
+// UpgradeCanary is a Helm upgrade whose post-renderer keeps the stable Deployments and adds the
+// canary's at zero replicas (see strategy.Canarize); the revision is labelled as a canary's.
+func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) {
+	r, cfg, p := c.r, c.r.cfg, c.pf.tracks
+	desc := fmt.Sprintf("Shepherd canary: %s beside the stable track (stages %s)", orDefault(cfg.ImageTag, "chart defaults"), joinInts(cfg.Stages))
+	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+		Description: desc, PostRender: p.postRender, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary}})
+	if err != nil {
+		if n := r.latest(); n > c.pf.current {
+			r.out.Revision = n
+			return strategy.Revision{Number: n}, err
+		}
+		return strategy.Revision{}, err
+	}
+	r.out.Revision = rel.Version
+	l, err := strategy.ReadTracks(rel.Manifest)
+	if err != nil {
+		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
+	}
+	if c.tr, err = r.newTracks(rel.Version, l, p.replicas, cfg.Stages); err != nil {
+		return strategy.Revision{Number: rel.Version}, err
+	}
+	r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0))
+	r.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s)",
+		rel.Version, orDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), revName(c.pf.current))
+	if !c.tr.report.Metrics {
+		r.event(ctx, "canary", Warn, "no prometheus_url: each stage is judged on the canary's pod health only, no metrics are analysed")
+	}
+	if most := strategy.MaxTotal(c.tr.splits[c.tr.names[0]], c.tr.n[c.tr.names[0]]); most > c.tr.n[c.tr.names[0]] {
+		r.d.Log.Debug("canary surge", "deployment", c.tr.names[0], "most", most)
+	}
+	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: c.tr.canaryNames()}}, nil
+}
+
+// scale sets Deployment name's replicas.
+func (r *run) scale(ctx context.Context, name string, replicas int) error {
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
+	if _, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("scale %s to %d: %w", name, replicas, kube.Explain(err))
+	}
+	return nil
+}
+
+// SetStage scales the canary up to stage i's replicas, watches it ready, then scales the
+// stable track down: capacity never drops below the stage's.
+func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, error) {
+	r, t := c.r, c.tr
+	since := r.d.Clock.Now()
+	for _, name := range t.names {
+		if err := r.scale(ctx, name+strategy.CanarySuffix, t.splits[name][i].Canary); err != nil {
+			return health.Result{}, err
+		}
+	}
+	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
+	if err != nil || !res.Ready {
+		return res, err
+	}
+	for _, name := range t.names {
+		if err := r.scale(ctx, name, t.splits[name][i].Stable); err != nil {
+			return res, err
+		}
+	}
+	st := &t.report.Stages[i]
+	st.Ran, t.report.Weight = true, int(math.Round(st.Actual))
+	r.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1))
+	r.event(ctx, "stage", Info, "stage %d/%d: %d%% asked, %s live (%d canary + %d stable pods of %s)",
+		i+1, len(t.stages), st.Requested, pct(st.Actual), st.Canary, st.Stable, t.names[0])
+	if s := t.splits[t.names[0]][i]; !s.Exact() {
+		r.event(ctx, "stage", Warn, "stage %d: %d replicas cannot give %d%%; the closest split gives %s", i+1, t.n[t.names[0]], st.Requested, pct(st.Actual))
+	}
+	return res, nil
+}
+
+func pct(f float64) string {
+	if f == math.Trunc(f) {
+		return fmt.Sprintf("%.0f%%", f)
+	}
+	return fmt.Sprintf("%.1f%%", f)
+}
+
+func joinInts(ws []int) string {
+	s := make([]string, len(ws))
+	for i, w := range ws {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, ",")
+}
+
+// Pause records the canary as awaiting promotion at stage i (0-based): it keeps serving at
+// that weight until mode promote or abort.
+func (c *canaryCluster) Pause(ctx context.Context, rev, i int) {
+	r, t := c.r, c.tr
+	r.state(ctx, kube.PhaseAwaitingPromotion, rev, t.notes(i+1))
+	r.keepPhase = true
+	r.out.Status = AwaitingPromotion
+	if i < 0 {
+		r.out.Message = fmt.Sprintf("revision %d's canary is applied at 0%% of traffic", rev)
+	} else {
+		st := t.report.Stages[i]
+		r.out.Message = fmt.Sprintf("revision %d's canary passed stages 1–%d and serves %s of traffic (%d canary + %d stable pods)", rev, i+1, pct(st.Actual), st.Canary, st.Stable)
+	}
+	r.out.Message += ". Run again with mode: promote to finish (the last stage, then the stable track on the new version), or mode: abort to drop it"
+	r.event(ctx, "gate", Info, "%s", r.out.Message)
+}
+
+// PromoteStable upgrades the stable track to the canary's version: a Helm upgrade from the
+// canary revision's chart and values, the canary's Deployments kept at the replicas they run.
+func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, error) {
+	r, t := c.r, c.tr
+	canaryRel, err := r.revisionRelease(t.rev)
+	if err != nil {
+		return strategy.Revision{}, err
+	}
+	l, err := strategy.ReadTracks(canaryRel.Manifest)
+	if err != nil {
+		return strategy.Revision{}, err
+	}
+	live := map[string]int{}
+	for _, name := range t.names {
+		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name+strategy.CanarySuffix, metav1.GetOptions{})
+		if err != nil {
+			return strategy.Revision{}, fmt.Errorf("read %s%s: %w", name, strategy.CanarySuffix, kube.Explain(err))
+		}
+		live[name] = int(*d.Spec.Replicas)
+	}
+	notes := t.notes(len(t.stages))
+	notes[kube.AnnotationPromoting] = strconv.Itoa(t.rev)
+	r.state(ctx, kube.PhaseDeploying, t.rev, notes)
+	before := r.latest()
+	rel, err := r.d.Helm.Upgrade(ctx, r.cfg.Release, canaryRel.Chart, canaryRel.Config, release.UpgradeOptions{
+		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
+		PostRender:  func(m string) (string, error) { return strategy.Promoted(m, l.Canary, live) }})
+	if err != nil {
+		if n := r.latest(); n > before {
+			r.out.Revision = n
+			return strategy.Revision{Number: n}, err
+		}
+		return strategy.Revision{}, err
+	}
+	r.out.Revision = rel.Version
+	r.state(ctx, kube.PhaseDeploying, rel.Version, notes)
+	r.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
+		rel.Version, strings.Join(t.names, ", "), t.rev)
+	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: t.names}}, nil
+}
+
+// revisionRelease is revision rev of the release, from Helm's history.
+func (r *run) revisionRelease(rev int) (*helmrelease.Release, error) {
+	hist, err := r.d.Helm.History(r.cfg.Release)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hist {
+		if h.Version == rev {
+			return h, nil
+		}
+	}
+	return nil, fmt.Errorf("revision %d of release %s is not in its history", rev, r.cfg.Release)
+}
+
+// Retire takes the canary to zero replicas once the stable track serves the new version.
+func (c *canaryCluster) Retire(ctx context.Context) error {
+	r, t := c.r, c.tr
+	for _, name := range t.canaryNames() {
+		if err := r.scale(ctx, name, 0); err != nil {
+			return err
+		}
+	}
+	t.report.Weight = 100
+	r.event(ctx, "promote", Info, "the stable track serves the new version; %s scaled to 0 (kept)", strings.Join(t.canaryNames(), ", "))
+	return nil
+}
+
+// Abort takes the canary to zero and the stable track back to its replicas, then watches the
+// stable track ready.
+func (c *canaryCluster) Abort(ctx context.Context, _ *strategy.Failure) error {
+	r, t := c.r, c.tr
+	r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0))
+	since := r.d.Clock.Now()
+	names := append([]string(nil), t.names...)
+	sort.Strings(names)
+	for _, name := range names {
+		if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
+			return err
+		}
+		if err := r.scale(ctx, name, max(t.restore[name], 1)); err != nil {
+			return err
+		}
+	}
+	t.report.Weight = 0
+	res, err := c.Watch(ctx, release.Workloads{Deployments: names}, since)
+	switch {
+	case err != nil:
+		return err
+	case !res.Ready:
+		return fmt.Errorf("the stable track did not come back ready: %s", res.Status)
+	}
+	r.event(ctx, "abort", Info, "canary scaled to 0; the stable track (%s) serves 100%% again: %s", strings.Join(names, ", "), res.Status)
+	return nil
+}
+
+// Diagnose records the evidence of a canary's failure.
+func (c *canaryCluster) Diagnose(ctx context.Context, f *strategy.Failure) {
+	check := "the canary's rollout"
+	if f.Stage >= 0 && c.tr != nil && f.Stage < len(c.tr.stages) {
+		check = fmt.Sprintf("canary stage %d/%d (%d%%)", f.Stage+1, len(c.tr.stages), c.tr.stages[f.Stage])
+	}
+	if f.Metrics() && f.Why == "" {
+		f.Why = f.Result.Signals[0].Message
+	}
+	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
+}
+
+// Settle records how the canary's abort went, in the outcome and in Helm history.
+func (c *canaryCluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
+	r := c.r
+	r.out.FailureReason = f.Reason
+	why := orDefault(f.Why, "no reason recorded")
+	where := "before its first stage"
+	if c.tr != nil && f.Stage >= 0 && f.Stage < len(c.tr.stages) {
+		where = fmt.Sprintf("at stage %d/%d (%d%%)", f.Stage+1, len(c.tr.stages), c.tr.stages[f.Stage])
+	}
+	if err != nil {
+		r.unfinished = true
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		r.fail(ctx, "abort", f.Reason, "the canary of revision %d failed %s (%s) and aborting it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
+			f.Revision, where, why, kube.Explain(err), r.lock.Recorded(), f.Revision, r.cfg.Release)
+		return
+	}
+	desc := truncate(fmt.Sprintf("Shepherd canary: aborted %s: %s", where, why), 200)
+	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
+		r.event(ctx, "abort", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
+	}
+	stable := r.restoreStable(f.Revision)
+	r.out.Status = RolledBack
+	r.out.Message = fmt.Sprintf("the canary of revision %d was aborted %s: %s; the stable track (revision %s) serves 100%% again", f.Revision, where, why, revName(stable))
+	r.event(ctx, "done", Error, "%s", r.out.Message)
+}
+
+// restoreStable marks the revision the stable track runs (the newest before rev that Helm
+// superseded, not a canary's) deployed again, and returns it (0: none).
+func (r *run) restoreStable(rev int) int {
+	hist, err := r.d.Helm.History(r.cfg.Release)
+	if err != nil {
+		return 0
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		h := hist[i]
+		if h.Version >= rev || h.Labels[strategy.TrackLabel] == strategy.TrackCanary || h.Info == nil {
+			continue
+		}
+		if h.Info.Status == helmrelease.StatusSuperseded {
+			if err := r.d.Helm.SetStatus(r.cfg.Release, h.Version, helmrelease.StatusDeployed, h.Info.Description); err != nil {
+				r.d.Log.Debug("restore deployed", "err", err)
+			}
+		}
+		if h.Info.Status != helmrelease.StatusFailed {
+			return h.Version
+		}
+	}
+	return 0
+}

@@ -1,0 +1,151 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/analysis"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// Judge holds stage i for the interval: the canary's pods are watched the whole time (none
+// may restart or go unready) and, with Prometheus, its metrics are read every few seconds over
+// the stage so far, beside the stable track's. Conclusive evidence stops the stage at once;
+// otherwise it is judged on its whole window at the end.
+func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, error) {
+	r, t := c.r, c.tr
+	st := &t.report.Stages[i]
+	start := r.d.Clock.Now()
+	defer func() { st.Held = r.d.Clock.Since(start) }()
+	what := "pod health only"
+	if t.prom != nil {
+		what = "pod health, error rate ≤ " + t.report.ErrorLimit
+		if t.report.LatencyLimit != "" {
+			what += ", p99 ≤ " + t.report.LatencyLimit
+		}
+	}
+	r.waitEvent(ctx, "stage", r.cfg.Interval, "stage %d/%d: holding %s for %s, judging %s", i+1, len(t.stages), pct(st.Actual), r.cfg.Interval, what)
+
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type podVerdict struct {
+		sig *diagnose.Signal
+		err error
+	}
+	pods := make(chan podVerdict, 1)
+	go func() {
+		sig, err := c.steadyPods(pctx, t.canaryNames(), r.cfg.Interval)
+		pods <- podVerdict{sig, err}
+	}()
+	judge := &analysis.StageJudge{Limits: t.limits}
+	tick := r.d.Clock.NewTicker(t.tick)
+	defer tick.Stop()
+	for held := false; !held; {
+		select {
+		case p := <-pods:
+			switch {
+			case p.sig != nil:
+				st.Verdict, st.Metric = "fail", "pods"
+				return p.sig, nil
+			case p.err != nil:
+				return nil, p.err
+			}
+			held = true
+		case <-tick.C():
+			if t.prom == nil {
+				continue
+			}
+			if sig := c.observe(ctx, judge, i, start, false); sig != nil {
+				return sig, nil
+			}
+		}
+	}
+	if t.prom == nil {
+		st.Verdict = "pass"
+		return nil, nil
+	}
+	return c.observe(ctx, judge, i, start, true), nil
+}
+
+// observe reads both tracks' metrics over the stage so far and judges the canary's; final
+// judges the whole window. It returns the failure's signal, if any.
+func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, final bool) *diagnose.Signal {
+	r, t := c.r, c.tr
+	st := &t.report.Stages[i]
+	window := fmt.Sprintf("%ds", max(1, int(math.Ceil(r.d.Clock.Since(start).Seconds()))))
+	vars := func(track string, names []string) map[string]string {
+		return map[string]string{"namespace": r.cfg.Namespace, "release": r.cfg.Release, "window": window, "track": track, "pods": strategy.PodPattern(names)}
+	}
+	where := fmt.Sprintf("stage %d/%d (%d%%)", i+1, len(t.stages), st.Requested)
+	canary, err := t.queries.Observe(ctx, t.prom, vars("canary", t.canaryNames()))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		st.Verdict, st.Metric, st.Value = "fail", "prometheus", "unreadable"
+		return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + t.canaryNames()[0], Reason: "PrometheusError",
+			Message: fmt.Sprintf("the canary's metrics could not be read at %s: %v", where, err)}
+	}
+	stable, serr := t.queries.Observe(ctx, t.prom, vars("stable", t.names))
+	var j analysis.Judgement
+	if final {
+		judge.Observe(canary)
+		j = judge.End()
+	} else {
+		j = judge.Observe(canary)
+	}
+	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, t.queries.WithLatency)
+	st.ErrorRate = -1
+	if canary.Ratio == canary.Ratio {
+		st.ErrorRate = 100 * canary.Ratio
+	}
+	if serr == nil {
+		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, t.queries.WithLatency)
+	}
+	switch {
+	case j.Verdict == analysis.Fail || (final && j.Verdict == analysis.NoData):
+		st.Verdict, st.Metric, st.Value, st.Limit = string(j.Verdict), j.Metric, j.Value, j.Limit
+		reason, msg := "ErrorRate", fmt.Sprintf("error rate %s is above the %s threshold at %s", j.Value, j.Limit, where)
+		switch {
+		case j.Verdict == analysis.NoData:
+			reason, msg = "NoData", fmt.Sprintf("%s: %s at %s, and no data is not a pass", j.Metric, j.Value, where)
+		case j.Metric == "p99 latency":
+			reason, msg = "Latency", fmt.Sprintf("p99 latency %s is above the %s threshold at %s", j.Value, j.Limit, where)
+		}
+		base := st.StableErrors
+		if j.Metric == "p99 latency" {
+			base = st.StableP99
+		}
+		msg += "; stable track: " + orDefault(base, "no data")
+		if !final {
+			msg += fmt.Sprintf(" (decided after %s of %s)", r.d.Clock.Since(start).Round(time.Second), r.cfg.Interval)
+		}
+		return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + t.canaryNames()[0], Reason: reason, Message: msg}
+	case final:
+		st.Verdict = "pass"
+	}
+	return nil
+}
+
+func describeErrors(o analysis.Observation) string {
+	if o.Ratio != o.Ratio {
+		return "no data"
+	}
+	if !o.RequestsKnown {
+		return fmt.Sprintf("%.2f%%", 100*o.Ratio)
+	}
+	return fmt.Sprintf("%.2f%% (%.0f/%.0f)", 100*o.Ratio, o.Errors, o.Requests)
+}
+
+func describeP99(o analysis.Observation, read bool) string {
+	switch {
+	case !read:
+		return ""
+	case o.P99.NoData:
+		return "no data"
+	}
+	return analysis.FormatSeconds(o.P99.Value)
+}

@@ -1,0 +1,177 @@
+package strategy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// The pure half of the canary: what a release's manifest holds as tracks, and how a chart's
+// rendered manifest becomes a canary's (and a promotion's), for a Helm post-renderer. Any
+// chart works unchanged: the stable track is the chart's own Deployments, names unchanged; the
+// canary track is <name>-canary, whose pods carry the labels the chart's Services select plus
+// shepherd.io/track: canary, so traffic splits by ready replicas through the same Services.
+
+// The track label and the canary's name suffix.
+const (
+	TrackLabel   = release.TrackLabel
+	TrackCanary  = release.TrackCanary
+	CanarySuffix = "-canary"
+)
+
+// TrackLayout is what a release's manifest holds, as the canary sees it.
+type TrackLayout struct {
+	// Stable are the stable track's Deployment documents as applied, by name.
+	Stable map[string]string
+	// Canary are the canary track's Deployment documents as applied, by stable name.
+	Canary map[string]string
+	// Replicas are the replicas each stable Deployment's document asks for, by name.
+	Replicas map[string]int
+	// Unsplittable names the StatefulSets and DaemonSets: they cannot run as two tracks.
+	Unsplittable []string
+}
+
+// Names are the stable Deployments' names, sorted.
+func (l TrackLayout) Names() []string {
+	out := make([]string, 0, len(l.Stable))
+	for n := range l.Stable {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadTracks reads a manifest (rendered, or as a revision applied it).
+func ReadTracks(manifest string) (TrackLayout, error) {
+	l := TrackLayout{Stable: map[string]string{}, Canary: map[string]string{}, Replicas: map[string]int{}}
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return l, err
+	}
+	for _, r := range resources {
+		if !strings.HasPrefix(r.APIVersion, "apps/") {
+			continue
+		}
+		if r.Kind == "StatefulSet" || r.Kind == "DaemonSet" {
+			l.Unsplittable = append(l.Unsplittable, r.Kind+"/"+r.Name)
+		}
+		if r.Kind != "Deployment" {
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return l, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		lbls, _ := meta["labels"].(map[string]any)
+		if lbls[TrackLabel] == TrackCanary {
+			l.Canary[strings.TrimSuffix(r.Name, CanarySuffix)] = r.Raw
+			continue
+		}
+		l.Stable[r.Name] = r.Raw
+		l.Replicas[r.Name] = replicasOf(obj)
+	}
+	return l, nil
+}
+
+// replicasOf is a Deployment's spec.replicas (1 when unset, as the API server defaults it).
+func replicasOf(obj map[string]any) int {
+	spec, _ := obj["spec"].(map[string]any)
+	switch v := spec["replicas"].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case int64:
+		return int(v)
+	}
+	return 1
+}
+
+// Canarize turns the chart's rendered manifest (the new version) into what Helm applies to
+// start a canary while stable (the stable track's documents, as the latest revision applied
+// them) serves:
+//
+//   - each apps/v1 Deployment of the chart stays as stable applied it (Helm leaves it alone)
+//     and gains a twin <name>-canary of the new version at zero replicas, its labels, selector
+//     and pod template carrying shepherd.io/track: canary;
+//   - everything else is left as the chart rendered it.
+//
+// A Deployment new in this version has no stable track to compare with: that is an error.
+func Canarize(rendered string, stable map[string]string) (string, error) {
+	resources, err := release.SplitManifest(rendered)
+	if err != nil {
+		return "", err
+	}
+	var docs []string
+	for _, r := range resources {
+		if r.Kind != "Deployment" || !strings.HasPrefix(r.APIVersion, "apps/") {
+			docs = append(docs, r.Raw)
+			continue
+		}
+		kept, ok := stable[r.Name]
+		if !ok {
+			return "", fmt.Errorf("canary: Deployment %s is new in this version: there is no stable %s to run a canary beside (deploy it once with strategy rolling)", r.Name, r.Name)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		canaryDeployment(obj)
+		docs = append(docs, kept, encode(obj))
+	}
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// canaryDeployment renames a Deployment to <name>-canary at zero replicas, the track label on
+// its labels, selector and pod template.
+func canaryDeployment(obj map[string]any) {
+	meta, _ := obj["metadata"].(map[string]any)
+	meta["name"] = fmt.Sprint(meta["name"]) + CanarySuffix
+	setPath(obj, []string{"metadata", "labels", TrackLabel}, TrackCanary)
+	setPath(obj, []string{"spec", "selector", "matchLabels", TrackLabel}, TrackCanary)
+	setPath(obj, []string{"spec", "template", "metadata", "labels", TrackLabel}, TrackCanary)
+	obj["spec"].(map[string]any)["replicas"] = 0
+}
+
+// Promoted turns the chart's rendered manifest (the canary's version) into what Helm applies to
+// promote it: the chart as rendered — the stable track on the new version — plus the canary
+// documents (as the canary's revision applied them) at the replicas they run now (live), so the
+// canary keeps serving until the stable track is ready.
+func Promoted(rendered string, canary map[string]string, live map[string]int) (string, error) {
+	if _, err := release.SplitManifest(rendered); err != nil {
+		return "", err
+	}
+	docs := []string{strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rendered), "---"))}
+	names := make([]string, 0, len(canary))
+	for n := range canary {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(canary[n]), &obj); err != nil {
+			return "", fmt.Errorf("Deployment/%s%s: %w", n, CanarySuffix, err)
+		}
+		obj["spec"].(map[string]any)["replicas"] = live[n]
+		docs = append(docs, encode(obj))
+	}
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// PodPattern is a regular expression (RE2, as PromQL's =~ takes it, anchored) matching the pod
+// names of the Deployments named: <name>-<replicaset hash>-<pod suffix>.
+func PodPattern(deployments []string) string {
+	alts := make([]string, len(deployments))
+	for i, d := range deployments {
+		alts[i] = strings.NewReplacer(".", `\\.`).Replace(d) + "-[a-z0-9]+-[a-z0-9]+"
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return "(" + strings.Join(alts, "|") + ")"
+}
