@@ -157,7 +157,9 @@ type canaryCluster struct {
 var _ strategy.Tracks = (*canaryCluster)(nil)
 
 // FirstInstall: the release has no revision yet.
-func (c *canaryCluster) FirstInstall() bool { return c.pf != nil && c.pf.tracks != nil && c.pf.tracks.first }
+func (c *canaryCluster) FirstInstall() bool {
+	return c.pf != nil && c.pf.tracks != nil && c.pf.tracks.first
+}
 
 // Stages is the number of stages planned.
 func (c *canaryCluster) Stages() int { return len(c.tr.stages) }

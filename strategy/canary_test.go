@@ -87,7 +87,9 @@ func TestCanary(t *testing.T) {
 			"canary stage1", "diagnose abort settle stage1", false},
 		{"the gate: paused after the last stage below 100%", nil, false,
 			"canary stage1 judge1 stage2 judge2 pause 2 after stage2", "", true},
-		{"the promotion fails its rollout: a Helm rollback", func(f *fakeTracks) { f.watch = health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}} }, true,
+		{"the promotion fails its rollout: a Helm rollback", func(f *fakeTracks) {
+			f.watch = health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}
+		}, true,
 			"canary stage1 judge1 stage2 judge2 stage3 judge3 promote watch", "rollback 3", false},
 		{"first install: a rolling deploy", func(f *fakeTracks) { f.first = true }, true,
 			"info canary upgrade watch info watch health", "", false},
