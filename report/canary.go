@@ -49,8 +49,8 @@ func canaryMarkdown(c *deploy.CanaryReport) string {
 			if s.Value != "" {
 				verdict += " " + s.Value
 			}
-			if s.Limit != "" {
-				verdict += " > " + s.Limit
+			if s.Limit != "" && s.Verdict == "fail" {
+				verdict += " above " + s.Limit
 			}
 		}
 		fmt.Fprintf(&b, "| %d | %d%% | %s | %d + %d | %s | %s | %s |", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable, held,

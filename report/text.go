@@ -135,6 +135,9 @@ func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
 	if o.ActiveColor != "" {
 		row("live colour", o.ActiveColor)
 	}
+	if o.Canary != nil {
+		row("canary weight", fmt.Sprintf("%d%%", o.Canary.Weight))
+	}
 	if o.Reason != "" {
 		row("reason", o.Reason)
 	}
@@ -147,6 +150,23 @@ func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
 	row("duration", o.Duration.Round(100*time.Millisecond).String())
 	_ = tw.Flush()
 
+	if c := o.Canary; c != nil {
+		fmt.Fprintln(t.W, "\ncanary stages:")
+		if !c.Metrics {
+			fmt.Fprintln(t.W, "  no metrics were analysed (no --prometheus-url): pod health only")
+		}
+		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #	asked	live	canary+stable	held	canary errors	stable errors	verdict")
+		for i, s := range c.Stages {
+			verdict := "not run"
+			if s.Ran {
+				verdict = strings.TrimSpace(s.Verdict + " " + s.Metric + " " + s.Value)
+			}
+			fmt.Fprintf(tw, "  %d\t%d%%\t%s\t%d+%d\t%s\t%s\t%s\t%s\n", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable,
+				secs(s.Held), orDash(s.CanaryErrors), orDash(s.StableErrors), verdict)
+		}
+		_ = tw.Flush()
+	}
 	if len(o.Chain) > 0 {
 		fmt.Fprintln(t.W, "\nrollback chain:")
 		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)

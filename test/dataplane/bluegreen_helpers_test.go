@@ -102,12 +102,17 @@ type routeLog struct {
 }
 
 func watchRoutes(c *testcluster.Cluster, ns, svc string) *routeLog {
+	return watchRouting(func(ctx context.Context) (string, error) { return routed(ctx, c, ns, svc) })
+}
+
+// watchRouting records every distinct answer of routing, polled every 50ms, until Stop.
+func watchRouting(routing func(ctx context.Context) (string, error)) *routeLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &routeLog{stop: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		for ctx.Err() == nil {
-			if got, err := routed(ctx, c, ns, svc); err == nil {
+			if got, err := routing(ctx); err == nil {
 				l.mu.Lock()
 				if len(l.seen) == 0 || l.seen[len(l.seen)-1] != got {
 					l.seen = append(l.seen, got)

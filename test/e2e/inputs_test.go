@@ -26,7 +26,12 @@ func TestActionBadInputChangesNothing(t *testing.T) {
 		name, input, value string
 		says               string
 	}{
-		{"unknown strategy", "strategy", "yolo", `strategy: "yolo" is not supported (allowed: rolling, blue-green)`},
+		{"unknown strategy", "strategy", "yolo", `strategy: "yolo" is not supported (allowed: rolling, blue-green, canary)`},
+		{"stages not increasing", "stages", "10,5,100", "stages: "},
+		{"stages not ending at 100", "stages", "10,50", "stages end at 100"},
+		{"threshold not a number", "error_threshold", "five", `error_threshold: "five" is not a number`},
+		{"unknown template placeholder", "error_rate_query", `rate(x{pod=~"{{ podz }}"}[1m])`, "error_rate_query: unknown placeholder {{ podz }}"},
+		{"latency not a latency", "latency_threshold", "fast", `latency_threshold: "fast" is not a latency`},
 		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy, rollback, history, promote, abort)`},
 		{"malformed set", "set", "replicaCount", `set: line "replicaCount"`},
 		{"negative timeout", "timeout", "-5s", "timeout: must be positive"},

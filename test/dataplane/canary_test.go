@@ -1,0 +1,246 @@
+//go:build e2e
+
+package dataplane
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+)
+
+// image is Deployment name's image tag.
+func image(t *testing.T, c *testcluster.Cluster, ns, name string) string {
+	t.Helper()
+	d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := d.Spec.Template.Spec.Containers[0].Image
+	return img[strings.LastIndex(img, ":")+1:]
+}
+
+// backOnStable requires the canary at 0 and the stable track back at 2 replicas of 1.0.0,
+// serving all traffic.
+func backOnStable(t *testing.T, c *testcluster.Cluster, ns string) {
+	t.Helper()
+	scaledDown(t, c, ns, "web-canary")
+	if n := replicas(t, c, ns, "web"); n != 2 {
+		t.Errorf("web has %d replicas, want 2 (back to full)", n)
+	}
+	if tag := image(t, c, ns, "web"); tag != "1.0.0" {
+		t.Errorf("web runs %s, want 1.0.0", tag)
+	}
+	tracksRouteTo(t, c, ns, "stable@1.0.0")
+}
+
+// A healthy canary takes its share of real traffic (one pod of two at 50%), passes both stages
+// on Prometheus' figures, and is promoted: the stable Deployment runs the new version, the
+// canary goes to 0 (kept), helm history shows the canary's revision and the promotion.
+func TestCanaryHealthyIsPromoted(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	log := watchTracks(c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0"))
+	seen := log.Stop()
+	if r.Exit != 0 {
+		t.Fatalf("exit %d for a healthy canary\n%s", r.Exit, r.Stdout)
+	}
+	wantOut(t, r, "status", "succeeded")
+	wantOut(t, r, "canary_weight", "100")
+	wantOut(t, r, "revision", "3")
+	if !strings.Contains(strings.Join(seen, " "), "canary@2.0.0,stable@1.0.0") {
+		t.Errorf("traffic never split between the tracks: %v", seen)
+	}
+	if tag := image(t, c, ns, "web"); tag != "2.0.0" {
+		t.Errorf("the stable Deployment runs %s after the promotion, want 2.0.0", tag)
+	}
+	scaledDown(t, c, ns, "web-canary")
+	tracksRouteTo(t, c, ns, "stable@2.0.0")
+	if h := helmHistory(t, c, ns); h != "1:superseded 2:superseded 3:deployed" {
+		t.Errorf("helm history = %s", h)
+	}
+	for _, want := range []string{"### Canary stages", "| 1 | 50% | 50% | 1 + 1 |", "| 2 | 100% | 100% | 2 + 0 |", "✅ pass", "xychart-beta", "| Canary weight | 100% |"} {
+		contains(t, "the summary", r.Summary, want)
+	}
+	// The stable track's figures are shown beside the canary's at 50%.
+	if strings.Count(r.Summary, "0.00% (0/") < 2 {
+		t.Errorf("the stage table does not show both tracks' error rates:\n%s", r.Summary)
+	}
+}
+
+// A canary answering 500s is aborted as soon as its error rate is significantly above the
+// threshold — long before its 60s stage ends — and the stable track serves everything again.
+func TestCanaryErroringIsAbortedBeforeItsStageEnds(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.FAIL_RATE=1", "interval", "60s"))
+	if r.Exit == 0 {
+		t.Fatalf("exit 0 for an erroring canary\n%s", r.Stdout)
+	}
+	wantOut(t, r, "status", "rolled-back")
+	wantOut(t, r, "failure_reason", "analysis")
+	wantOut(t, r, "canary_weight", "0")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "error rate")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "above the 5% threshold at stage 1/2 (50%)")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "stable track: 0.00%")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "decided after")
+	contains(t, "the summary", r.Summary, "❌ fail: error rate")
+	backOnStable(t, c, ns)
+	if h := helmHistory(t, c, ns); h != "1:deployed 2:failed" {
+		t.Errorf("helm history = %s, want the canary's revision failed and the stable one deployed", h)
+	}
+}
+
+// A canary slower than latency_threshold is aborted on its p99, with both tracks' p99 shown.
+func TestCanarySlowIsAbortedOnP99(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.LATENCY_MS=300", "interval", "60s", "latency_threshold", "100"))
+	if r.Exit == 0 {
+		t.Fatalf("exit 0 for a slow canary\n%s", r.Stdout)
+	}
+	wantOut(t, r, "status", "rolled-back")
+	wantOut(t, r, "failure_reason", "analysis")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "p99 latency")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "above the 100 ms threshold")
+	contains(t, "the summary", r.Summary, "canary p99")
+	backOnStable(t, c, ns)
+}
+
+// A canary without enough requests in its window is not passed: no data fails the stage.
+func TestCanaryWithoutDataFails(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "4s", "min_requests", "100000"))
+	if r.Exit == 0 {
+		t.Fatalf("exit 0 for a canary without data\n%s", r.Stdout)
+	}
+	wantOut(t, r, "status", "rolled-back")
+	wantOut(t, r, "failure_reason", "analysis")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "no data is not a pass")
+	contains(t, "the summary", r.Summary, "⚠️ no data")
+	backOnStable(t, c, ns)
+}
+
+// auto_promote false stops after the last stage below 100%, the canary serving; mode promote
+// runs the last stage and promotes.
+func TestCanaryGateThenPromote(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false"))
+	if r.Exit != 0 {
+		t.Fatalf("exit %d at the gate\n%s", r.Exit, r.Stdout)
+	}
+	wantOut(t, r, "status", "awaiting-promotion")
+	wantOut(t, r, "canary_weight", "50")
+	contains(t, "the message", r.Stdout, "mode: promote")
+	if p := leasePhase(c, ns); p != "awaiting-promotion" {
+		t.Errorf("lease phase %q, want awaiting-promotion", p)
+	}
+	tracksRouteTo(t, c, ns, "canary@2.0.0,stable@1.0.0")
+
+	r = runAction(t, canaryInputs(c, ns, "", "mode", "promote", "chart", ""))
+	if r.Exit != 0 {
+		t.Fatalf("promote: exit %d\n%s", r.Exit, r.Stdout)
+	}
+	wantOut(t, r, "status", "succeeded")
+	wantOut(t, r, "canary_weight", "100")
+	if tag := image(t, c, ns, "web"); tag != "2.0.0" {
+		t.Errorf("web runs %s after promote, want 2.0.0", tag)
+	}
+	scaledDown(t, c, ns, "web-canary")
+	tracksRouteTo(t, c, ns, "stable@2.0.0")
+}
+
+// mode abort drops a canary at the gate; mode rollback does the same as a rollback.
+func TestCanaryGateThenAbortOrRollback(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	for _, mode := range []string{"abort", "rollback"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ns := c.NewNamespace(t)
+			stableInstalled(t, c, ns)
+			if r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false", "interval", "3s")); r.Outputs["status"] != "awaiting-promotion" {
+				t.Fatalf("gate: %v\n%s", r.Outputs, r.Stdout)
+			}
+			r := runAction(t, canaryInputs(c, ns, "", "mode", mode, "chart", "", "reason", "not today"))
+			if r.Exit != 0 {
+				t.Fatalf("%s: exit %d\n%s", mode, r.Exit, r.Stdout)
+			}
+			want := map[string]string{"abort": "aborted", "rollback": "rolled-back"}[mode]
+			wantOut(t, r, "status", want)
+			contains(t, "the message", r.Stdout, "not today")
+			backOnStable(t, c, ns)
+			if h := helmHistory(t, c, ns); h != "1:deployed 2:failed" {
+				t.Errorf("helm history = %s", h)
+			}
+		})
+	}
+}
+
+// Prometheus that does not answer aborts the canary at once, and says which Prometheus.
+func TestCanaryPrometheusDownAborts(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "60s", "prometheus_url", "http://scraper:s3cret@127.0.0.1:1"))
+	if r.Exit == 0 {
+		t.Fatalf("exit 0 with Prometheus down\n%s", r.Stdout)
+	}
+	wantOut(t, r, "failure_reason", "analysis")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "prometheus at http://127.0.0.1:1")
+	if strings.Contains(r.Stdout+r.Summary+r.Outputs["diagnosis"], "s3cret") {
+		t.Error("the Prometheus password was printed")
+	}
+	backOnStable(t, c, ns)
+}
+
+// Without prometheus_url the canary is judged on pod health only, and the summary says so.
+func TestCanaryWithoutPrometheusJudgesPodsOnly(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "prometheus_url", "", "interval", "2s", "stages", "10,100"))
+	if r.Exit != 0 {
+		t.Fatalf("exit %d\n%s", r.Exit, r.Stdout)
+	}
+	contains(t, "the summary", r.Summary, "No metrics were analysed")
+	// 2 replicas cannot give 10%: one canary pod beside two stable ones is the closest.
+	contains(t, "the summary", r.Summary, "| 1 | 10% | 33.3% | 1 + 2 |")
+	contains(t, "the summary", r.Summary, "cannot give every weight asked (10% → 33.3%)")
+	wantOut(t, r, "canary_weight", "100")
+}
+
+// A crash-looping canary is caught by the fail-fast watcher at its first stage, diagnosed with
+// its logs, and aborted; failure_reason keeps the pod's category.
+func TestCanaryCrashLoopKeepsItsCategory(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.CRASH_ON_START=db unreachable"))
+	if r.Exit == 0 {
+		t.Fatalf("exit 0\n%s", r.Stdout)
+	}
+	wantOut(t, r, "status", "rolled-back")
+	wantOut(t, r, "failure_reason", "crash-loop")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "db unreachable")
+	backOnStable(t, c, ns)
+}
