@@ -175,7 +175,7 @@ func TestCanaryGateThenAbortOrRollback(t *testing.T) {
 			t.Parallel()
 			ns := c.NewNamespace(t)
 			stableInstalled(t, c, ns)
-			if r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false", "interval", "3s")); r.Outputs["status"] != "awaiting-promotion" {
+			if r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false")); r.Outputs["status"] != "awaiting-promotion" {
 				t.Fatalf("gate: %v\n%s", r.Outputs, r.Stdout)
 			}
 			r := runAction(t, canaryInputs(c, ns, "", "mode", mode, "chart", "", "reason", "not today"))
@@ -205,7 +205,12 @@ func TestCanaryPrometheusDownAborts(t *testing.T) {
 	}
 	wantOut(t, r, "failure_reason", "analysis")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "prometheus at http://127.0.0.1:1")
-	if strings.Contains(r.Stdout+r.Summary+r.Outputs["diagnosis"], "s3cret") {
+	if !strings.Contains(r.Stdout, "::add-mask::scraper:s3cret") {
+		t.Error("the runner was not told to mask prometheus_url's credentials")
+	}
+	printed := strings.ReplaceAll(r.Stdout, "::add-mask::scraper:s3cret", "")
+	printed = strings.ReplaceAll(printed, "::add-mask::s3cret", "")
+	if strings.Contains(printed+r.Summary+r.Outputs["diagnosis"], "s3cret") {
 		t.Error("the Prometheus password was printed")
 	}
 	backOnStable(t, c, ns)

@@ -37,14 +37,14 @@ func blueGreen(ctx context.Context, out io.Writer, c *testcluster.Cluster, chart
 		return o
 	}
 
-	fmt.Fprintf(out, "\n════ 4/5 blue-green: shop 1.0.0 goes live on blue ════\n")
+	fmt.Fprintf(out, "\n════ 4/7 blue-green: shop 1.0.0 goes live on blue ════\n")
 	cfg := base
 	cfg.ImageTag = "1.0.0"
 	if o := run(out, cfg); o.Status != deploy.Succeeded {
 		return fmt.Errorf("blue-green install: %s", o.Message)
 	}
 
-	fmt.Fprintf(out, "\n════ 5/5 blue-green: shop 1.1.0 on green, smoke-tested, switched — then rolled back during its grace period ════\n")
+	fmt.Fprintf(out, "\n════ 5/7 blue-green: shop 1.1.0 on green, smoke-tested, switched — then rolled back during its grace period ════\n")
 	cfg.ImageTag, cfg.GracePeriod = "1.1.0", time.Minute
 	var deployLog bytes.Buffer
 	done := make(chan deploy.Outcome, 1)

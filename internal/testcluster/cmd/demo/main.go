@@ -69,9 +69,9 @@ func runDemo(ctx context.Context, out io.Writer) int {
 		return 1
 	}
 	steps := []struct{ title, tag string }{
-		{"1/5 rolling: first install of example-app 1.0.0", "1.0.0"},
-		{"2/5 rolling: upgrade to 1.1.0 (a good release)", "1.1.0"},
-		{"3/5 rolling: upgrade to 1.2.0-crashloop (a bad release: it crashes on start)", "1.2.0-crashloop"},
+		{"1/7 rolling: first install of example-app 1.0.0", "1.0.0"},
+		{"2/7 rolling: upgrade to 1.1.0 (a good release)", "1.1.0"},
+		{"3/7 rolling: upgrade to 1.2.0-crashloop (a bad release: it crashes on start)", "1.2.0-crashloop"},
 	}
 	failures := 0
 	for _, s := range steps {
@@ -101,7 +101,11 @@ func runDemo(ctx context.Context, out io.Writer) int {
 		fmt.Fprintln(out, "\ndemo:", err)
 		return 1
 	}
-	fmt.Fprintln(out, "\ndemo: done — the bad release was caught, explained and rolled back; the blue-green release switched and switched back; the cluster is stopped.")
+	if err := canary(ctx, out, c, relative(chart)); err != nil {
+		fmt.Fprintln(out, "\ndemo:", err)
+		return 1
+	}
+	fmt.Fprintln(out, "\ndemo: done — the bad release was caught, explained and rolled back; the blue-green release switched and switched back; the erroring canary was stopped on its error rate; the cluster is stopped.")
 	return 0
 }
 
