@@ -52,7 +52,7 @@ func main() {
 	flag.BoolVar(&quick, "quick", false, "fast sanity run: -helm-timeout 1m -n 3 (flags given explicitly win)")
 	flag.StringVar(&o.out, "out", "", "results JSON file (default <repo>/bench/out/results.json)")
 	flag.BoolVar(&o.verbose, "v", false, "echo the output of every shepherd and helm run")
-	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green")
+	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green, canary")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -144,6 +144,9 @@ func run(ctx context.Context, o options) error {
 	if o.wants("blue-green") && ctx.Err() == nil {
 		res.BlueGreen = b.blueGreenScenario(ctx)
 	}
+	if o.wants("canary") && ctx.Err() == nil {
+		res.Canary = b.canaryScenario(ctx)
+	}
 	res.TotalSeconds = secs(time.Since(started))
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -163,6 +166,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if res.BlueGreen != nil && len(res.BlueGreen.Errors) > 0 {
 		failed = append(failed, "blue-green")
+	}
+	if res.Canary != nil && len(res.Canary.Errors) > 0 {
+		failed = append(failed, "canary")
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("scenarios with errors: %v (see the logs)", failed)

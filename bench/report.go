@@ -31,16 +31,17 @@ func defaultTargets() targets {
 
 // results is everything one run measured; it is what results.json holds.
 type results struct {
-	Started               time.Time  `json:"started"`
-	TotalSeconds          float64    `json:"total_seconds"`
-	HelmVersion           string     `json:"helm_version"`
-	HelmTimeout           string     `json:"helm_timeout"`     // --timeout of the --atomic runs
-	ShepherdTimeout       string     `json:"shepherd_timeout"` // timeout input of every run
-	HealthyRuns           int        `json:"healthy_runs"`
-	ClusterStartupSeconds float64    `json:"cluster_startup_seconds"`
-	Targets               targets    `json:"targets"`
-	Scenarios             []scenario `json:"scenarios"`
-	BlueGreen             *blueGreen `json:"blue_green,omitempty"`
+	Started               time.Time    `json:"started"`
+	TotalSeconds          float64      `json:"total_seconds"`
+	HelmVersion           string       `json:"helm_version"`
+	HelmTimeout           string       `json:"helm_timeout"`     // --timeout of the --atomic runs
+	ShepherdTimeout       string       `json:"shepherd_timeout"` // timeout input of every run
+	HealthyRuns           int          `json:"healthy_runs"`
+	ClusterStartupSeconds float64      `json:"cluster_startup_seconds"`
+	Targets               targets      `json:"targets"`
+	Scenarios             []scenario   `json:"scenarios"`
+	BlueGreen             *blueGreen   `json:"blue_green,omitempty"`
+	Canary                *canaryBench `json:"canary,omitempty"`
 }
 
 // scenario is one row of the table, with the samples it was computed from.
@@ -115,8 +116,9 @@ func (r *results) judge() {
 
 // printTable prints the results table.
 func (r *results) printTable(w io.Writer) {
-	if len(r.Scenarios) == 0 { // -only blue-green
+	if len(r.Scenarios) == 0 { // -only blue-green,canary
 		r.BlueGreen.print(w)
+		r.Canary.print(w)
 		return
 	}
 	t := r.Targets
@@ -161,6 +163,7 @@ func (r *results) printTable(w io.Writer) {
 		}
 	}
 	r.BlueGreen.print(w)
+	r.Canary.print(w)
 }
 
 // healthySamples returns the healthy scenario's times of one tool.

@@ -339,8 +339,11 @@ func (c *canaryCluster) Retire(ctx context.Context) error {
 
 // Abort takes the canary to zero and the stable track back to its replicas, then watches the
 // stable track ready.
-func (c *canaryCluster) Abort(ctx context.Context, _ *strategy.Failure) error {
+func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	r, t := c.r, c.tr
+	if f != nil && f.Metrics() {
+		r.event(ctx, "stage", Error, "%s: taking the canary out of traffic", f.Result.Signals[0].Message)
+	}
 	r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0))
 	since := r.d.Clock.Now()
 	names := append([]string(nil), t.names...)
@@ -401,7 +404,12 @@ func (c *canaryCluster) Settle(ctx context.Context, f *strategy.Failure, err err
 	}
 	stable := r.restoreStable(f.Revision)
 	r.out.Status = RolledBack
-	r.out.Message = fmt.Sprintf("the canary of revision %d was aborted %s: %s; the stable track (revision %s) serves 100%% again", f.Revision, where, why, revName(stable))
+	if strings.Contains(why, "stage ") {
+		where = "" // the reason names the stage
+	} else {
+		where = " " + where
+	}
+	r.out.Message = fmt.Sprintf("the canary of revision %d was aborted%s: %s; the stable track (revision %s) serves 100%% again", f.Revision, where, why, revName(stable))
 	r.event(ctx, "done", Error, "%s", r.out.Message)
 }
 
