@@ -342,7 +342,7 @@ func (c *canaryCluster) Retire(ctx context.Context) error {
 func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	r, t := c.r, c.tr
 	if f != nil && f.Metrics() {
-		r.event(ctx, "stage", Error, "%s: taking the canary out of traffic", f.Result.Signals[0].Message)
+		r.event(ctx, "stage", Error, "the canary failed its analysis (%s): taking it out of traffic", f.Result.Signals[0].Reason)
 	}
 	r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0))
 	since := r.d.Clock.Now()
