@@ -4,12 +4,18 @@ package dataplane
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+	"github.com/shepherd-deploy/shepherd/kube"
 )
 
 // image is Deployment name's image tag.
@@ -248,4 +254,55 @@ func TestCanaryCrashLoopKeepsItsCategory(t *testing.T) {
 	wantOut(t, r, "failure_reason", "crash-loop")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "db unreachable")
 	backOnStable(t, c, ns)
+}
+
+// canaryStage is the canary stage the release's Lease records ("" when none).
+func canaryStage(c *testcluster.Cluster, ns string) string {
+	st, err := kube.Peek(context.Background(), c.Client, ns, "web")
+	if err != nil || st == nil {
+		return ""
+	}
+	return st.Notes[kube.AnnotationStage]
+}
+
+// SIGTERM during a stage aborts the canary before the run exits; a run killed outright during a
+// stage leaves its phase on the Lease, and the next run (here a rollback) aborts that canary.
+func TestCanaryCancelSafe(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	inStage := func(cmd *exec.Cmd, sig os.Signal) {
+		for leasePhase(c, ns) != "deploying" || canaryStage(c, ns) != "1" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(sig)
+	}
+
+	cmd := exec.Command(actionrun.Binary(t))
+	go inStage(cmd, syscall.SIGTERM)
+	r := actionrun.RunCmd(t, cmd, canaryInputs(c, ns, "2.0.0", "interval", "2m"))
+	wantOut(t, r, "status", "rolled-back")
+	contains(t, "the cancelled run's log", r.Stdout, "cancelled during stage 1")
+	backOnStable(t, c, ns)
+	if p := leasePhase(c, ns); p != "done" {
+		t.Errorf("Lease phase %q after a cancelled canary, want done", p)
+	}
+
+	kill := exec.Command(actionrun.Binary(t))
+	go inStage(kill, os.Kill)
+	actionrun.RunCmd(t, kill, canaryInputs(c, ns, "3.0.0", "interval", "2m"))
+	if replicas(t, c, ns, "web-canary") == 0 {
+		t.Fatal("the killed run's canary is not in flight")
+	}
+	next := runAction(t, canaryInputs(c, ns, "", "mode", "rollback", "chart", "", "reason", "the deploy died"))
+	if next.Exit != 0 {
+		t.Fatalf("the rollback after the kill: exit %d\n%s", next.Exit, next.Stdout)
+	}
+	wantOut(t, next, "status", "rolled-back")
+	contains(t, "the rollback's summary", next.Summary, "canary in flight")
+	backOnStable(t, c, ns)
+	if h := helmHistory(t, c, ns); !strings.HasSuffix(h, "3:failed") || !strings.HasPrefix(h, "1:deployed") {
+		t.Errorf("helm history = %s, want both canaries failed and the stable revision deployed", h)
+	}
 }
