@@ -87,7 +87,7 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 		}
 		s, err := strategy.PlanCanary(stages, want)
 		if err != nil {
-			return nil, fmt.Errorf("Deployment %s: %w", name, err)
+			return nil, fmt.Errorf("planning Deployment %s: %w", name, err)
 		}
 		t.splits[name] = s
 	}

@@ -155,7 +155,7 @@ func Promoted(rendered string, canary map[string]string, live map[string]int) (s
 	for _, n := range names {
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(canary[n]), &obj); err != nil {
-			return "", fmt.Errorf("Deployment/%s%s: %w", n, CanarySuffix, err)
+			return "", fmt.Errorf("canary Deployment %s%s: %w", n, CanarySuffix, err)
 		}
 		obj["spec"].(map[string]any)["replicas"] = live[n]
 		docs = append(docs, encode(obj))
