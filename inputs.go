@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"strings"
+	"time"
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/notify"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -21,26 +23,46 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	for _, s := range config.URLSecrets(a.GetInput(config.InPrometheus)) { // user:password@
 		a.AddMask(s)
 	}
-	rep := &report.Actions{A: a}
+	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook} {
+		if s := strings.TrimSpace(a.GetInput(in)); s != "" {
+			a.AddMask(s)
+		}
+	}
+	run := notify.Run{APIURL: getenv("GITHUB_API_URL"), Repository: getenv("GITHUB_REPOSITORY"), SHA: getenv("GITHUB_SHA"), URL: runURL(getenv)}
 	cfg, err := config.FromInputs(a.GetInput)
+	rep := &report.Actions{A: a, RunURL: run.URL, Environment: cfg.Notify.Environment, EnvironmentURL: cfg.Notify.EnvironmentURL}
+	warn := func(msg string) { a.Warningf("%s", msg) }
+	var gh *notify.Deployment
+	if cfg.Mode != config.ModeHistory && !cfg.DryRun { // a run that changes nothing is no deployment
+		gh = notify.NewDeployment(cfg.Notify, run, warn)
+	}
+	slack := notify.NewSlack(cfg.Notify, run, warn)
+	gh.Start(ctx, cfg)
+	finish := func(o deploy.Outcome) int {
+		// Notifications go out even from a cancelled run, bounded; they never change the outcome.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		gh.Finish(nctx, o)
+		slack.Finish(nctx, o)
+		_ = rep.Finish(ctx, o)
+		return o.ExitCode()
+	}
 	if err != nil {
-		o := deploy.Outcome{Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
+		o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
 			Message: "invalid input: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
 		for _, e := range unjoin(err) {
 			a.Errorf("%s", e)
 		}
-		_ = rep.Finish(ctx, o)
-		return o.ExitCode()
+		return finish(o)
 	}
 	if len(cfg.Kubeconfig) == 0 {
 		// A self-hosted runner inside the cluster (e.g. actions-runner-controller's
 		// kubernetes mode runs container steps as pods): the pod's own service account.
 		kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
 		if err != nil {
-			o := deploy.Outcome{Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
+			o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
 				Message: "invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret), unless the runner runs in the cluster: " + err.Error()}
-			_ = rep.Finish(ctx, o)
-			return o.ExitCode()
+			return finish(o)
 		}
 		cfg.Kubeconfig = kc
 		a.Infof("kubeconfig not given: using the service account of the pod this step runs in")
@@ -50,9 +72,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	}
 	cfg.Owner = runURL(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
-	o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort})
-	_ = rep.Finish(ctx, o)
-	return o.ExitCode()
+	return finish(deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort}))
 }
 
 // maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,

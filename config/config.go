@@ -108,6 +108,8 @@ type Config struct {
 	// MinRequests is how many requests a stage's window needs before its error rate is
 	// judged; fewer is no data.
 	MinRequests int
+	// Notify is where the outcome is reported beyond the job (Deployments API, Slack).
+	Notify Notify
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
 	Owner string
 }
@@ -197,7 +199,8 @@ const (
 var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
 	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
 	InMaxCascade, InLockTimeout, InAutoPromote, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
-	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests}
+	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
+	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -243,6 +246,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InErrorQuery, &c.ErrorRateQuery)
 	str(InLatencyQ, &c.LatencyQuery)
 	errs = append(errs, c.canaryInputs(get)...)
+	errs = append(errs, c.notifyInputs(get)...)
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
@@ -386,6 +390,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateCanary()...)
+	errs = append(errs, c.validateNotify()...)
 	return errors.Join(errs...)
 }
 

@@ -14,7 +14,13 @@ var secretKeyRE = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|secret|token|ap
 // values of `set` lines whose key names a secret (password, token, apiKey, …). The edge masks
 // them in the log; the diagnosis replaces them in the evidence it quotes.
 func (c Config) SecretValues() []string {
-	return append(append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...), URLSecrets(c.PrometheusURL)...)
+	out := append(append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...), URLSecrets(c.PrometheusURL)...)
+	for _, s := range []string{c.Notify.GitHubToken, c.Notify.SlackWebhookURL} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // SetSecrets lists the values of `set` lines whose key names a secret (password, token,

@@ -15,6 +15,8 @@ import (
 // summary (GITHUB_STEP_SUMMARY) and an ::error annotation that says in one line why a run failed.
 type Actions struct {
 	A *githubactions.Action
+	// RunURL, Environment and EnvironmentURL are the summary's links ("" leaves one out).
+	RunURL, Environment, EnvironmentURL string
 }
 
 var _ deploy.Reporter = (*Actions)(nil)
@@ -38,7 +40,10 @@ func (r *Actions) Finish(_ context.Context, o deploy.Outcome) error {
 		}
 	}
 	if r.A.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		r.A.AddStepSummary(Markdown(o))
+		r.A.AddStepSummary(MarkdownWith(o, Links{Run: r.RunURL, Environment: r.Environment, EnvironmentURL: r.EnvironmentURL}))
+	}
+	if o.Status == deploy.Succeeded && o.Revision > 0 {
+		r.A.WithFieldsMap(map[string]string{"title": "Shepherd: deployed"}).Noticef("%s is on revision %d", o.Release, o.Revision)
 	}
 	if o.ExitCode() != 0 {
 		title := "Shepherd: " + string(o.Status)

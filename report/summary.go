@@ -21,11 +21,39 @@ var headline = map[deploy.Status]string{
 	deploy.Aborted:           "⏹️ aborted",
 }
 
-// Markdown renders the outcome as a job summary: the result, the release and its revisions,
-// the timeline, the diagnosis with its evidence and hint, and for a dry run the diff.
-func Markdown(o deploy.Outcome) string {
+// Links are where a summary points: the workflow run, the environment.
+type Links struct {
+	Run, Environment, EnvironmentURL string
+}
+
+// Markdown renders the outcome as a job summary, without links (MarkdownWith).
+func Markdown(o deploy.Outcome) string { return MarkdownWith(o, Links{}) }
+
+// MarkdownWith renders the outcome as a job summary: the outcome in one line, a diagram of the
+// run's phases (a canary's stages among them), the diagnosis with its evidence and hint, the
+// links; then the release and its revisions, the stages, the timeline, and for a dry run the
+// diff.
+func MarkdownWith(o deploy.Outcome, l Links) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Shepherd: `%s` %s\n\n%s\n\n", o.Release, Headline(o), o.Message)
+	b.WriteString(phaseDiagram(o))
+	if o.Diagnosis != nil {
+		b.WriteString("### Diagnosis\n\n")
+		b.WriteString(o.Diagnosis.Markdown())
+		b.WriteString("\n")
+	}
+	var links []string
+	if l.Run != "" {
+		links = append(links, "[the workflow run]("+l.Run+")")
+	}
+	if l.EnvironmentURL != "" {
+		links = append(links, "["+orDash(l.Environment)+"]("+l.EnvironmentURL+")")
+	} else if l.Environment != "" {
+		links = append(links, "environment `"+l.Environment+"`")
+	}
+	if len(links) > 0 {
+		fmt.Fprintf(&b, "**Links:** %s\n\n", strings.Join(links, " · "))
+	}
 	b.WriteString("| | |\n|---|---|\n")
 	if o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
@@ -87,11 +115,6 @@ func Markdown(o deploy.Outcome) string {
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"),
 				rv.Status, cell(strings.Join(ImageTags(rv.Images), ", ")), cell(rv.Chart), cell(rv.Description))
 		}
-		b.WriteString("\n")
-	}
-	if o.Diagnosis != nil {
-		b.WriteString("### Diagnosis\n\n")
-		b.WriteString(o.Diagnosis.Markdown())
 		b.WriteString("\n")
 	}
 	if o.Status == deploy.DryRun {
