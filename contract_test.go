@@ -36,7 +36,7 @@ func defaults() map[string]string {
 		config.InVerify: "60s", config.InMaxCascade: "2", config.InLockTimeout: "5m",
 		config.InAutoPromote: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
 		config.InGitHubToken: config.DefaultGitHubToken,
-		config.InStages: config.DefaultStages, config.InInterval: "5m", config.InErrorThresh: "5", config.InMinRequests: "20",
+		config.InStages:      config.DefaultStages, config.InInterval: "5m", config.InErrorThresh: "5", config.InMinRequests: "20",
 	}
 }
 
