@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,18 +14,31 @@ import (
 // shepherdAction is how the example workflows use the action.
 const shepherdAction = "shepherd-deploy/shepherd@v1"
 
-// actionInputs are the action's inputs; a `with` key outside this list is a typo.
-var actionInputs = []string{
-	"mode", "strategy", "release", "namespace", "chart", "values", "set",
-	"image_tag", "image_tag_key", "kubeconfig", "context", "timeout",
-	"dry_run", "health_url", "revision", "reason",
-}
-
-// actionOutputs are the action's outputs.
-var actionOutputs = []string{
-	"status", "revision", "previous_revision", "rollback_revision",
-	"failure_reason", "diagnosis", "duration_seconds",
-}
+// actionInputs and actionOutputs are the action's, read from action.yml: a `with` key or an
+// output outside them is a typo.
+var actionInputs, actionOutputs = func() ([]string, []string) {
+	raw, err := os.ReadFile(filepath.Join("..", "action.yml"))
+	if err != nil {
+		panic(err)
+	}
+	var a struct {
+		Inputs  map[string]any `json:"inputs"`
+		Outputs map[string]any `json:"outputs"`
+	}
+	if err := yaml.Unmarshal(raw, &a); err != nil {
+		panic(err)
+	}
+	var in, out []string
+	for k := range a.Inputs {
+		in = append(in, k)
+	}
+	for k := range a.Outputs {
+		out = append(out, k)
+	}
+	slices.Sort(in)
+	slices.Sort(out)
+	return in, out
+}()
 
 type step struct {
 	ID   string         `json:"id"`
@@ -353,4 +367,45 @@ func TestRollbackWorkflow(t *testing.T) {
 	if !strings.Contains(string(src), `gh workflow run rollback.yml -f environment=production -f reason="`) {
 		t.Error("header comment does not show the gh workflow run invocation")
 	}
+}
+
+// Every Shepherd step records its run in the job's GitHub environment: it passes github_token
+// and environment, and the workflow grants deployments: write.
+func TestWorkflowsRecordDeployments(t *testing.T) {
+	for _, path := range workflowFiles(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			w := parseWorkflow(t, path)
+			steps, _ := w.shepherdSteps()
+			for _, s := range steps {
+				for _, k := range []string{"github_token", "environment", "slack_webhook_url"} {
+					if s.With[k] == nil {
+						t.Errorf("step %q passes no %s", s.Name, k)
+					}
+				}
+			}
+			granted := fmt.Sprint(w.raw["permissions"])
+			for _, j := range w.raw["jobs"].(map[string]any) {
+				if p, ok := j.(map[string]any)["permissions"]; ok {
+					granted += fmt.Sprint(p)
+				}
+			}
+			if len(steps) > 0 && !strings.Contains(granted, "deployments:write") {
+				t.Errorf("permissions %s do not grant deployments: write", granted)
+			}
+		})
+	}
+}
+
+// promote.yml finishes or aborts a deploy stopped by auto_promote: false.
+func TestPromoteWorkflow(t *testing.T) {
+	w := parseWorkflow(t, filepath.Join("workflows", "promote.yml"))
+	in := dispatchInputs(t, w)
+	if m := in["mode"]; fmt.Sprint(m["options"]) != "[promote abort]" || m["required"] != true {
+		t.Errorf("mode input = %v, want a required choice of promote and abort", m)
+	}
+	steps, jobs := w.shepherdSteps()
+	if len(steps) != 1 || steps[0].With["mode"] != "${{ inputs.mode }}" {
+		t.Fatalf("want one Shepherd step with mode from the input: %+v", steps)
+	}
+	checkQueues(t, jobs[0])
 }
