@@ -128,7 +128,7 @@ func TestGitHubDeploymentsAndSlack(t *testing.T) {
 	ns := c.NewNamespace(t)
 	g := newGitHubAPI(t)
 
-	r := runAction(t, notifyInputs(deployInputs(c, ns, "1.0.0"), g), notifyEnv(g)...)
+	r := runAction(t, notifyInputs(deployInputs(c, ns, "1.0.0"), g), append(notifyEnv(g), "RUNNER_DEBUG=1")...) // debug output too
 	want(t, "exit", r.Exit, 0)
 	api, slack := g.take("/repos/"), []apiRequest{}
 	if len(api) != 3 || api[0].Path != "/repos/acme/web/deployments" || api[0].Auth != "Bearer "+e2eToken {
