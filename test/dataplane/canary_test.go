@@ -29,6 +29,25 @@ func image(t *testing.T, c *testcluster.Cluster, ns, name string) string {
 	return img[strings.LastIndex(img, ":")+1:]
 }
 
+// withStable is a namespace of the shared cluster where 1.0.0 is installed (strategy canary).
+func withStable(t *testing.T) (*testcluster.Cluster, string) {
+	t.Helper()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
+	return c, ns
+}
+
+// aborted requires the run to have failed as an aborted canary does, for reason.
+func aborted(t *testing.T, r actionrun.Result, reason string) {
+	t.Helper()
+	if r.Exit == 0 {
+		t.Fatalf("exit 0 for a canary that should have been aborted\n%s", r.Stdout)
+	}
+	wantOut(t, r, "status", "rolled-back")
+	wantOut(t, r, "failure_reason", reason)
+}
+
 // backOnStable requires the canary at 0 and the stable track back at 2 replicas of 1.0.0,
 // serving all traffic.
 func backOnStable(t *testing.T, c *testcluster.Cluster, ns string) {
@@ -48,9 +67,7 @@ func backOnStable(t *testing.T, c *testcluster.Cluster, ns string) {
 // canary goes to 0 (kept), helm history shows the canary's revision and the promotion.
 func TestCanaryHealthyIsPromoted(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	log := watchTracks(c, ns)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0"))
 	seen := log.Stop()
@@ -84,15 +101,9 @@ func TestCanaryHealthyIsPromoted(t *testing.T) {
 // threshold — long before its 60s stage ends — and the stable track serves everything again.
 func TestCanaryErroringIsAbortedBeforeItsStageEnds(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.FAIL_RATE=1", "interval", "60s"))
-	if r.Exit == 0 {
-		t.Fatalf("exit 0 for an erroring canary\n%s", r.Stdout)
-	}
-	wantOut(t, r, "status", "rolled-back")
-	wantOut(t, r, "failure_reason", "analysis")
+	aborted(t, r, "analysis")
 	wantOut(t, r, "canary_weight", "0")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "error rate")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "above the 5% threshold at stage 1/2 (50%)")
@@ -108,15 +119,9 @@ func TestCanaryErroringIsAbortedBeforeItsStageEnds(t *testing.T) {
 // A canary slower than latency_threshold is aborted on its p99, with both tracks' p99 shown.
 func TestCanarySlowIsAbortedOnP99(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.LATENCY_MS=300", "interval", "60s", "latency_threshold", "100"))
-	if r.Exit == 0 {
-		t.Fatalf("exit 0 for a slow canary\n%s", r.Stdout)
-	}
-	wantOut(t, r, "status", "rolled-back")
-	wantOut(t, r, "failure_reason", "analysis")
+	aborted(t, r, "analysis")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "p99 latency")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "above the 100 ms threshold")
 	contains(t, "the summary", r.Summary, "canary p99")
@@ -126,15 +131,9 @@ func TestCanarySlowIsAbortedOnP99(t *testing.T) {
 // A canary without enough requests in its window is not passed: no data fails the stage.
 func TestCanaryWithoutDataFails(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "4s", "min_requests", "100000"))
-	if r.Exit == 0 {
-		t.Fatalf("exit 0 for a canary without data\n%s", r.Stdout)
-	}
-	wantOut(t, r, "status", "rolled-back")
-	wantOut(t, r, "failure_reason", "analysis")
+	aborted(t, r, "analysis")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "no data is not a pass")
 	contains(t, "the summary", r.Summary, "⚠️ no data")
 	backOnStable(t, c, ns)
@@ -144,9 +143,7 @@ func TestCanaryWithoutDataFails(t *testing.T) {
 // runs the last stage and promotes.
 func TestCanaryGateThenPromote(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false"))
 	if r.Exit != 0 {
 		t.Fatalf("exit %d at the gate\n%s", r.Exit, r.Stdout)
@@ -175,12 +172,10 @@ func TestCanaryGateThenPromote(t *testing.T) {
 // mode abort drops a canary at the gate; mode rollback does the same as a rollback.
 func TestCanaryGateThenAbortOrRollback(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
 	for _, mode := range []string{"abort", "rollback"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			ns := c.NewNamespace(t)
-			stableInstalled(t, c, ns)
+			c, ns := withStable(t)
 			if r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false")); r.Outputs["status"] != "awaiting-promotion" {
 				t.Fatalf("gate: %v\n%s", r.Outputs, r.Stdout)
 			}
@@ -202,14 +197,9 @@ func TestCanaryGateThenAbortOrRollback(t *testing.T) {
 // Prometheus that does not answer aborts the canary at once, and says which Prometheus.
 func TestCanaryPrometheusDownAborts(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "60s", "prometheus_url", "http://scraper:s3cret@127.0.0.1:1"))
-	if r.Exit == 0 {
-		t.Fatalf("exit 0 with Prometheus down\n%s", r.Stdout)
-	}
-	wantOut(t, r, "failure_reason", "analysis")
+	aborted(t, r, "analysis")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "prometheus at http://127.0.0.1:1")
 	if !strings.Contains(r.Stdout, "::add-mask::scraper:s3cret") {
 		t.Error("the runner was not told to mask prometheus_url's credentials")
@@ -225,9 +215,7 @@ func TestCanaryPrometheusDownAborts(t *testing.T) {
 // Without prometheus_url the canary is judged on pod health only, and the summary says so.
 func TestCanaryWithoutPrometheusJudgesPodsOnly(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "prometheus_url", "", "interval", "2s", "stages", "10,100"))
 	if r.Exit != 0 {
 		t.Fatalf("exit %d\n%s", r.Exit, r.Stdout)
@@ -243,15 +231,9 @@ func TestCanaryWithoutPrometheusJudgesPodsOnly(t *testing.T) {
 // its logs, and aborted; failure_reason keeps the pod's category.
 func TestCanaryCrashLoopKeepsItsCategory(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.CRASH_ON_START=db unreachable"))
-	if r.Exit == 0 {
-		t.Fatalf("exit 0\n%s", r.Stdout)
-	}
-	wantOut(t, r, "status", "rolled-back")
-	wantOut(t, r, "failure_reason", "crash-loop")
+	aborted(t, r, "crash-loop")
 	contains(t, "the diagnosis", r.Outputs["diagnosis"], "db unreachable")
 	backOnStable(t, c, ns)
 }
@@ -269,9 +251,7 @@ func canaryStage(c *testcluster.Cluster, ns string) string {
 // stage leaves its phase on the Lease, and the next run (here a rollback) aborts that canary.
 func TestCanaryCancelSafe(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	stableInstalled(t, c, ns)
+	c, ns := withStable(t)
 	inStage := func(cmd *exec.Cmd, sig os.Signal) {
 		for leasePhase(c, ns) != "deploying" || canaryStage(c, ns) != "1" {
 			time.Sleep(50 * time.Millisecond)

@@ -8,14 +8,10 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/report"
 )
 
 // blueGreen is the demo's second story: a release deployed blue-green (the new version beside
@@ -24,18 +20,13 @@ import (
 // that holds the release.
 func blueGreen(ctx context.Context, out io.Writer, c *testcluster.Cluster, chart string) error {
 	const ns = "demo-bg"
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if err := newNamespace(ctx, c, ns); err != nil {
 		return err
 	}
 	base := config.Default()
 	base.Release, base.Namespace, base.Chart, base.Kubeconfig, base.Timeout = "shop", ns, chart, c.Kubeconfig, 2*time.Minute
 	base.Strategy, base.GracePeriod, base.Set = config.StrategyBlueGreen, 2*time.Second, []string{"replicaCount=2"}
-	run := func(w io.Writer, cfg config.Config) deploy.Outcome {
-		rep := &report.Text{W: w}
-		o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep})
-		_ = rep.Finish(ctx, o)
-		return o
-	}
+	run := runner(ctx)
 
 	fmt.Fprintf(out, "\n════ 4/7 blue-green: shop 1.0.0 goes live on blue ════\n")
 	cfg := base

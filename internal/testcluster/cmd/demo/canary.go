@@ -6,13 +6,9 @@ import (
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
-	"github.com/shepherd-deploy/shepherd/report"
 )
 
 // canary is the demo's third story: a canary beside the stable version takes its share of real
@@ -21,21 +17,13 @@ import (
 // stable track's.
 func canary(ctx context.Context, out io.Writer, c *testcluster.Cluster, chart string) error {
 	const ns = "demo-canary"
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if err := newNamespace(ctx, c, ns); err != nil {
 		return err
 	}
 	cfg := config.Default()
 	cfg.Release, cfg.Namespace, cfg.Chart, cfg.Kubeconfig, cfg.Timeout = "api", ns, chart, c.Kubeconfig, 2*time.Minute
 	cfg.Strategy, cfg.Set, cfg.PrometheusURL, cfg.Interval = config.StrategyCanary, []string{"replicaCount=4"}, c.PrometheusURL, 30*time.Second
-	run := func(cfg config.Config) deploy.Outcome {
-		if err := cfg.Validate(); err != nil {
-			return deploy.Outcome{Status: deploy.Failed, Message: err.Error()}
-		}
-		rep := &report.Text{W: out}
-		o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep})
-		_ = rep.Finish(ctx, o)
-		return o
-	}
+	run := func(cfg config.Config) deploy.Outcome { return runner(ctx)(out, cfg) }
 	fmt.Fprintf(out, "\n════ 6/7 canary: api 1.0.0 installed (4 replicas; a first install has no stable track to compare with) ════\n")
 	cfg.ImageTag = "1.0.0"
 	if o := run(cfg); o.Status != deploy.Succeeded {

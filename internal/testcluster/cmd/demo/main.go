@@ -109,6 +109,25 @@ func runDemo(ctx context.Context, out io.Writer) int {
 	return 0
 }
 
+// newNamespace creates namespace ns for one of the demo's stories.
+func newNamespace(ctx context.Context, c *testcluster.Cluster, ns string) error {
+	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	return err
+}
+
+// runner runs a config as the CLI would, printing its report to w.
+func runner(ctx context.Context) func(w io.Writer, cfg config.Config) deploy.Outcome {
+	return func(w io.Writer, cfg config.Config) deploy.Outcome {
+		if err := cfg.Validate(); err != nil {
+			return deploy.Outcome{Status: deploy.Failed, Message: err.Error()}
+		}
+		rep := &report.Text{W: w}
+		o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep})
+		_ = rep.Finish(ctx, o)
+		return o
+	}
+}
+
 // findChart finds examples/chart from the working directory up (make demo runs in the checkout).
 func findChart() (string, error) {
 	wd, err := os.Getwd()
