@@ -185,7 +185,10 @@ func TestUnhealthyAndCrashingPodsLookAsOnAKubelet(t *testing.T) {
 			return false, "no process"
 		}
 		var body map[string]string
-		code := getJSON(t, "http://"+addr+"/api/health", &body)
+		code, err := tryJSON("http://"+addr+"/api/health", &body)
+		if err != nil { // the process is starting: not listening yet
+			return false, err.Error()
+		}
 		return code == 503 && body["status"] == "unhealthy", fmt.Sprint(code, body)
 	})
 	time.Sleep(2 * time.Second) // several probe periods

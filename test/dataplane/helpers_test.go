@@ -150,13 +150,22 @@ func scrapeHello(t *testing.T, url string) float64 {
 
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, err := tryJSON(url, v)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code
+}
+
+// tryJSON is getJSON for a server that may not listen yet: an error instead of a failed test.
+func tryJSON(url string, v any) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("%s: %v", url, err)
+		return resp.StatusCode, fmt.Errorf("%s: %v", url, err)
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
