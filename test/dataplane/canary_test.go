@@ -128,15 +128,25 @@ func TestCanarySlowIsAbortedOnP99(t *testing.T) {
 	backOnStable(t, c, ns)
 }
 
-// A canary without enough requests in its window is not passed: no data fails the stage.
+// A canary without enough requests in its window, or without a series at all, is not passed:
+// no data fails the stage.
 func TestCanaryWithoutDataFails(t *testing.T) {
 	t.Parallel()
-	c, ns := withStable(t)
-	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "4s", "min_requests", "100000"))
-	aborted(t, r, "analysis")
-	contains(t, "the diagnosis", r.Outputs["diagnosis"], "no data is not a pass")
-	contains(t, "the summary", r.Summary, "⚠️ no data")
-	backOnStable(t, c, ns)
+	for name, extra := range map[string][]string{
+		"too few requests": {"min_requests", "100000"},
+		// A query (a template of the user's) on a metric the app does not export: no series.
+		"no series": {"error_rate_query", `sum(rate(checkout_errors_total{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}]))`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, ns := withStable(t)
+			r := runAction(t, canaryInputs(c, ns, "2.0.0", append([]string{"interval", "4s"}, extra...)...))
+			aborted(t, r, "analysis")
+			contains(t, "the diagnosis", r.Outputs["diagnosis"], "no data is not a pass")
+			contains(t, "the summary", r.Summary, "⚠️ no data")
+			backOnStable(t, c, ns)
+		})
+	}
 }
 
 // auto_promote false stops after the last stage below 100%, the canary serving; mode promote
