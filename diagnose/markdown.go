@@ -17,7 +17,11 @@ const maxCellLen = 300
 // and its headings are level 4, to sit under the caller's "### Diagnosis".
 func (d Diagnosis) Markdown() string {
 	var b strings.Builder
-	b.WriteString("**Rollout failed")
+	if d.Category == Analysis {
+		b.WriteString("**Canary analysis failed")
+	} else {
+		b.WriteString("**Rollout failed")
+	}
 	if d.Category != "" {
 		fmt.Fprintf(&b, " (`%s`)", d.Category)
 	}
