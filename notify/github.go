@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -99,6 +100,41 @@ func (d *Deployment) Finish(ctx context.Context, o deploy.Outcome) {
 	}
 	state, desc := DeploymentState(o)
 	d.status(ctx, state, desc)
+	switch o.Mode {
+	case config.ModePromote, config.ModeAbort, config.ModeRollback:
+		d.endWaits(ctx, o)
+	}
+}
+
+// endWaits marks the deployments of this release in this environment that still wait for
+// promotion (their latest status in_progress: a deploy stopped by auto_promote false)
+// inactive, once a promote, abort or rollback run has ended that wait. Only the 20 newest are
+// looked at; a failure to read them is a warning like any other.
+func (d *Deployment) endWaits(ctx context.Context, o deploy.Outcome) {
+	deps, resp, err := d.client.Repositories.ListDeployments(ctx, d.owner, d.repo,
+		&github.DeploymentsListOptions{Environment: d.n.Environment, Task: "deploy", ListOptions: github.ListOptions{PerPage: 20}})
+	if err != nil {
+		d.warn(fmt.Sprintf("GitHub deployments of %s not read: %s", d.n.Environment, Problem(status(resp), err)))
+		return
+	}
+	for _, dep := range deps {
+		var p map[string]string
+		if dep.GetID() == d.id || json.Unmarshal(dep.Payload, &p) != nil || p["release"] != o.Release {
+			continue
+		}
+		sts, _, err := d.client.Repositories.ListDeploymentStatuses(ctx, d.owner, d.repo, dep.GetID(), &github.ListOptions{PerPage: 1})
+		if err != nil || len(sts) == 0 || sts[0].GetState() != "in_progress" {
+			continue
+		}
+		req := &github.DeploymentStatusRequest{State: github.String("inactive"), Environment: github.String(d.n.Environment),
+			Description: github.String(short(fmt.Sprintf("no longer awaiting promotion: a %s run ended the wait (%s)", o.Mode, o.Status)))}
+		if d.run.URL != "" {
+			req.LogURL = github.String(d.run.URL)
+		}
+		if _, resp, err := d.client.Repositories.CreateDeploymentStatus(ctx, d.owner, d.repo, dep.GetID(), req); err != nil {
+			d.warn(fmt.Sprintf("GitHub deployment %d not marked inactive: %s", dep.GetID(), Problem(status(resp), err)))
+		}
+	}
 }
 
 func (d *Deployment) status(ctx context.Context, state, desc string) {

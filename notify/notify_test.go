@@ -199,3 +199,46 @@ func TestProblemNeverQuotesTheURL(t *testing.T) {
 		t.Errorf("%q", p)
 	}
 }
+
+// A promote run ends the wait of the deploy that stopped for it: that deployment, still
+// in_progress, becomes inactive; another release's, or a finished one, is left alone.
+func TestPromoteEndsTheWait(t *testing.T) {
+	var mu sync.Mutex
+	var marked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/repos/acme/web/deployments":
+			if r.URL.Query().Get("environment") != "production" {
+				t.Errorf("listed deployments of %q", r.URL.Query().Get("environment"))
+			}
+			_, _ = w.Write([]byte(`[{"id":42,"payload":{"release":"web"}},{"id":11,"payload":{"release":"web"}},{"id":12,"payload":{"release":"api"}},{"id":13,"payload":{"release":"web"}}]`))
+		case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/statuses"):
+			state := map[string]string{"/repos/acme/web/deployments/11/statuses": "in_progress", "/repos/acme/web/deployments/12/statuses": "in_progress",
+				"/repos/acme/web/deployments/13/statuses": "success"}[r.URL.Path]
+			_, _ = w.Write([]byte(`[{"state":"` + state + `"}]`))
+		case r.Method == "POST" && r.URL.Path == "/repos/acme/web/deployments":
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"id":42}`))
+		case r.Method == "POST":
+			var body map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			mu.Lock()
+			marked = append(marked, r.URL.Path+" "+body["state"].(string))
+			mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"id":1}`))
+		}
+	}))
+	defer srv.Close()
+	d := NewDeployment(config.Notify{GitHubToken: "t", Environment: "production"}, Run{APIURL: srv.URL, Repository: "acme/web", SHA: "abc"},
+		func(s string) { t.Errorf("warning: %s", s) })
+	cfg := config.Default()
+	cfg.Mode, cfg.Release = config.ModePromote, "web"
+	d.Start(context.Background(), cfg)
+	d.Finish(context.Background(), deploy.Outcome{Mode: config.ModePromote, Status: deploy.Succeeded, Release: "web", Revision: 4})
+	want := "/repos/acme/web/deployments/42/statuses in_progress|/repos/acme/web/deployments/42/statuses success|/repos/acme/web/deployments/11/statuses inactive"
+	if got := strings.Join(marked, "|"); got != want {
+		t.Errorf("statuses written:\n got %s\nwant %s", got, want)
+	}
+}
