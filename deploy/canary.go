@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -127,12 +126,8 @@ func (t *tracks) notes(stage int) map[string]string {
 	for i, n := range t.names {
 		reps[i] = fmt.Sprintf("%s=%d", n, t.n[n])
 	}
-	ws := make([]string, len(t.stages))
-	for i, w := range t.stages {
-		ws[i] = strconv.Itoa(w)
-	}
 	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), kube.AnnotationStage: strconv.Itoa(stage),
-		kube.AnnotationStages: strings.Join(ws, ","), kube.AnnotationReplicas: strings.Join(reps, ","), kube.AnnotationPromoting: "",
+		kube.AnnotationStages: joinInts(t.stages), kube.AnnotationReplicas: strings.Join(reps, ","), kube.AnnotationPromoting: "",
 		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""}
 }
 
@@ -169,16 +164,11 @@ func (c *canaryCluster) Stages() int { return len(c.tr.stages) }
 func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) {
 	r, cfg, p := c.r, c.r.cfg, c.pf.tracks
 	desc := fmt.Sprintf("Shepherd canary: %s beside the stable track (stages %s)", orDefault(cfg.ImageTag, "chart defaults"), joinInts(cfg.Stages))
-	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
 		Description: desc, PostRender: p.postRender, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary}})
 	if err != nil {
-		if n := r.latest(); n > c.pf.current {
-			r.out.Revision = n
-			return strategy.Revision{Number: n}, err
-		}
-		return strategy.Revision{}, err
+		return rev, err
 	}
-	r.out.Revision = rel.Version
 	l, err := strategy.ReadTracks(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
@@ -187,13 +177,12 @@ func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, e
 		return strategy.Revision{Number: rel.Version}, err
 	}
 	r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0))
-	r.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s)",
-		rel.Version, orDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), revName(c.pf.current))
+	first := c.tr.names[0]
+	r.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s); %s runs at most %d pods while stages change (%d planned)",
+		rel.Version, orDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), revName(c.pf.current),
+		first, strategy.MaxTotal(c.tr.splits[first], c.tr.n[first]), c.tr.n[first])
 	if !c.tr.report.Metrics {
 		r.event(ctx, "canary", Warn, "no prometheus_url: each stage is judged on the canary's pod health only, no metrics are analysed")
-	}
-	if most := strategy.MaxTotal(c.tr.splits[c.tr.names[0]], c.tr.n[c.tr.names[0]]); most > c.tr.n[c.tr.names[0]] {
-		r.d.Log.Debug("canary surge", "deployment", c.tr.names[0], "most", most)
 	}
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: c.tr.canaryNames()}}, nil
 }
@@ -292,18 +281,12 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	notes := t.notes(len(t.stages))
 	notes[kube.AnnotationPromoting] = strconv.Itoa(t.rev)
 	r.state(ctx, kube.PhaseDeploying, t.rev, notes)
-	before := r.latest()
-	rel, err := r.d.Helm.Upgrade(ctx, r.cfg.Release, canaryRel.Chart, canaryRel.Config, release.UpgradeOptions{
+	rel, rev, err := c.apply(ctx, canaryRel.Chart, canaryRel.Config, r.latest(), release.UpgradeOptions{
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
 		PostRender:  func(m string) (string, error) { return strategy.Promoted(m, l.Canary, live) }})
 	if err != nil {
-		if n := r.latest(); n > before {
-			r.out.Revision = n
-			return strategy.Revision{Number: n}, err
-		}
-		return strategy.Revision{}, err
+		return rev, err
 	}
-	r.out.Revision = rel.Version
 	r.state(ctx, kube.PhaseDeploying, rel.Version, notes)
 	r.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
 		rel.Version, strings.Join(t.names, ", "), t.rev)
@@ -346,8 +329,7 @@ func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	}
 	r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0))
 	since := r.d.Clock.Now()
-	names := append([]string(nil), t.names...)
-	sort.Strings(names)
+	names := t.names
 	for _, name := range names {
 		if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
 			return err

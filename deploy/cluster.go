@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
+	helmrelease "helm.sh/helm/v3/pkg/release"
+
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/kube"
@@ -27,19 +30,31 @@ type cluster struct {
 
 var _ strategy.Cluster = (*cluster)(nil)
 
+// apply is a Helm upgrade --install of chart ch with vals (the release's latest revision being
+// before), without Helm's wait; the revision it wrote becomes the run's. On an error, the
+// Revision is the one Helm wrote anyway (0 when none).
+func (c *cluster) apply(ctx context.Context, ch *chart.Chart, vals map[string]any, before int, o release.UpgradeOptions) (*helmrelease.Release, strategy.Revision, error) {
+	r := c.r
+	rel, err := r.d.Helm.Upgrade(ctx, r.cfg.Release, ch, vals, o)
+	if err != nil {
+		if n := r.latest(); n > before { // Helm wrote a revision before it failed
+			r.out.Revision = n
+			return nil, strategy.Revision{Number: n}, err
+		}
+		return nil, strategy.Revision{}, err
+	}
+	r.out.Revision = rel.Version
+	return rel, strategy.Revision{Number: rel.Version}, nil
+}
+
 // Upgrade is a Helm upgrade --install of the pre-flighted chart and values, without Helm's wait.
 func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 	r, cfg := c.r, c.r.cfg
-	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
 		Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")})
 	if err != nil {
-		if n := r.latest(); n > c.pf.current { // Helm wrote a revision before it failed
-			r.out.Revision = n
-			return strategy.Revision{Number: n}, err
-		}
-		return strategy.Revision{}, err
+		return rev, err
 	}
-	r.out.Revision = rel.Version
 	r.phase(ctx, kube.PhaseDeploying, rel.Version)
 	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(c.pf.current))
 	wl, err := release.WorkloadsOf(rel.Manifest)

@@ -48,16 +48,12 @@ func (c *cluster) Active(context.Context) (strategy.Color, error) { return c.pf.
 func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
 	r, cfg := c.r, c.r.cfg
 	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", orDefault(cfg.ImageTag, "chart defaults"), next, orDefault(string(active), "none yet"))
-	rel, err := r.d.Helm.Upgrade(ctx, cfg.Release, c.pf.chart, c.pf.values, release.UpgradeOptions{
+	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
 		Description: desc, PostRender: c.pf.colors.postRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
 	if err != nil {
-		if n := r.latest(); n > c.pf.current {
-			r.out.Revision = n
-			return strategy.Revision{Number: n}, err
-		}
-		return strategy.Revision{}, err
+		return rev, err
 	}
-	r.out.Revision, c.rev, c.deploying = rel.Version, rel.Version, next
+	c.rev, c.deploying = rel.Version, next
 	r.state(ctx, kube.PhaseDeploying, rel.Version, colorNotes(next, active))
 	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
 		rel.Version, next, orDefault(string(active), "none yet"), revName(c.pf.current))

@@ -99,7 +99,7 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 			return nil, err
 		}
 	}
-	return r.preflightRendered(ctx, pf, ch, live, rendered.Manifest)
+	return r.preflightRendered(ctx, pf, live, rendered.Manifest)
 }
 
 // errBlueGreenRelease refuses another strategy on a blue-green release.
@@ -110,7 +110,7 @@ func errBlueGreenRelease(cfg config.Config) error {
 
 // preflightRendered checks the rendered manifest (its references, blue-green's layout) and
 // diffs it against the live release.
-func (r *run) preflightRendered(ctx context.Context, pf *preflight, ch *chart.Chart, live, manifest string) (*preflight, error) {
+func (r *run) preflightRendered(ctx context.Context, pf *preflight, live, manifest string) (*preflight, error) {
 	cfg := r.cfg
 	if pf.colors != nil {
 		if err := checkRendered(manifest, pf.colors.next); err != nil {
@@ -124,7 +124,7 @@ func (r *run) preflightRendered(ctx context.Context, pf *preflight, ch *chart.Ch
 	if pf.diff, err = release.Diff(live, manifest); err != nil {
 		return nil, err
 	}
-	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, ch.Metadata.Name, revName(pf.current))
+	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, pf.chart.Metadata.Name, revName(pf.current))
 	return pf, nil
 }
 

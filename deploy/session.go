@@ -114,7 +114,7 @@ func (r *run) recoverStuck(ctx context.Context) error {
 //     back from N again. Mode rollback does it as its own rollback instead (resumeFrom).
 //
 // What it did goes to the summary (Recovered); this run's outcome stays this run's.
-func (r *run) finishInterrupted(ctx context.Context) error {
+func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	prev := r.lock.Previous
 	rev, _ := strconv.Atoi(prev.Revision)
 	if !prev.Phase.Unfinished() || rev == 0 {
@@ -135,7 +135,11 @@ func (r *run) finishInterrupted(ctx context.Context) error {
 		return r.finishCanary(ctx, rev, who, hist)
 	}
 	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
-		defer r.retireCanaries(ctx, prev.Notes)
+		defer func() {
+			if err == nil {
+				r.retireCanaries(ctx, prev.Notes)
+			}
+		}()
 	}
 	last := hist[len(hist)-1]
 	var why string
