@@ -91,10 +91,13 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		}
 		c.ownDir = true
 	}
+	// Every failed step below returns nil for c: the cleanup works on the cluster it started,
+	// and the error keeps its cause (never a panic on the nil just returned).
+	started := c
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("%w\n%s", err, c.logTails())
-			c.Stop()
+			err = fmt.Errorf("%w\n%s", err, started.logTails())
+			started.Stop()
 		}
 	}()
 	if err = os.MkdirAll(filepath.Join(c.Dir, "logs"), 0o755); err != nil {
