@@ -359,6 +359,15 @@ func TestRollbackWorkflow(t *testing.T) {
 		t.Errorf("with = %v, want mode rollback with the revision and reason inputs", s.With)
 	}
 	checkQueues(t, jobs[0])
+	// A rollback must not queue behind the deploy it is meant to stop: its group is its own.
+	group, _ := jobs[0].Concurrency["group"].(string)
+	for _, other := range []string{"workflows/staging.yml", "workflows/production.yml", "workflows/promote.yml"} {
+		for _, j := range parseWorkflow(t, other).jobs {
+			if g, _ := j.Concurrency["group"].(string); g != "" && strings.HasPrefix(g, strings.SplitN(group, "$", 2)[0]) {
+				t.Errorf("the rollback's concurrency group %q shares %s's %q: it would queue behind the deploy it stops", group, other, g)
+			}
+		}
+	}
 
 	src, err := os.ReadFile("workflows/rollback.yml")
 	if err != nil {
