@@ -23,6 +23,9 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	for _, s := range config.URLSecrets(a.GetInput(config.InPrometheus)) { // user:password@
 		a.AddMask(s)
 	}
+	for _, s := range config.SetLineSecrets(strings.Split(a.GetInput(config.InSet), "\n")) { // before any validation quotes them
+		a.AddMask(strings.TrimSpace(s))
+	}
 	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook} {
 		if s := strings.TrimSpace(a.GetInput(in)); s != "" {
 			a.AddMask(s)
@@ -72,7 +75,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	}
 	cfg.Owner = runURL(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
-	return finish(deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort}))
+	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort}))
 }
 
 // maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,

@@ -322,9 +322,9 @@ func (c Config) Validate() error {
 	if c.Mode == ModeDeploy && c.Chart == "" {
 		bad("%s: required for mode deploy (a chart directory or packaged .tgz)", InChart)
 	}
-	for _, s := range c.Set {
+	for i, s := range c.Set {
 		if err := validateSet(s); err != nil {
-			bad("%s: line %q: %v (one key=value a line, e.g. replicaCount=3)", InSet, s, err)
+			bad("%s: line %d%s: %v (one key=value a line, e.g. replicaCount=3)", InSet, i+1, keyOf(s), err)
 		}
 	}
 	if c.ImageTag != "" && !imageTagRE.MatchString(c.ImageTag) {
@@ -394,13 +394,27 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validateSet checks one `set` line. Its errors never quote the line's value (it may be a
+// secret, and errors go to Slack and the GitHub deployment): they say what is wrong in words.
 func validateSet(s string) error {
 	k, _, ok := strings.Cut(s, "=")
 	if !ok || strings.TrimSpace(k) == "" {
 		return errors.New("missing key=value")
 	}
-	_, err := strvals.Parse(s)
-	return err
+	if _, err := strvals.Parse(s); err != nil {
+		return errors.New("not Helm --set syntax: a comma separates two key=value pairs there, and a comma, bracket or brace inside a value must be escaped with a backslash (\\,), or the value given in a values file")
+	}
+	return nil
+}
+
+// keyOf names a `set` line by its key (" (key db.password)"), never by its value; "" when the
+// line has no key=value shape (the whole line might be a secret).
+func keyOf(line string) string {
+	k, _, ok := strings.Cut(line, "=")
+	if k = strings.TrimSpace(k); !ok || k == "" || strings.ContainsAny(k, " \t,") {
+		return ""
+	}
+	return " (key " + k + ")"
 }
 
 func contains[T comparable](list []T, v T) bool {

@@ -210,10 +210,12 @@ func TestFromInputs(t *testing.T) {
 					t.Errorf("Set = %q", c.Set)
 				}
 			}},
-		{name: "set no value", in: map[string]string{config.InSet: "novalue"}, badInput: config.InSet, wantMsg: `"novalue"`},
-		{name: "set no key", in: map[string]string{config.InSet: "=x"}, badInput: config.InSet, wantMsg: `"=x"`},
+		{name: "set no value", in: map[string]string{config.InSet: "novalue"}, badInput: config.InSet, wantMsg: `line 1: missing key=value`},
+		{name: "set no key", in: map[string]string{config.InSet: "=x"}, badInput: config.InSet, wantMsg: `line 1: missing key=value`},
 		{name: "set one bad line among good ones", in: map[string]string{config.InSet: "a=b\nnovalue\nc=d"},
-			badInput: config.InSet, wantMsg: `"novalue"`},
+			badInput: config.InSet, wantMsg: `line 2: missing key=value`},
+		{name: "set bad syntax names the key", in: map[string]string{config.InSet: "a=b\ndb.password=hunter,s3cret"},
+			badInput: config.InSet, wantMsg: `line 2 (key db.password): not Helm --set syntax`},
 
 		// image_tag
 		{name: "image tag semver", in: map[string]string{config.InImageTag: "1.2.3"}},

@@ -25,16 +25,29 @@ func (c Config) SecretValues() []string {
 
 // SetSecrets lists the values of `set` lines whose key names a secret (password, token,
 // apiKey, …).
-func (c Config) SetSecrets() []string {
+func (c Config) SetSecrets() []string { return SetLineSecrets(c.Set) }
+
+// SetLineSecrets lists the secret values of raw `set` lines, valid or not, so that the edge
+// masks them before it validates anything: each value whose key names a secret, and each
+// comma-separated part of it (Helm's --set splits there, so an error could show one part).
+func SetLineSecrets(lines []string) []string {
 	var out []string
-	for _, s := range c.Set {
+	for _, s := range lines {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
 		last := k[strings.LastIndexAny(k, ".")+1:]
-		if secretKeyRE.MatchString(last) {
-			out = append(out, v)
+		if !secretKeyRE.MatchString(last) {
+			continue
+		}
+		out = append(out, v)
+		if parts := strings.Split(v, ","); len(parts) > 1 {
+			for _, p := range parts {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
+			}
 		}
 	}
 	return out

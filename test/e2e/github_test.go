@@ -199,3 +199,48 @@ func TestGitHubAPIDownNeverFailsTheDeploy(t *testing.T) {
 	}
 	noSecretsPrinted(t, r)
 }
+
+// A malformed `set` line whose key names a secret is refused before anything is written, and
+// its value reaches no one: not the log (but for ::add-mask::), not the summary or outputs,
+// not the GitHub deployment's status, not Slack — even the part after the comma that Helm's
+// syntax splits off.
+func TestMalformedSecretSetLineIsNeverQuoted(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	g := newGitHubAPI(t)
+	in := notifyInputs(deployInputs(c, ns, "1.0.0"), g)
+	in["set"] = "replicaCount=1\ndb.password=hunter2x,s3cretTAIL"
+	r := runAction(t, in, notifyEnv(g)...)
+	want(t, "status", r.Outputs["status"], "failed")
+	if !strings.Contains(r.Stdout, "set: line 2 (key db.password)") {
+		t.Errorf("the error does not name the line and its key:\n%s", r.Stdout)
+	}
+	for _, m := range []string{"::add-mask::hunter2x,s3cretTAIL", "::add-mask::s3cretTAIL"} {
+		if !strings.Contains(r.Stdout, m) {
+			t.Errorf("the runner was not told %q before validation", m)
+		}
+	}
+	var printed []string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			printed = append(printed, l)
+		}
+	}
+	all := strings.Join(printed, "\n") + r.Summary
+	for _, v := range r.Outputs {
+		all += v
+	}
+	sent, _ := json.Marshal(g.take("/"))
+	for _, s := range []string{"hunter2x", "s3cretTAIL"} {
+		if strings.Contains(all, s) {
+			t.Errorf("%s was printed", s)
+		}
+		if strings.Contains(string(sent), s) {
+			t.Errorf("%s was sent to GitHub or Slack: %s", s, sent)
+		}
+	}
+	if !strings.Contains(string(sent), "set: line 2") {
+		t.Errorf("the error status did not reach GitHub/Slack at all (nothing to check): %s", sent)
+	}
+}
