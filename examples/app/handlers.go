@@ -18,6 +18,9 @@ type config struct {
 	failRate  float64       // FAIL_RATE: fraction of /api/hello requests answered 500
 	latency   time.Duration // LATENCY_MS: extra delay added to every /api/hello request
 	unhealthy bool          // UNHEALTHY: /api/health reports 503
+	// READY_DELAY_MS: /api/health reports 503 ("starting") for this long after the start, as
+	// an app that warms a cache or connects a pool does: its pod takes that long to be Ready.
+	readyDelay time.Duration
 }
 
 // configFromEnv reads the fault knobs. getenv is os.Getenv outside tests.
@@ -47,6 +50,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("UNHEALTHY=%q: want true or false", s))
 		}
 		cfg.unhealthy = b
+	}
+	if s := strings.TrimSpace(getenv("READY_DELAY_MS")); s != "" {
+		ms, err := strconv.Atoi(s)
+		if err != nil || ms < 0 {
+			errs = append(errs, fmt.Errorf("READY_DELAY_MS=%q: want a whole number of milliseconds >= 0", s))
+		}
+		cfg.readyDelay = time.Duration(ms) * time.Millisecond
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -79,10 +89,13 @@ type app struct {
 	cfg     config
 	fails   *failEvery
 	metrics *metrics
+	readyAt time.Time // READY_DELAY_MS after the start
+	now     func() time.Time
 }
 
 func newApp(cfg config) *app {
-	return &app{cfg: cfg, fails: newFailEvery(cfg.failRate), metrics: newMetrics(cfg.version)}
+	return &app{cfg: cfg, fails: newFailEvery(cfg.failRate), metrics: newMetrics(cfg.version),
+		readyAt: time.Now().Add(cfg.readyDelay), now: time.Now}
 }
 
 // routes is the app's HTTP handler: every route is counted and timed in /metrics.
@@ -104,6 +117,10 @@ type healthResponse struct {
 func (a *app) health(w http.ResponseWriter, _ *http.Request) {
 	if a.cfg.unhealthy {
 		writeJSON(w, http.StatusServiceUnavailable, healthResponse{"unhealthy", "disconnected", a.cfg.version})
+		return
+	}
+	if a.now().Before(a.readyAt) {
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{"starting", "connecting", a.cfg.version})
 		return
 	}
 	writeJSON(w, http.StatusOK, healthResponse{"healthy", "connected", a.cfg.version})

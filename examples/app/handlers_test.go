@@ -59,6 +59,8 @@ func TestHealth(t *testing.T) {
 		{"default version", nil, 200, healthResponse{"healthy", "connected", "dev"}},
 		{"unhealthy", map[string]string{"UNHEALTHY": "true", "VERSION": "2.0.0"}, 503, healthResponse{"unhealthy", "disconnected", "2.0.0"}},
 		{"unhealthy false", map[string]string{"UNHEALTHY": "false"}, 200, healthResponse{"healthy", "connected", "dev"}},
+		{"still starting", map[string]string{"READY_DELAY_MS": "60000"}, 503, healthResponse{"starting", "connecting", "dev"}},
+		{"no delay", map[string]string{"READY_DELAY_MS": "0"}, 200, healthResponse{"healthy", "connected", "dev"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,4 +402,23 @@ func TestMetricsConcurrent(t *testing.T) {
 	}
 	checkHistogram(t, m, "/api/hello", "200", workers*each)
 	checkHistogram(t, m, "/metrics", "200", workers*each)
+}
+
+// READY_DELAY_MS: starting (503) until the delay has passed, then healthy.
+func TestHealthReadyAfterDelay(t *testing.T) {
+	cfg, err := configFromEnv(env(map[string]string{"READY_DELAY_MS": "4000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(cfg)
+	start := a.readyAt.Add(-4 * time.Second)
+	for _, tc := range []struct {
+		after time.Duration
+		code  int
+	}{{0, 503}, {3999 * time.Millisecond, 503}, {4 * time.Second, 200}} {
+		a.now = func() time.Time { return start.Add(tc.after) }
+		if rec := get(t, a.routes(), "/api/health"); rec.Code != tc.code {
+			t.Errorf("%s after the start: %d, want %d", tc.after, rec.Code, tc.code)
+		}
+	}
 }

@@ -16,6 +16,7 @@
 //	                       (0.1 fails every 10th request)
 //	LATENCY_MS=300         delay every /api/hello by that long
 //	UNHEALTHY=true         /api/health answers 503, so the pod never becomes Ready
+//	READY_DELAY_MS=4000    /api/health answers 503 ("starting") for 4 s after the start: a slow-to-Ready pod
 //	CRASH_ON_START=message print "panic: message" and exit 1 at start: a crash loop
 //
 // On SIGTERM it stops accepting connections and lets in-flight requests finish
