@@ -113,7 +113,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 			return terminal.ask(stderr, p.Question())
 		}
 	}
-	o := deploy.Execute(ctx, cfg, edge)
+	o := execute(ctx, cfg, edge)
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
 }

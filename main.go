@@ -12,11 +12,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/diagnose"
 )
 
 func main() {
@@ -33,22 +38,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return runCLI(ctx, abort, args, getenv, stdout, stderr)
 }
 
-// signals turns SIGINT/SIGTERM into contexts: the first signal (a cancelled workflow sends
-// SIGTERM; Ctrl-C on a terminal) cancels ctx, and the engine cleans up on a context of its
-// own; a second one ends abort too, and the cleanup stops at once, leaving its phase on the
-// release's lock for the next run.
+// signals turns SIGINT/SIGTERM into contexts: the first signal cancels ctx, and the engine
+// cleans up on a context of its own; a second one ends abort too, and the cleanup stops at
+// once, leaving its phase on the release's lock for the next run.
+//
+// GitHub cancels a workflow with SIGINT, then SIGTERM 7.5 s later, then kills the process tree
+// 2.5 s after that: a SIGTERM that follows a SIGINT is that same cancellation, not a user
+// insisting, so it leaves the cleanup running (the cleanup puts traffic back on the known-good
+// version first, and records each step on the Lease before it starts, so a kill at 10 s leaves
+// the next run what it needs). A second SIGINT (Ctrl-C twice on a terminal), or any signal
+// after that pair, stops the cleanup.
 func signals(parent context.Context) (ctx, abort context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
 	abort, cancelAbort := context.WithCancel(context.WithoutCancel(parent))
-	ch := make(chan os.Signal, 2)
+	ch := make(chan os.Signal, 3)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
+		var first os.Signal
 		for n := 1; ; n++ {
 			select {
-			case <-ch:
-				if n == 1 {
+			case sig := <-ch:
+				switch {
+				case n == 1:
+					first = sig
 					cancel()
+					continue
+				case n == 2 && oneCancellation(first, sig):
 					continue
 				}
 				cancelAbort()
@@ -59,6 +75,30 @@ func signals(parent context.Context) (ctx, abort context.Context, stop func()) {
 		}
 	}()
 	return ctx, abort, func() { signal.Stop(ch); close(done); cancel(); cancelAbort() }
+}
+
+// oneCancellation reports whether second, after first, is GitHub's cancellation sequence
+// (SIGINT, then SIGTERM) rather than a second request to stop.
+func oneCancellation(first, second os.Signal) bool {
+	return first == os.Interrupt && second == syscall.SIGTERM
+}
+
+// engine is the engine's entry point (a variable so the edge's own safety net can be tested).
+var engine = deploy.Execute
+
+// execute runs the engine and turns a panic that escaped it (a bug) into a failed outcome, so
+// the user still gets outputs, a summary, an ::error and an ended GitHub deployment, never a
+// Go crash; the engine frees the release lock keeping its phase for the next run.
+func execute(ctx context.Context, cfg config.Config, e deploy.Edge) (o deploy.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			o = deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
+				Chart: cfg.Chart, ImageTag: cfg.ImageTag,
+				Message: fmt.Sprintf("Shepherd stopped on an internal error, a bug (%s); the next Shepherd run of %s finishes or undoes what this one left; please report it with this run's log",
+					diagnose.Redact(fmt.Sprint(p), cfg.SecretValues()), cfg.Release)}
+		}
+	}()
+	return engine(ctx, cfg, e)
 }
 
 // debugLogger logs to w at debug level when enabled, else nowhere. The configuration is never

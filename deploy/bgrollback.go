@@ -70,7 +70,10 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 		}
 	}
 	r.event(ctx, "rollback", Info, "switching %s back from %s (revision %d) to %s (revision %d): %s", cfg.Release, active, fromRev, target, toRev, r.out.Reason)
-	r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(active, target))
+	if err := r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(active, target)); err != nil {
+		r.fail(ctx, "rollback", "", "%v; nothing was changed", err)
+		return
+	}
 	sig, res, err := strategy.SwitchBack(ctx, c, target, active, cfg.VerifyDuration)
 	switch {
 	case err != nil:

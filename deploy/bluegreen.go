@@ -202,7 +202,10 @@ func (r *run) abort(ctx context.Context) {
 		r.fail(ctx, "abort", "", "%v", err)
 		return
 	}
-	r.state(ctx, kube.PhaseRollingBack, w.rev, colorNotes(w.color, w.from))
+	if err := r.state(ctx, kube.PhaseRollingBack, w.rev, colorNotes(w.color, w.from)); err != nil {
+		r.fail(ctx, "abort", "", "%v; nothing was changed", err)
+		return
+	}
 	if err := c.ScaleDown(ctx, w.color); err != nil {
 		r.unfinished = true
 		r.fail(ctx, "abort", "", "aborting revision %d did not finish: %v; the next Shepherd run of %s finishes it", w.rev, err, r.cfg.Release)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -176,7 +177,9 @@ func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, e
 	if c.tr, err = r.newTracks(rel.Version, l, p.replicas, cfg.Stages); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
-	r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0))
+	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0)); err != nil {
+		return strategy.Revision{Number: rel.Version}, err
+	}
 	first := c.tr.names[0]
 	r.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s); %s runs at most %d pods while stages change (%d planned)",
 		rel.Version, orDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), revName(c.pf.current),
@@ -190,7 +193,11 @@ func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, e
 // scale sets Deployment name's replicas.
 func (r *run) scale(ctx context.Context, name string, replicas int) error {
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	if _, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	_, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	switch {
+	case replicas == 0 && apierrors.IsNotFound(err): // never created (refused by a quota or a webhook): nothing runs
+		return nil
+	case err != nil:
 		return fmt.Errorf("scale %s to %d: %w", name, replicas, kube.Explain(err))
 	}
 	return nil
@@ -217,7 +224,9 @@ func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, err
 	}
 	st := &t.report.Stages[i]
 	st.Ran, t.report.Weight = true, int(math.Round(st.Actual))
-	r.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1))
+	if err := r.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1)); err != nil {
+		return res, err
+	}
 	r.event(ctx, "stage", Info, "stage %d/%d: %d%% asked, %s live (%d canary + %d stable pods of %s)",
 		i+1, len(t.stages), st.Requested, pct(st.Actual), st.Canary, st.Stable, t.names[0])
 	if s := t.splits[t.names[0]][i]; !s.Exact() {
@@ -280,14 +289,18 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	}
 	notes := t.notes(len(t.stages))
 	notes[kube.AnnotationPromoting] = strconv.Itoa(t.rev)
-	r.state(ctx, kube.PhaseDeploying, t.rev, notes)
+	if err := r.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
+		return strategy.Revision{}, err
+	}
 	rel, rev, err := c.apply(ctx, canaryRel.Chart, canaryRel.Config, r.latest(), release.UpgradeOptions{
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
 		PostRender:  func(m string) (string, error) { return strategy.Promoted(m, l.Canary, live) }})
 	if err != nil {
 		return rev, err
 	}
-	r.state(ctx, kube.PhaseDeploying, rel.Version, notes)
+	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, notes); err != nil {
+		return strategy.Revision{Number: rel.Version}, err
+	}
 	r.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
 		rel.Version, strings.Join(t.names, ", "), t.rev)
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: t.names}}, nil
@@ -317,36 +330,6 @@ func (c *canaryCluster) Retire(ctx context.Context) error {
 	}
 	t.report.Weight = 100
 	r.event(ctx, "promote", Info, "the stable track serves the new version; %s scaled to 0 (kept)", strings.Join(t.canaryNames(), ", "))
-	return nil
-}
-
-// Abort takes the canary to zero and the stable track back to its replicas, then watches the
-// stable track ready.
-func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
-	r, t := c.r, c.tr
-	if f != nil && f.Metrics() {
-		r.event(ctx, "stage", Error, "the canary failed its analysis (%s): taking it out of traffic", f.Result.Signals[0].Reason)
-	}
-	r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0))
-	since := r.d.Clock.Now()
-	names := t.names
-	for _, name := range names {
-		if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
-			return err
-		}
-		if err := r.scale(ctx, name, max(t.restore[name], 1)); err != nil {
-			return err
-		}
-	}
-	t.report.Weight = 0
-	res, err := c.Watch(ctx, release.Workloads{Deployments: names}, since)
-	switch {
-	case err != nil:
-		return err
-	case !res.Ready:
-		return fmt.Errorf("the stable track did not come back ready: %s", res.Status)
-	}
-	r.event(ctx, "abort", Info, "canary scaled to 0; the stable track (%s) serves 100%% again: %s", strings.Join(names, ", "), res.Status)
 	return nil
 }
 

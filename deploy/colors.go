@@ -54,7 +54,9 @@ func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 		return rev, err
 	}
 	c.rev, c.deploying = rel.Version, next
-	r.state(ctx, kube.PhaseDeploying, rel.Version, colorNotes(next, active))
+	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, colorNotes(next, active)); err != nil {
+		return strategy.Revision{Number: rel.Version}, err
+	}
 	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
 		rel.Version, next, orDefault(string(active), "none yet"), revName(c.pf.current))
 	l, err := strategy.ReadLayout(rel.Manifest)
@@ -81,10 +83,14 @@ func (c *cluster) Smoke(ctx context.Context, col strategy.Color) *diagnose.Signa
 // leaves the next one what it needs to finish.
 func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) error {
 	r := c.r
+	var err error
 	if rev > 0 {
-		r.state(ctx, kube.PhaseSwitched, rev, colorNotes(to, from))
+		err = r.state(ctx, kube.PhaseSwitched, rev, colorNotes(to, from))
 	} else if c.rev > 0 {
-		r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(from, to))
+		err = r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(from, to))
+	}
+	if err != nil {
+		return err
 	}
 	start := r.d.Clock.Now()
 	if err := switchServices(ctx, r, c.layout.Services, to); err != nil {

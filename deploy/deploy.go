@@ -92,8 +92,9 @@ type run struct {
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
-// happened. It never panics or exits; every error is in the Outcome (Status failed, Message).
-func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
+// happened. It never panics or exits; every error is in the Outcome (Status failed, Message),
+// a bug's panic too.
+func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}
 	}
@@ -108,6 +109,13 @@ func Run(ctx context.Context, cfg config.Config, d Deps) Outcome {
 	}
 	r := &run{cfg: cfg, d: d, start: d.Clock.Now()}
 	r.out = Outcome{Mode: cfg.Mode, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
+	defer func() {
+		if p := recover(); p != nil {
+			r.crashed(ctx, p)
+			r.out.Duration = d.Clock.Since(r.start)
+			out = r.out
+		}
+	}()
 	switch {
 	case cfg.Mode == config.ModeHistory:
 		r.history(ctx)
@@ -136,6 +144,12 @@ func (r *run) locked(ctx context.Context) {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
 	}
+	defer func() {
+		if p := recover(); p != nil { // a bug: free the lock, keeping its phase for the next run
+			r.crashed(ctx, p)
+			end("")
+		}
+	}()
 	wctx, cancel := r.guard(ctx, false)
 	switch r.cfg.Mode {
 	case config.ModeRollback:

@@ -74,15 +74,20 @@ func (r *run) phase(ctx context.Context, phase kube.Phase, revision int) {
 		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""})
 }
 
-// state records the phase with a strategy's notes on the lock.
-func (r *run) state(ctx context.Context, phase kube.Phase, revision int, notes map[string]string) {
+// state records the phase with a strategy's notes on the lock. Recovery acts on what it
+// finds there, so a step that the next run must be able to finish or undo (a switch, a
+// scale-down, a retirement) does not start when its state could not be recorded: callers of
+// those steps check the error and stop (fail closed).
+func (r *run) state(ctx context.Context, phase kube.Phase, revision int, notes map[string]string) error {
 	if r.lock == nil {
-		return
+		return nil
 	}
 	r.wrote = true
 	if err := r.lock.SetState(ctx, phase, revision, notes); err != nil {
 		r.d.Log.Debug("record phase", "err", err)
+		return fmt.Errorf("could not record phase %s of revision %d on the release lock, so this step did not start (the next run could not finish it): %w", phase, revision, kube.Explain(err))
 	}
+	return nil
 }
 
 // recoverStuck handles a release whose last revision is pending-install|upgrade|rollback

@@ -96,7 +96,7 @@ func (k Canary) Resume(ctx context.Context, tc Tracks, rev, from int) Result {
 		res, err := tc.SetStage(ctx, i)
 		switch {
 		case ctx.Err() != nil:
-			f.Result, f.Why = &res, fmt.Sprintf("the run was cancelled while the canary scaled to stage %d", i+1)
+			f.Result, f.Why, f.Cancelled = &res, fmt.Sprintf("the run was cancelled while the canary scaled to stage %d", i+1), true
 			return Result{Failure: f}
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			f.Result, f.Why = &res, "scaling the canary failed: "+err.Error()
@@ -111,7 +111,7 @@ func (k Canary) Resume(ctx context.Context, tc Tracks, rev, from int) Result {
 			f.Result = &health.Result{Signals: []diagnose.Signal{*sig}, Selector: res.Selector}
 			return Result{Failure: f}
 		case ctx.Err() != nil:
-			f.Why = fmt.Sprintf("the run was cancelled during stage %d", i+1)
+			f.Why, f.Cancelled = fmt.Sprintf("the run was cancelled during stage %d", i+1), true
 			return Result{Failure: f}
 		case err != nil:
 			f.Why = "judging the stage failed: " + err.Error()
@@ -156,10 +156,10 @@ func (Canary) promote(ctx context.Context, tc Tracks, rev int) *Failure {
 	return nil
 }
 
-// Undo takes traffic off a failed canary: the canary to zero and the stable track back to its
-// replicas — first, when the failure is in the metrics (the canary serves while it is
-// diagnosed otherwise); after the diagnosis when its pods failed (they take no traffic, and
-// their evidence goes with them). A failed promotion is rolled back through Helm, as a rolling
+// Undo takes traffic off a failed canary: the stable track back to its replicas, Ready, then
+// the canary to zero — first, when the failure is in the metrics or the run was cancelled (the
+// canary serves while it is diagnosed otherwise, and a cancelled run has seconds left); after
+// the diagnosis when its pods failed (they take no traffic, and their evidence goes with them). A failed promotion is rolled back through Helm, as a rolling
 // deploy is; a first install's failure too.
 func (Canary) Undo(ctx context.Context, c Cluster, f *Failure) {
 	tc, ok := c.(Tracks)
@@ -168,7 +168,7 @@ func (Canary) Undo(ctx context.Context, c Cluster, f *Failure) {
 		return
 	}
 	var err error
-	if f.Metrics() {
+	if f.Metrics() || f.Cancelled {
 		err = tc.Abort(ctx, f)
 		tc.Diagnose(ctx, f)
 	} else {

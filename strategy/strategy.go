@@ -79,6 +79,9 @@ type Failure struct {
 	// first); Promoting when the stable track's upgrade to the new version failed.
 	Canary, Promoting bool
 	Stage             int
+	// Cancelled: the run was cancelled (a signal, a workflow cancellation): the undo's writes
+	// that put traffic back on the known-good version go first, before any diagnosis.
+	Cancelled bool
 }
 
 // For returns the strategy cfg names, set up as cfg says. An unknown name is an error, never a

@@ -1,0 +1,108 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// Abort takes the canary out of service so that the Service never loses its last ready
+// endpoint: the stable track goes back to its replicas and is watched Ready before the canary
+// goes to zero. For a metric failure, traffic comes off the canary first, but only as far as
+// the stable pods already Ready carry it: a canary Deployment goes to zero at once only where
+// its stable twin has a Ready pod; elsewhere (the 100% stage) it waits for the stable track.
+func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
+	r := c.r
+	if c.tr == nil { // the canary's revision was written but its tracks never planned (a refused apply)
+		if err := c.loadTracks(f); err != nil {
+			return err
+		}
+	}
+	t := c.tr
+	if f != nil && f.Metrics() {
+		r.event(ctx, "stage", Error, "the canary failed its analysis (%s): taking it out of traffic", f.Result.Signals[0].Reason)
+	}
+	if err := r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0)); err != nil {
+		return err
+	}
+	ready, err := c.readyStable(ctx)
+	if err != nil {
+		return err
+	}
+	since := r.d.Clock.Now()
+	var early []string // canaries taken out at once: their stable twin already serves
+	for _, name := range t.names {
+		if err := r.scale(ctx, name, max(t.restore[name], 1)); err != nil {
+			return err
+		}
+		if f != nil && f.Metrics() && ready[name] > 0 {
+			if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
+				return err
+			}
+			early = append(early, fmt.Sprintf("%s (%d stable pods Ready serve meanwhile)", name+strategy.CanarySuffix, ready[name]))
+		}
+	}
+	if len(early) > 0 {
+		t.report.Weight = 0
+		r.event(ctx, "abort", Info, "out of traffic at once: %s", strings.Join(early, ", "))
+	}
+	res, err := c.Watch(ctx, release.Workloads{Deployments: t.names}, since)
+	switch {
+	case err != nil:
+		return err
+	case !res.Ready:
+		return fmt.Errorf("the stable track did not come back ready (%s); the canary keeps serving beside it", res.Status)
+	}
+	for _, name := range t.canaryNames() {
+		if err := r.scale(ctx, name, 0); err != nil {
+			return err
+		}
+	}
+	t.report.Weight = 0
+	r.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
+	return nil
+}
+
+// readyStable is each stable Deployment's Ready pods now.
+func (c *canaryCluster) readyStable(ctx context.Context) (map[string]int32, error) {
+	r := c.r
+	out := map[string]int32{}
+	for _, name := range c.tr.names {
+		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, kube.Explain(err))
+		}
+		out[name] = d.Status.ReadyReplicas
+	}
+	return out, nil
+}
+
+// loadTracks plans the tracks of f's revision from Helm's record of it: a canary whose
+// Deployment the cluster refused (a quota, an admission webhook) after Helm wrote the revision
+// still has its stable track to restore.
+func (c *canaryCluster) loadTracks(f *strategy.Failure) error {
+	r := c.r
+	if f == nil || f.Revision == 0 {
+		return fmt.Errorf("no canary revision to abort")
+	}
+	hist, err := r.d.Helm.History(r.cfg.Release)
+	if err != nil {
+		return err
+	}
+	l, err := strategy.ReadTracks(manifestOf(hist, f.Revision))
+	if err != nil {
+		return fmt.Errorf("cannot read revision %d's manifest: %w", f.Revision, err)
+	}
+	var n map[string]int
+	if c.pf != nil && c.pf.tracks != nil {
+		n = c.pf.tracks.replicas
+	}
+	c.tr, err = r.newTracks(f.Revision, l, n, r.cfg.Stages)
+	return err
+}
