@@ -74,6 +74,9 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		a.AddMask(s)
 	}
 	cfg.Owner = runURL(getenv)
+	if job := getenv("GITHUB_JOB"); job != "" {
+		cfg.Owner += " job " + job
+	}
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
 	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort}))
 }

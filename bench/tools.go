@@ -40,10 +40,17 @@ func buildShepherd(ctx context.Context, root, dir string) (string, error) {
 	return bin, nil
 }
 
-// ensureHelm returns the helm CLI built from the pinned Helm module, building it into the user
-// cache dir (shepherd/bin/helm-<version>) the first time.
+// helmTools is the module (a folder of this repository) that pins the anchor's helm CLI: its
+// own go.mod and go.sum hold everything cmd/helm needs, so a fresh clone builds it with no
+// manual step, as internal/testcluster/tools does for the control plane. Its Helm version is
+// the one Shepherd's go.mod pins (TestAnchorPinMatchesShepherd).
+const helmTools = "bench/tools"
+
+// ensureHelm returns the helm CLI built from the pinned tools module, building it into the
+// user cache dir (shepherd/bin/helm-<version>) the first time.
 func ensureHelm(ctx context.Context, root string) (bin, version string, err error) {
-	out, err := goOutput(ctx, root, "list", "-m", "-f", "{{.Version}}", helmModule)
+	dir := filepath.Join(root, helmTools)
+	out, err := goOutput(ctx, dir, "list", "-m", "-f", "{{.Version}}", helmModule)
 	if err != nil {
 		return "", "", fmt.Errorf("find the pinned Helm version: %w", err)
 	}
@@ -61,16 +68,11 @@ func ensureHelm(ctx context.Context, root string) (bin, version string, err erro
 		return "", "", err
 	}
 	t0 := time.Now()
-	progress("building helm %s from %s/cmd/helm (once; cached at %s)", version, helmModule, bin)
+	progress("building helm %s from %s (once; cached at %s)", version, helmTools, bin)
 	tmp := fmt.Sprintf("%s.tmp-%d", bin, os.Getpid())
 	defer os.Remove(tmp)
 	ldflags := "-X " + helmModule + "/internal/version.version=" + version
-	err = goCmd(ctx, root, []string{"CGO_ENABLED=0"}, "build", "-trimpath", "-ldflags", ldflags, "-o", tmp, helmModule+"/cmd/helm")
-	if err != nil {
-		if strings.Contains(err.Error(), "missing go.sum entry") {
-			err = fmt.Errorf("%w\n(cmd/helm needs go.sum entries the shepherd packages do not; "+
-				"`go mod download github.com/gofrs/flock github.com/Masterminds/vcs github.com/cpuguy83/go-md2man/v2` adds them)", err)
-		}
+	if err := goCmd(ctx, dir, []string{"CGO_ENABLED=0"}, "build", "-trimpath", "-ldflags", ldflags, "-o", tmp, helmModule+"/cmd/helm"); err != nil {
 		return "", "", fmt.Errorf("build helm: %w", err)
 	}
 	if err := os.Rename(tmp, bin); err != nil {

@@ -70,6 +70,7 @@ type tracks struct {
 	limits  analysis.Limits
 	tick    time.Duration
 	report  *CanaryReport
+	pods    map[string]string // the pods placeholder per track, once read
 }
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to

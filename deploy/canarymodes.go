@@ -61,6 +61,9 @@ func (r *run) promoteCanary(ctx context.Context, rev int, hist []*helmrelease.Re
 	k := strategy.Canary{AutoPromote: true}
 	res := k.Resume(ctx, c, rev, passed)
 	if f := res.Failure; f != nil {
+		if sr := stopRequest(ctx); sr != nil {
+			f.Why, f.Cancelled = sr.Error(), true
+		}
 		uctx, cancel := r.undoContext(ctx)
 		defer cancel()
 		k.Undo(uctx, c, f)

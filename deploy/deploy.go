@@ -89,6 +89,9 @@ type run struct {
 	// canaryUndone is the canary revision an interrupted run left in flight that this run
 	// aborted (a rollback then has nothing left to do).
 	canaryUndone int
+	// stopAsked is who this rollback asked the run holding a canary in flight to stop as ("":
+	// it asked no one).
+	stopAsked string
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -124,6 +127,9 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 	case cfg.Mode == config.ModeRollback && r.switchBackNow(ctx):
 		// a blue-green release in its grace period: switched back without waiting for the lock
 	default:
+		if cfg.Mode == config.ModeRollback {
+			r.askCanaryToStop(ctx)
+		}
 		r.locked(ctx)
 	}
 	r.out.Duration = d.Clock.Since(r.start)
@@ -151,6 +157,9 @@ func (r *run) locked(ctx context.Context) {
 		}
 	}()
 	wctx, cancel := r.guard(ctx, false)
+	if stopsOnRequest(r.cfg.Mode) {
+		wctx, cancel = r.stoppable(wctx, cancel)
+	}
 	switch r.cfg.Mode {
 	case config.ModeRollback:
 		rctx, rcancel := context.WithTimeout(wctx, RollbackBound(r.cfg))
@@ -204,6 +213,14 @@ func (r *run) guard(ctx context.Context, abortable bool) (context.Context, conte
 		}
 	}()
 	return ctx, func() { close(stop); cancel(nil) }
+}
+
+// stoppable is ctx, also cancelled when a rollback asks this run to stop (errStopRequested).
+func (r *run) stoppable(ctx context.Context, cancel context.CancelFunc) (context.Context, context.CancelFunc) {
+	sctx, scancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go r.watchStop(sctx, scancel, done)
+	return sctx, func() { close(done); scancel(nil); cancel() }
 }
 
 // errAborted is the cause of a cleanup stopped by a second signal.
@@ -292,6 +309,9 @@ func (r *run) deploy(ctx context.Context) {
 	case errors.Is(context.Cause(ctx), kube.ErrLockLost):
 		// another run may own the release now: write nothing, not even an undo
 	default:
+		if sr := stopRequest(ctx); sr != nil {
+			f.Why, f.Cancelled = sr.Error(), true
+		}
 		uctx, cancel := r.undoContext(ctx)
 		st.Undo(uctx, sc, f)
 		cancel()

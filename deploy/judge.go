@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/diagnose"
@@ -77,7 +81,7 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 	st := &t.report.Stages[i]
 	window := fmt.Sprintf("%ds", max(1, int(math.Ceil(r.d.Clock.Since(start).Seconds()))))
 	vars := func(track string, names []string) map[string]string {
-		return map[string]string{"namespace": r.cfg.Namespace, "release": r.cfg.Release, "window": window, "track": track, "pods": strategy.PodPattern(names)}
+		return map[string]string{"namespace": r.cfg.Namespace, "release": r.cfg.Release, "window": window, "track": track, "pods": c.podPattern(ctx, names)}
 	}
 	where := fmt.Sprintf("stage %d/%d (%d%%)", i+1, len(t.stages), st.Requested)
 	canary, err := t.queries.Observe(ctx, t.prom, vars("canary", t.canaryNames()))
@@ -148,4 +152,53 @@ func describeP99(o analysis.Observation, read bool) string {
 		return "no data"
 	}
 	return analysis.FormatSeconds(o.P99.Value)
+}
+
+// podPattern is the pods placeholder for Deployments names: their pods selected by what they
+// carry (the ReplicaSets that own them, by owner reference), not by a guess at their names.
+// The ReplicaSets are read once per track: a canary's templates do not change while it runs.
+func (c *canaryCluster) podPattern(ctx context.Context, names []string) string {
+	t := c.tr
+	key := strings.Join(names, ",")
+	if p, ok := t.pods[key]; ok {
+		return p
+	}
+	var sets []string
+	for _, name := range names {
+		rs, err := c.r.replicaSetsOf(ctx, name)
+		if err != nil {
+			c.r.d.Log.Debug("list replicasets", "deployment", name, "err", err)
+			return strategy.PodPattern(sets) // not cached: the next read tries again
+		}
+		sets = append(sets, rs...)
+	}
+	if t.pods == nil {
+		t.pods = map[string]string{}
+	}
+	t.pods[key] = strategy.PodPattern(sets)
+	return t.pods[key]
+}
+
+// replicaSetsOf names the ReplicaSets Deployment name owns.
+func (r *run) replicaSetsOf(ctx context.Context, name string) ([]string, error) {
+	d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.d.Clients.Typed.AppsV1().ReplicaSets(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rs := range list.Items {
+		if ref := metav1.GetControllerOf(&rs); ref != nil && ref.UID == d.UID {
+			out = append(out, rs.Name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -36,6 +36,12 @@ func (r *run) rollback(ctx context.Context) {
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
 	switch {
+	case r.stoppedCanary(hist) > 0: // the run holding the canary aborted it at this rollback's request
+		r.out.Status = RolledBack
+		r.out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
+			cfg.Release, current, r.out.Reason)
+		r.event(ctx, "done", Info, "%s", r.out.Message)
+		return
 	case r.canaryUndone > 0: // finishing the interrupted run's canary was this rollback
 		r.out.Status = RolledBack
 		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canaryUndone, r.out.Recovered)

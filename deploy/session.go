@@ -33,7 +33,8 @@ func (r *run) begin(ctx context.Context) (end func(phase kube.Phase), err error)
 	if owner == "" {
 		owner = "shepherd"
 	}
-	lock, err := kube.Acquire(ctx, cs, r.cfg.Namespace, r.cfg.Release, owner, r.cfg.LockTimeout)
+	// Unique per process: two jobs of one workflow run never count as one holder.
+	lock, err := kube.Acquire(ctx, cs, r.cfg.Namespace, r.cfg.Release, kube.HolderID(owner), r.cfg.LockTimeout)
 	if err != nil {
 		return nil, err
 	}

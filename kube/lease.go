@@ -39,7 +39,14 @@ const (
 	AnnotationStages    = Prefix + "canary-stages"
 	AnnotationReplicas  = Prefix + "canary-replicas"
 	AnnotationPromoting = Prefix + "canary-promoting"
+	// A rollback's request to the run holding the lock (a canary in flight) to stop now: who
+	// asks, and why. The holder polls for it every second.
+	AnnotationStopBy     = Prefix + "stop-requested-by"
+	AnnotationStopReason = Prefix + "stop-reason"
 )
+
+// requestNotes are notes addressed to the holder: cleared when the lock changes hands.
+var requestNotes = []string{AnnotationStopBy, AnnotationStopReason}
 
 // LeaseDuration is how long a lock outlives its holder's last renewal: a killed run's lock
 // expires after this and the next run takes it over.
@@ -152,7 +159,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 	if apierrors.IsNotFound(err) {
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: l.name, Labels: map[string]string{LabelRelease: release},
-				Annotations: map[string]string{AnnotationRun: l.holder, AnnotationPhase: string(PhaseStarting)}},
+				Annotations: map[string]string{AnnotationRun: l.holder, AnnotationPhase: string(PhaseStarting), AnnotationProcess: thisProcess()}},
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: &l.holder, LeaseDurationSeconds: ptr.To(int32(LeaseDuration.Seconds())),
 				AcquireTime: &now, RenewTime: &now},
 		}
@@ -173,7 +180,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 		return false, nil, fmt.Errorf("lock release %s: %w", release, Explain(err))
 	}
 	holder := ptr.Deref(cur.Spec.HolderIdentity, "")
-	if holder != "" && holder != l.holder && !expired(cur, time.Now()) {
+	if holder != "" && holder != l.holder && !expired(cur, time.Now()) && !provablyDead(cur.Annotations[AnnotationProcess]) {
 		return false, cur, nil
 	}
 	next := cur.DeepCopy()
@@ -187,6 +194,10 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 	}
 	next.Annotations[AnnotationRun] = l.holder
 	next.Annotations[AnnotationPhase] = string(PhaseStarting)
+	next.Annotations[AnnotationProcess] = thisProcess()
+	for _, k := range requestNotes { // a request to the previous holder is not one to this run
+		delete(next.Annotations, k)
+	}
 	next.Spec.HolderIdentity, next.Spec.AcquireTime, next.Spec.RenewTime = &l.holder, &now, &now
 	next.Spec.LeaseDurationSeconds = ptr.To(int32(LeaseDuration.Seconds()))
 	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})

@@ -163,12 +163,26 @@ func Promoted(rendered string, canary map[string]string, live map[string]int) (s
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }
 
-// PodPattern is a regular expression (RE2, as PromQL's =~ takes it, anchored) matching the pod
-// names of the Deployments named: <name>-<replicaset hash>-<pod suffix>.
-func PodPattern(deployments []string) string {
-	alts := make([]string, len(deployments))
-	for i, d := range deployments {
-		alts[i] = strings.NewReplacer(".", `\\.`).Replace(d) + "-[a-z0-9]+-[a-z0-9]+"
+// maxGeneratedBase is how much of a generateName the API server keeps: 63 characters less the
+// 5 random ones it appends.
+const maxGeneratedBase = 58
+
+// PodPattern is a regular expression (RE2, as PromQL's =~ takes it, anchored) matching the
+// names of the pods of the ReplicaSets named, as the API server generates them: the ReplicaSet's
+// name and a dash, cut to 58 characters, then 5 random ones. The cut matters for long names
+// (a Deployment past about 40 characters): a pattern built from the Deployment's name and
+// "-<hash>-<suffix>" matches nothing there. An empty list matches no pod name.
+func PodPattern(replicaSets []string) string {
+	if len(replicaSets) == 0 {
+		return "^$"
+	}
+	alts := make([]string, len(replicaSets))
+	for i, rs := range replicaSets {
+		base := rs + "-"
+		if len(base) > maxGeneratedBase {
+			base = base[:maxGeneratedBase]
+		}
+		alts[i] = strings.NewReplacer(".", `\\.`).Replace(base) + "[a-z0-9]{5}"
 	}
 	if len(alts) == 1 {
 		return alts[0]

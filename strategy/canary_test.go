@@ -208,9 +208,13 @@ func TestPodPattern(t *testing.T) {
 		names []string
 		want  string
 	}{
-		{[]string{"web"}, "web-[a-z0-9]+-[a-z0-9]+"},
-		{[]string{"web-canary", "api-canary"}, "(web-canary-[a-z0-9]+-[a-z0-9]+|api-canary-[a-z0-9]+-[a-z0-9]+)"},
-		{[]string{"a.b"}, `a\\.b-[a-z0-9]+-[a-z0-9]+`},
+		{[]string{"web-7d9f8b6c4d"}, "web-7d9f8b6c4d-[a-z0-9]{5}"},
+		{[]string{"web-canary-5f6b", "api-canary-6c7d"}, "(web-canary-5f6b-[a-z0-9]{5}|api-canary-6c7d-[a-z0-9]{5})"},
+		{[]string{"a.b-1"}, `a\\.b-1-[a-z0-9]{5}`},
+		// A 50-character release: "<release>-canary-<hash>-" is cut to 58 characters, as the
+		// API server cuts the generateName of its pods.
+		{[]string{strings.Repeat("x", 50) + "-canary-5f6b7c8d9e"}, strings.Repeat("x", 50) + "-canary-[a-z0-9]{5}"},
+		{nil, "^$"},
 	} {
 		if got := PodPattern(tc.names); got != tc.want {
 			t.Errorf("PodPattern(%v) = %s, want %s", tc.names, got, tc.want)

@@ -58,6 +58,29 @@ func TestConcurrentDeploysOneWaitsThenFails(t *testing.T) {
 	}
 }
 
+// Two jobs of one workflow run (a deploy, and an `if: failure()` rollback job of the same run)
+// are two holders: the second waits for the lock like any other run, and the first is never
+// told it lost its lock.
+func TestTwoJobsOfOneRunAreTwoHolders(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	install(t, c, ns, "1.0.0")
+	first := startAction(t, deployInputs(c, ns, "1.1.0-never-ready"), "GITHUB_RUN_ID=2001", "GITHUB_JOB=deploy")
+	first.waitFor("revision 2 applied", 30*time.Second)
+	second := runAction(t, deployInputs(c, ns, "", "mode", "rollback", "chart", "", "reason", "same run", "lock_timeout", "3s"),
+		"GITHUB_RUN_ID=2001", "GITHUB_JOB=deploy")
+	if second.Exit == 0 || !strings.Contains(second.Stdout, "release web is locked by another run: https://github.com/acme/web/actions/runs/2001 job deploy #") {
+		t.Fatalf("a second process of the same run and job did not wait for the lock (exit %d):\n%s", second.Exit, second.Stdout)
+	}
+	r := first.wait(2 * time.Minute)
+	want(t, "first status", r.Outputs["status"], "rolled-back")
+	if strings.Contains(r.Stdout, "lost the release lock") {
+		t.Errorf("the first run lost its lock to a job of its own run:\n%s", r.Stdout)
+	}
+	wantHistory(t, c, ns, "1:superseded", "2:failed", "3:deployed")
+}
+
 // A killed run left its release in pending-upgrade and its lock unrenewed: the next run takes
 // the expired lock over, recovers the release (marks the pending revision failed, never deletes
 // history) and deploys.

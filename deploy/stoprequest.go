@@ -1,0 +1,96 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	helmrelease "helm.sh/helm/v3/pkg/release"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/strategy"
+)
+
+// A rollback interrupts a canary in flight: mode rollback notes its request on the release's
+// Lease; the run holding the canary polls for it every second, stops at once and aborts its
+// canary (the stable track back and Ready, then the canary to zero), naming who stopped it and
+// why; the rollback, which waits for the lock meanwhile, then reports that work as its own.
+// One writer at a time: the two runs never scale the same Deployments at once.
+
+// stopPoll is how often a holder looks for a stop request.
+const stopPoll = time.Second
+
+// errStopRequested is the cause of a run stopped at a rollback's request.
+type errStopRequested struct{ by, reason string }
+
+func (e *errStopRequested) Error() string {
+	return fmt.Sprintf("stopped by a rollback (%s): %s", e.by, e.reason)
+}
+
+// stopRequest is the rollback request that stopped ctx, if one did.
+func stopRequest(ctx context.Context) *errStopRequested {
+	var sr *errStopRequested
+	if errors.As(context.Cause(ctx), &sr) {
+		return sr
+	}
+	return nil
+}
+
+// askCanaryToStop is mode rollback's first step: when a live run holds the release with a
+// canary in its stages, it asks that run to abort now instead of waiting for its stages to end.
+func (r *run) askCanaryToStop(ctx context.Context) {
+	cfg, cs := r.cfg, r.d.Clients.Typed
+	st, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release)
+	if err != nil || st == nil || !st.Live || !isCanary(st.Notes) || st.Phase != kube.PhaseDeploying || st.Notes[kube.AnnotationPromoting] != "" {
+		return
+	}
+	reason := orDefault(cfg.Reason, "no reason given")
+	by := orDefault(cfg.Owner, "shepherd")
+	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: truncate(reason, 500)}); err != nil {
+		r.event(ctx, "rollback", Warn, "could not ask the run holding %s to stop its canary (%v): waiting for the lock", cfg.Release, err)
+		return
+	}
+	r.stopAsked = by
+	r.event(ctx, "rollback", Info, "%s holds %s with a canary in flight (stage %s): asked it to abort the canary now (%s); it notices within %s",
+		st.Holder, cfg.Release, orDefault(st.Notes[kube.AnnotationStage], "0"), reason, stopPoll)
+}
+
+// watchStop cancels the run's work (cause errStopRequested) when a rollback asks it to stop.
+func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
+	t := time.NewTicker(stopPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release)
+		if err == nil && st != nil && st.Notes[kube.AnnotationStopBy] != "" {
+			cancel(&errStopRequested{by: st.Notes[kube.AnnotationStopBy], reason: orDefault(st.Notes[kube.AnnotationStopReason], "no reason given")})
+			return
+		}
+	}
+}
+
+// stoppedCanary reports, for a rollback that asked the lock's previous holder to stop, the
+// canary revision that run aborted (0: it did not; the rollback goes on as usual).
+func (r *run) stoppedCanary(hist []*helmrelease.Release) int {
+	if r.stopAsked == "" || r.lock.Previous.Notes[kube.AnnotationStopBy] != r.stopAsked || len(hist) == 0 {
+		return 0
+	}
+	last := hist[len(hist)-1]
+	if last.Labels[strategy.TrackLabel] != strategy.TrackCanary || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
+		return 0
+	}
+	return last.Version
+}
+
+// stopsOnRequest: the modes whose work a rollback may interrupt.
+func stopsOnRequest(m config.Mode) bool {
+	return m == config.ModeDeploy || m == config.ModePromote
+}

@@ -1,0 +1,156 @@
+//go:build e2e
+
+package dataplane
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shepherd-deploy/shepherd/internal/actionrun"
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+)
+
+// The paths that end a canary, each with the Service web's ready endpoints sampled every
+// 100 ms: whatever ends it, the Service never loses its last ready endpoint, and never has
+// fewer than the stable pods that were Ready when the abort began. The stable pods take 4 s
+// to become Ready (READY_DELAY_MS), as a real app's do: on instant pods a wrong order is too
+// short to see.
+
+// slowStable installs 1.0.0 (2 replicas) whose pods take delay to become Ready.
+func slowStable(t *testing.T, delay string) (*testcluster.Cluster, string) {
+	t.Helper()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	r := runAction(t, canaryInputs(c, ns, "1.0.0", "set", "replicaCount=2\nenv.READY_DELAY_MS="+delay))
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	tracksRouteTo(t, c, ns, "stable@1.0.0")
+	return c, ns
+}
+
+// atLeast requires the sampler's fewest ready endpoints to be at least want.
+func atLeast(t *testing.T, what string, f testcluster.EndpointFigures, want int) {
+	t.Helper()
+	t.Logf("%s: %s", what, f)
+	if f.Samples < 10 {
+		t.Fatalf("%s: only %d endpoint samples", what, f.Samples)
+	}
+	if f.Min < want {
+		t.Errorf("%s: Service web had %d ready endpoints at +%.1fs, want at least %d (%s)", what, f.Min, f.MinAt.Seconds(), want, f)
+	}
+}
+
+// stageReached waits until the Lease records canary stage stage.
+func stageReached(c *testcluster.Cluster, ns, stage string) {
+	for leasePhase(c, ns) != "deploying" || canaryStage(c, ns) != stage {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A canary that fails its analysis at the 100% stage (the stable track at 0) is aborted with
+// the stable track back up and Ready before the canary goes.
+func TestCanaryAbortAtFullWeightKeepsServing(t *testing.T) {
+	t.Parallel()
+	c, ns := slowStable(t, "4000")
+	s := c.SampleEndpoints(ns, "web")
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.FAIL_RATE=1", "stages", "100", "interval", "30s"))
+	atLeast(t, "metric failure at 100%", s.Stop(), 1)
+	aborted(t, r, "analysis")
+	backOnStable(t, c, ns)
+}
+
+// GitHub's cancellation, exactly: SIGINT, SIGTERM 7.5 s later, the kill 2.5 s after that,
+// during the 100% stage. With stable pods Ready in 4 s the run puts traffic back within the
+// pair and exits rolled back; with pods that take 12 s the kill comes first, the Lease says
+// what is left, and the next run finishes it. Either way the Service always has an endpoint.
+func TestCanaryGitHubCancellationKeepsServing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		delay    string
+		finishes bool
+	}{{"4000", true}, {"12000", false}} {
+		t.Run("stable Ready in "+tc.delay+"ms", func(t *testing.T) {
+			t.Parallel()
+			c, ns := slowStable(t, tc.delay)
+			s := c.SampleEndpoints(ns, "web")
+			cmd := exec.Command(actionrun.Binary(t))
+			go func() {
+				stageReached(c, ns, "1")
+				for { // the stable pods are gone: only the canary serves
+					if got, err := trackRouting(context.Background(), c, ns); err == nil && got == "canary@2.0.0" {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				_ = cmd.Process.Signal(os.Interrupt)
+				time.Sleep(7500 * time.Millisecond)
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				time.Sleep(2500 * time.Millisecond)
+				_ = cmd.Process.Kill()
+			}()
+			r := actionrun.RunCmd(t, cmd, canaryInputs(c, ns, "2.0.0", "stages", "100", "interval", "2m"))
+			if tc.finishes {
+				wantOut(t, r, "status", "rolled-back")
+				contains(t, "the cancelled run's log", r.Stdout, "cancelled during stage 1")
+			} else {
+				if r.Outputs["status"] != "" {
+					t.Fatalf("the run finished (%s) before the kill; the test needs pods slower than 10 s\n%s", r.Outputs["status"], r.Stdout)
+				}
+				if p := leasePhase(c, ns); p != "rolling-back" {
+					t.Errorf("Lease phase %q after the kill, want rolling-back (the abort recorded before it began)", p)
+				}
+				next := runAction(t, canaryInputs(c, ns, "", "mode", "rollback", "chart", "", "reason", "the deploy was cancelled"))
+				wantOut(t, next, "status", "rolled-back")
+			}
+			atLeast(t, "GitHub's cancellation at 100%", s.Stop(), 1)
+			backOnStable(t, c, ns)
+		})
+	}
+}
+
+// Mode abort of a canary waiting at its gate (50%: one stable pod Ready) keeps that pod
+// serving until the stable track is back at full count.
+func TestCanaryAbortAtGateKeepsServing(t *testing.T) {
+	t.Parallel()
+	c, ns := slowStable(t, "4000")
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "auto_promote", "false"))
+	wantOut(t, r, "status", "awaiting-promotion")
+	s := c.SampleEndpoints(ns, "web")
+	a := runAction(t, canaryInputs(c, ns, "", "mode", "abort", "chart", "", "reason", "not today"))
+	atLeast(t, "mode abort at the gate", s.Stop(), 2)
+	wantOut(t, a, "status", "aborted")
+	backOnStable(t, c, ns)
+}
+
+// Mode rollback during a canary's stage does not wait for the stages to end: it asks the run
+// holding the canary to stop; that run notices within a second, aborts (the stable track back
+// and Ready first) and says who stopped it and why; the rollback then reports it done.
+func TestCanaryRollbackInterruptsItsStages(t *testing.T) {
+	t.Parallel()
+	c, ns := slowStable(t, "4000")
+	s := c.SampleEndpoints(ns, "web")
+	done := make(chan actionrun.Result, 1)
+	go func() {
+		cmd := exec.Command(actionrun.Binary(t))
+		done <- actionrun.RunCmd(t, cmd, canaryInputs(c, ns, "2.0.0", "interval", "2m"))
+	}()
+	stageReached(c, ns, "1")
+	start := time.Now()
+	rb := runAction(t, canaryInputs(c, ns, "", "mode", "rollback", "chart", "", "reason", "checkout errors since 2.0.0"), "GITHUB_RUN_ID=43")
+	took := time.Since(start)
+	wantOut(t, rb, "status", "rolled-back")
+	contains(t, "the rollback's log", rb.Stdout, "asked it to abort the canary now")
+	if took > time.Minute {
+		t.Errorf("the rollback took %s: it waited for the canary's 2m stage instead of interrupting it", took)
+	}
+	r := <-done
+	wantOut(t, r, "status", "rolled-back")
+	contains(t, "the canary run's outcome", r.Outputs["diagnosis"]+r.Stdout, "stopped by a rollback (https://github.com/acme/web/actions/runs/43): checkout errors since 2.0.0")
+	atLeast(t, "rollback during a canary stage", s.Stop(), 1)
+	backOnStable(t, c, ns)
+}
