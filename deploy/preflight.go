@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/release"
@@ -96,6 +98,9 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	}
 	if pf.tracks != nil && !pf.tracks.first {
 		if err := pf.tracks.check(); err != nil {
+			return nil, err
+		}
+		if err := r.checkAnalysis(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -201,4 +206,22 @@ func describeMissing(ref release.Ref, err error) string {
 		return fmt.Sprintf("%s %q does not exist (needed by %s)", ref.Kind, ref.Name, ref.From)
 	}
 	return fmt.Sprintf("%s %q cannot be read (needed by %s): %v", ref.Kind, ref.Name, ref.From, err)
+}
+
+// checkAnalysis asks Prometheus once, before any write, whether the canary's analysis can
+// work: it answers, and it runs the user's query templates.
+func (r *run) checkAnalysis(ctx context.Context) error {
+	cfg := r.cfg
+	if cfg.PrometheusURL == "" {
+		return nil
+	}
+	p, err := analysis.NewPrometheus(cfg.PrometheusURL, nil)
+	if err != nil {
+		return err
+	}
+	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
+	vars := map[string]string{"namespace": cfg.Namespace, "release": cfg.Release, "window": "1m", "track": "canary", "pods": strategy.PodPattern(nil)}
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return q.Check(qctx, p, vars, config.InPrometheus, config.InErrorQuery, config.InLatencyQ)
 }

@@ -4,9 +4,14 @@ package dataplane
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -204,13 +209,15 @@ func TestCanaryGateThenAbortOrRollback(t *testing.T) {
 	}
 }
 
-// Prometheus that does not answer aborts the canary at once, and says which Prometheus.
-func TestCanaryPrometheusDownAborts(t *testing.T) {
+// Prometheus that does not answer is found in pre-flight, naming prometheus_url: nothing is
+// written, and its password is never shown.
+func TestCanaryPrometheusDownIsRefusedBeforeAnyWrite(t *testing.T) {
 	t.Parallel()
 	c, ns := withStable(t)
 	r := runAction(t, canaryInputs(c, ns, "2.0.0", "interval", "60s", "prometheus_url", "http://scraper:s3cret@127.0.0.1:1"))
-	aborted(t, r, "analysis")
-	contains(t, "the diagnosis", r.Outputs["diagnosis"], "prometheus at http://127.0.0.1:1")
+	wantOut(t, r, "status", "failed")
+	contains(t, "the error", r.Stdout, "prometheus_url: prometheus at http://127.0.0.1:1")
+	contains(t, "the error", r.Stdout, "(nothing was changed)")
 	if !strings.Contains(r.Stdout, "::add-mask::scraper:s3cret") {
 		t.Error("the runner was not told to mask prometheus_url's credentials")
 	}
@@ -219,6 +226,48 @@ func TestCanaryPrometheusDownAborts(t *testing.T) {
 	if strings.Contains(printed+r.Summary+r.Outputs["diagnosis"], "s3cret") {
 		t.Error("the Prometheus password was printed")
 	}
+	if h := helmHistory(t, c, ns); h != "1:deployed" {
+		t.Errorf("helm history = %s, want only the stable revision (nothing written)", h)
+	}
+}
+
+// A template Prometheus cannot parse is refused in pre-flight, naming its input.
+func TestCanaryUnparsableQueryIsRefusedBeforeAnyWrite(t *testing.T) {
+	t.Parallel()
+	c, ns := withStable(t)
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "error_rate_query", `sum(rate(http_requests_total{pod=~"{{ pods }}"}[{{ window }}]) /`))
+	wantOut(t, r, "status", "failed")
+	contains(t, "the error", r.Stdout, "error_rate_query: Prometheus cannot run it")
+	if h := helmHistory(t, c, ns); h != "1:deployed" {
+		t.Errorf("helm history = %s, want only the stable revision (nothing written)", h)
+	}
+}
+
+// Prometheus that stops answering during a stage aborts the canary at once, and says which
+// Prometheus; at the 100% stage the stable track is Ready before the canary goes.
+func TestCanaryPrometheusFailingMidStageAborts(t *testing.T) {
+	t.Parallel()
+	c, ns := slowStable(t, "4000")
+	up, err := url.Parse(c.PrometheusURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	go func() { stageReached(c, ns, "1"); down.Store(true) }()
+	s := c.SampleEndpoints(ns, "web")
+	r := runAction(t, canaryInputs(c, ns, "2.0.0", "stages", "100", "interval", "60s", "prometheus_url", srv.URL))
+	atLeast(t, "Prometheus failing at 100%", s.Stop(), 1)
+	aborted(t, r, "analysis")
+	contains(t, "the diagnosis", r.Outputs["diagnosis"], "prometheus at "+srv.URL)
 	backOnStable(t, c, ns)
 }
 

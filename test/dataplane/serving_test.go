@@ -6,9 +6,14 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
@@ -153,4 +158,41 @@ func TestCanaryRollbackInterruptsItsStages(t *testing.T) {
 	contains(t, "the canary run's outcome", r.Outputs["diagnosis"]+r.Stdout, "stopped by a rollback (https://github.com/acme/web/actions/runs/43): checkout errors since 2.0.0")
 	atLeast(t, "rollback during a canary stage", s.Stop(), 1)
 	backOnStable(t, c, ns)
+}
+
+// A canary whose Deployment the cluster refuses after Helm wrote its revision (a quota on
+// Deployments) is aborted from Helm's record of that revision: no crash, the outputs and the
+// summary written, the stable track serving, the Lease done.
+func TestCanaryRefusedByAQuotaIsAborted(t *testing.T) {
+	t.Parallel()
+	c, ns := withStable(t)
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "one-deployment"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": resource.MustParse("1")}}}
+	if _, err := c.Client.CoreV1().ResourceQuotas(ns).Create(context.Background(), q, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the quota counted", func(ctx context.Context) (bool, string) {
+		got, err := c.Client.CoreV1().ResourceQuotas(ns).Get(ctx, "one-deployment", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		used := got.Status.Used["count/deployments.apps"]
+		return used.Value() == 1, "used " + used.String()
+	})
+	r := runAction(t, canaryInputs(c, ns, "2.0.0"))
+	if r.Exit == 0 || r.Exit == 2 {
+		t.Fatalf("exit %d, want 1 (a failed run, not a success or a crash)\n%s", r.Exit, r.Stdout)
+	}
+	if strings.Contains(r.Stdout, "panic") || strings.Contains(r.Stdout, "goroutine ") {
+		t.Fatalf("the run crashed:\n%s", r.Stdout)
+	}
+	if s := r.Outputs["status"]; s != "rolled-back" && s != "failed" {
+		t.Errorf("status %q, want rolled-back or failed", s)
+	}
+	contains(t, "the log", r.Stdout, "exceeded quota")
+	contains(t, "the summary", r.Summary, "web")
+	backOnStable(t, c, ns)
+	if p := leasePhase(c, ns); p != "done" {
+		t.Errorf("Lease phase %q, want done", p)
+	}
 }
