@@ -240,7 +240,18 @@ func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*hel
 		r.recovered(ctx, Warn, "revision %d on %s, left by %s (phase %s), has no earlier colour to go back to", rev, col, who, prev.Phase)
 		return nil
 	}
-	r.state(ctx, kube.PhaseRollingBack, rev, colorNotes(col, from))
+	if err := r.state(ctx, kube.PhaseRollingBack, rev, colorNotes(col, from)); err != nil {
+		return fail(err)
+	}
+	// Recovery trusts only what it checks: from serves again only once it is Ready at its
+	// count (an interrupted rollback may have left it scaling up from zero).
+	res, err := c.ScaleUp(ctx, from)
+	switch {
+	case err != nil:
+		return fail(err)
+	case !res.Ready:
+		return fail(fmt.Errorf("%s did not come back ready (%s); traffic stays on %s", from, res.Status, col))
+	}
 	if err := switchServices(ctx, r, c.layout.Services, from); err != nil {
 		return fail(err)
 	}

@@ -43,6 +43,9 @@ type Rollbacker struct {
 	// what the cluster serves); 0 marks nothing.
 	Replaces    int
 	ReplacesWhy string
+	// Force, when set, runs after each rollback is applied and before it is watched: what the
+	// revert alone cannot undo (a StatefulSet's forced rollback). It returns what it did.
+	Force func(ctx context.Context, w release.Workloads) []string
 }
 
 // Attempt is one rollback and its verification.
@@ -54,6 +57,8 @@ type Attempt struct {
 	// Problem is why verification failed after the rollout completed (health check, a
 	// restart in the verification window); nil when it passed.
 	Problem *diagnose.Signal
+	// Forced names the pods deleted so the revert could roll out (Force).
+	Forced []string
 	// Duration is how long the rollback took to roll out; Verify how long its verification took.
 	Duration, Verify time.Duration
 }
@@ -173,6 +178,9 @@ func (r Rollbacker) To(ctx context.Context, name string, revision int, descripti
 	a.Workloads, err = release.WorkloadsOf(rel.Manifest)
 	if err != nil {
 		return a, fmt.Errorf("rollback %s: read manifest: %w", name, err)
+	}
+	if r.Force != nil && len(a.Workloads.StatefulSets) > 0 {
+		a.Forced = r.Force(ctx, a.Workloads)
 	}
 	wctx, cancel := ctx, context.CancelFunc(func() {})
 	if r.AttemptTimeout > 0 {

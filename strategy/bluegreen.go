@@ -166,13 +166,27 @@ func (BlueGreen) Undo(ctx context.Context, c Cluster, f *Failure) {
 	}
 	var err error
 	if f.Switched && f.From != "" && f.By == "" {
-		err = cc.Switch(ctx, f.From, f.Color, 0)
+		err = switchToReady(ctx, cc, f.From, f.Color)
 	}
 	cc.Diagnose(ctx, f)
 	if err == nil && (f.From != "" || !f.Switched) {
 		err = cc.ScaleDown(ctx, f.Color)
 	}
 	cc.Settle(ctx, f, err)
+}
+
+// switchToReady switches traffic from colour from to colour to once to is Ready at its count
+// (warm: at once; scaled down: scaled up and watched first). A colour that does not come back
+// ready takes no traffic: from keeps serving, and the error says so.
+func switchToReady(ctx context.Context, cc Colors, to, from Color) error {
+	res, err := cc.ScaleUp(ctx, to)
+	switch {
+	case err != nil:
+		return err
+	case !res.Ready:
+		return fmt.Errorf("%s did not come back ready (%s), so traffic stays on %s", to, res.Status, from)
+	}
+	return cc.Switch(ctx, to, from, 0)
 }
 
 // SwitchBack is a blue-green rollback: colour to (scaled up first, watched, when it is at zero)

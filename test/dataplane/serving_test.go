@@ -191,8 +191,46 @@ func TestCanaryRefusedByAQuotaIsAborted(t *testing.T) {
 	}
 	contains(t, "the log", r.Stdout, "exceeded quota")
 	contains(t, "the summary", r.Summary, "web")
-	backOnStable(t, c, ns)
+	if n := replicas(t, c, ns, "web"); n != 2 || image(t, c, ns, "web") != "1.0.0" {
+		t.Errorf("web: %d replicas of %s, want 2 of 1.0.0", n, image(t, c, ns, "web"))
+	}
+	tracksRouteTo(t, c, ns, "stable@1.0.0")
 	if p := leasePhase(c, ns); p != "done" {
 		t.Errorf("Lease phase %q, want done", p)
 	}
+}
+
+// A blue-green rollback killed while the colour it goes back to scales up from zero is
+// finished by the next run as the first would have: that colour Ready first, then the switch;
+// the Service never selects a colour with no ready pod.
+func TestBlueGreenInterruptedRollbackIsFinishedReadyFirst(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	bgDeploy(t, c, ns, "1.0.0", "blue", "set", "replicaCount=2\nenv.READY_DELAY_MS=12000")
+	bgDeploy(t, c, ns, "2.0.0", "green")
+	scaledDown(t, c, ns, "web-blue")
+	rollback := map[string]string{"mode": "rollback", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig),
+		"reason": "green misbehaves", "timeout": "60s"}
+	s := c.SampleEndpoints(ns, "web")
+	kill := exec.Command(actionrun.Binary(t))
+	go func() {
+		for leasePhase(c, ns) != "rolling-back" {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // blue is scaling up, far from Ready
+		_ = kill.Process.Kill()
+	}()
+	actionrun.RunCmd(t, kill, rollback, "GITHUB_RUN_ID=51")
+	if replicas(t, c, ns, "web-blue") == 0 {
+		t.Fatal("the killed rollback had not started scaling blue up")
+	}
+	next := runAction(t, rollback, "GITHUB_RUN_ID=52")
+	atLeast(t, "finishing an interrupted blue-green rollback", s.Stop(), 1)
+	wantOut(t, next, "status", "rolled-back")
+	wantOut(t, next, "active_color", "blue")
+	eventually(t, 30*time.Second, "web routing to blue", func(ctx context.Context) (bool, string) {
+		got, err := routed(ctx, c, ns, "web")
+		return err == nil && got == "blue", "routes to " + got
+	})
 }

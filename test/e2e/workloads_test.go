@@ -93,6 +93,11 @@ func TestStatefulSetAndDaemonSetCrashLoopsRollBack(t *testing.T) {
 				t.Errorf("the diagnosis does not show the %s's crashing pod: %+v", tc.name, d.Pods)
 			}
 			if tc.name == "statefulset" {
+				// OrderedReady (the default): the crash-looping pod is deleted after the
+				// revert, or the StatefulSet waits for it forever (Kubernetes' forced rollback).
+				if !strings.Contains(r.Summary, "forced rollback: deleted pod shop-db-") {
+					t.Errorf("the summary does not name the pod the forced rollback deleted:\n%s", r.Summary)
+				}
 				statefulSetServes(t, c, ns, "v1")
 			} else {
 				daemonSetServes(t, c, ns, "v1")
