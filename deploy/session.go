@@ -15,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // begin is what every writing run does first: check the cluster answers, take the release's
@@ -141,9 +142,20 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 		return r.finishCanary(ctx, rev, who, hist)
 	}
 	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
+		var canaries []string
+		for name := range parseReplicas(prev.Notes[kube.AnnotationReplicas]) {
+			canaries = append(canaries, name+strategy.CanarySuffix)
+		}
+		kept := r.keepCanaries(ctx, canaries) // a rollback of the promotion leaves them serving
 		defer func() {
-			if err == nil {
-				r.retireCanaries(ctx, prev.Notes)
+			switch {
+			case err == nil && r.unfinished:
+				r.releaseKept(ctx, kept, false)
+			case err == nil:
+				err = r.finishPromotion(ctx, prev.Notes, kept)
+				if err != nil {
+					err = &finishError{error: fmt.Errorf("finishing the promotion %s left: %w", who, err)}
+				}
 			}
 		}()
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+	"github.com/shepherd-deploy/shepherd/kube"
 )
 
 // The paths that end a canary, each with the Service web's ready endpoints sampled every
@@ -30,7 +31,8 @@ func slowStable(t *testing.T, delay string) (*testcluster.Cluster, string) {
 	t.Helper()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
-	r := runAction(t, canaryInputs(c, ns, "1.0.0", "set", "replicaCount=2\nenv.READY_DELAY_MS="+delay))
+	// A probe budget that waits for slow pods (the chart's default gives up after about 13 s).
+	r := runAction(t, canaryInputs(c, ns, "1.0.0", "set", "replicaCount=2\nreadinessProbe.failureThreshold=10\nenv.READY_DELAY_MS="+delay))
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
@@ -207,7 +209,7 @@ func TestBlueGreenInterruptedRollbackIsFinishedReadyFirst(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
-	bgDeploy(t, c, ns, "1.0.0", "blue", "set", "replicaCount=2\nenv.READY_DELAY_MS=12000")
+	bgDeploy(t, c, ns, "1.0.0", "blue", "set", "replicaCount=2\nreadinessProbe.failureThreshold=10\nenv.READY_DELAY_MS=9000")
 	bgDeploy(t, c, ns, "2.0.0", "green")
 	scaledDown(t, c, ns, "web-blue")
 	rollback := map[string]string{"mode": "rollback", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig),
@@ -231,6 +233,39 @@ func TestBlueGreenInterruptedRollbackIsFinishedReadyFirst(t *testing.T) {
 	wantOut(t, next, "active_color", "blue")
 	eventually(t, 30*time.Second, "web routing to blue", func(ctx context.Context) (bool, string) {
 		got, err := routed(ctx, c, ns, "web")
-		return err == nil && got == "blue", "routes to " + got
+		return err == nil && got == "blue@1.0.0", "routes to " + got
+	})
+}
+
+// A run killed as its promotion begins (the stable track at 0 at the 100% stage, its Helm
+// upgrade under way) is finished by the next run without emptying the Service: the stable
+// track is brought to its count and Ready before the canary goes.
+func TestCanaryInterruptedPromotionKeepsServing(t *testing.T) {
+	t.Parallel()
+	c, ns := slowStable(t, "4000")
+	s := c.SampleEndpoints(ns, "web")
+	kill := exec.Command(actionrun.Binary(t))
+	go func() {
+		for {
+			st, err := kube.Peek(context.Background(), c.Client, ns, "web")
+			if err == nil && st != nil && st.Notes[kube.AnnotationPromoting] != "" {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = kill.Process.Kill()
+	}()
+	actionrun.RunCmd(t, kill, canaryInputs(c, ns, "2.0.0", "set", "replicaCount=2\nenv.READY_DELAY_MS=4000", "stages", "100", "interval", "2s"))
+	next := runAction(t, canaryInputs(c, ns, "", "mode", "rollback", "chart", "", "reason", "the promotion was interrupted", "verify_duration", "2s"), "GITHUB_RUN_ID=61")
+	atLeast(t, "finishing an interrupted promotion", s.Stop(), 1)
+	if next.Exit != 0 {
+		t.Fatalf("the next run: exit %d\n%s", next.Exit, next.Stdout)
+	}
+	if n := replicas(t, c, ns, "web"); n != 2 {
+		t.Errorf("web has %d replicas, want 2", n)
+	}
+	eventually(t, 30*time.Second, "web serving from its stable track only", func(ctx context.Context) (bool, string) {
+		got, err := trackRouting(ctx, c, ns)
+		return err == nil && strings.HasPrefix(got, "stable@") && !strings.Contains(got, "canary"), "routes to " + got
 	})
 }
