@@ -50,6 +50,7 @@ func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal 
 		return nil
 	}
 	base, where := strings.TrimRight(cfg.PreviewURL, "/"), cfg.PreviewURL
+	client := withHeaders(r.d.HTTP, probeHeaders(*spec)) // the probe's headers, asked as the probe asks
 	if base == "" {
 		pod, err := r.readyPod(ctx, selector)
 		if err != nil {
@@ -62,11 +63,15 @@ func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal 
 		if err != nil {
 			return smokeSignal("Pod/"+pod, "%v", kube.Explain(err))
 		}
-		base, where = fmt.Sprintf("http://127.0.0.1:%d", local), fmt.Sprintf("pod %s port %d (port-forward)", pod, port)
+		scheme := "http"
+		if probeHTTPS(*spec) { // the pod's own certificate, for 127.0.0.1: not verified, as a kubelet does
+			scheme, client = "https", insecure(client)
+		}
+		base, where = fmt.Sprintf("%s://127.0.0.1:%d", scheme, local), fmt.Sprintf("pod %s port %d (port-forward, %s)", pod, port, scheme)
 	}
 	for _, p := range paths {
 		sctx, cancel := context.WithTimeout(ctx, cfg.SmokeTimeout)
-		a, err := health.AskUntilHealthy(sctx, r.d.HTTP, base+p, r.d.HealthInterval)
+		a, err := health.AskUntilHealthy(sctx, client, base+p, r.d.HealthInterval)
 		cancel()
 		if err != nil {
 			obj := where

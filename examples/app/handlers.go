@@ -21,6 +21,11 @@ type config struct {
 	// READY_DELAY_MS: /api/health reports 503 ("starting") for this long after the start, as
 	// an app that warms a cache or connects a pool does: its pod takes that long to be Ready.
 	readyDelay time.Duration
+	// REQUIRE_HEADER ("X-Probe: shepherd"): /api/health answers 403 to a request without that
+	// header, as an app behind a probe-only route does.
+	requireHeader, requireValue string
+	// TLS=self-signed: serve HTTPS with a certificate made at start (a probe with scheme HTTPS).
+	tls bool
 }
 
 // configFromEnv reads the fault knobs. getenv is os.Getenv outside tests.
@@ -50,6 +55,20 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("UNHEALTHY=%q: want true or false", s))
 		}
 		cfg.unhealthy = b
+	}
+	if s := strings.TrimSpace(getenv("REQUIRE_HEADER")); s != "" {
+		k, v, ok := strings.Cut(s, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("REQUIRE_HEADER=%q: want \"Name: value\"", s))
+		}
+		cfg.requireHeader, cfg.requireValue = strings.TrimSpace(k), strings.TrimSpace(v)
+	}
+	switch s := strings.TrimSpace(getenv("TLS")); s {
+	case "":
+	case "self-signed":
+		cfg.tls = true
+	default:
+		errs = append(errs, fmt.Errorf("TLS=%q: want self-signed", s))
 	}
 	if s := strings.TrimSpace(getenv("READY_DELAY_MS")); s != "" {
 		ms, err := strconv.Atoi(s)
@@ -114,7 +133,11 @@ type healthResponse struct {
 }
 
 // health is what the readiness and liveness probes call.
-func (a *app) health(w http.ResponseWriter, _ *http.Request) {
+func (a *app) health(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.requireHeader != "" && r.Header.Get(a.cfg.requireHeader) != a.cfg.requireValue {
+		writeJSON(w, http.StatusForbidden, healthResponse{"forbidden: header " + a.cfg.requireHeader + " missing", "unknown", a.cfg.version})
+		return
+	}
 	if a.cfg.unhealthy {
 		writeJSON(w, http.StatusServiceUnavailable, healthResponse{"unhealthy", "disconnected", a.cfg.version})
 		return

@@ -422,3 +422,18 @@ func TestHealthReadyAfterDelay(t *testing.T) {
 		}
 	}
 }
+
+// REQUIRE_HEADER: /api/health answers 403 without the header, 200 with it.
+func TestHealthRequiresHeader(t *testing.T) {
+	h := newTestApp(t, map[string]string{"REQUIRE_HEADER": "X-Probe: shepherd"})
+	if rec := get(t, h, "/api/health"); rec.Code != http.StatusForbidden {
+		t.Errorf("without the header: %d, want 403", rec.Code)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/api/health", nil)
+	req.Header.Set("X-Probe", "shepherd")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("with the header: %d, want 200", rec.Code)
+	}
+}

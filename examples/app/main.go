@@ -17,6 +17,8 @@
 //	LATENCY_MS=300         delay every /api/hello by that long
 //	UNHEALTHY=true         /api/health answers 503, so the pod never becomes Ready
 //	READY_DELAY_MS=4000    /api/health answers 503 ("starting") for 4 s after the start: a slow-to-Ready pod
+//	REQUIRE_HEADER="X-Probe: yes" /api/health answers 403 without that header
+//	TLS=self-signed        serve HTTPS with a certificate made at start
 //	CRASH_ON_START=message print "panic: message" and exit 1 at start: a crash loop
 //
 // On SIGTERM it stops accepting connections and lets in-flight requests finish
@@ -88,6 +90,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", cfg.version,
 		"fail_rate", cfg.failRate, "latency", cfg.latency.String(), "unhealthy", cfg.unhealthy)
+	if cfg.tls {
+		if ln, err = tlsListener(ln); err != nil {
+			log.Error("tls", "err", err)
+			return 1
+		}
+	}
 	if err := serve(ctx, ln, newApp(cfg).routes(), log); err != nil {
 		log.Error("serve", "err", err)
 		return 1

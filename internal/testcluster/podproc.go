@@ -3,6 +3,7 @@ package testcluster
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +32,8 @@ type podProc struct {
 	port                int // on 127.0.0.1
 	env                 []string
 	readinessPath       string
+	readinessHTTPS      bool        // the probe's scheme is HTTPS (not verified, as a kubelet's)
+	readinessHeaders    http.Header // the probe's httpHeaders
 	logs                string // directory of current.log and previous.log
 
 	mu       sync.Mutex
@@ -53,8 +56,15 @@ func newPodProc(dp *dataPlane, p *corev1.Pod) (*podProc, error) {
 	if len(ctr.Ports) > 0 {
 		pp.containerPort = ctr.Ports[0].ContainerPort
 	}
-	if pr := ctr.ReadinessProbe; pr != nil && pr.HTTPGet != nil && pr.HTTPGet.Path != "" {
-		pp.readinessPath = pr.HTTPGet.Path
+	if pr := ctr.ReadinessProbe; pr != nil && pr.HTTPGet != nil {
+		if pr.HTTPGet.Path != "" {
+			pp.readinessPath = pr.HTTPGet.Path
+		}
+		pp.readinessHTTPS = pr.HTTPGet.Scheme == corev1.URISchemeHTTPS
+		pp.readinessHeaders = http.Header{}
+		for _, h := range pr.HTTPGet.HTTPHeaders {
+			pp.readinessHeaders.Add(h.Name, h.Value)
+		}
 	}
 	version := ctr.Image[strings.LastIndex(ctr.Image, ":")+1:]
 	hasVersion := false
@@ -188,13 +198,21 @@ func (pp *podProc) runOnce(ctx context.Context, logFile string) (int, error) {
 func (pp *podProc) probe(ctx context.Context, exited <-chan error) {
 	client := &http.Client{Timeout: time.Second}
 	url := "http://127.0.0.1:" + strconv.Itoa(pp.port) + pp.readinessPath
+	if pp.readinessHTTPS { // as a kubelet: TLS, the pod's own certificate not verified
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
+		url = "https" + strings.TrimPrefix(url, "http")
+	}
 	started := metav1.Now()
 	last, first := false, true
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		ready := false
-		if resp, err := client.Get(url); err == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		for k, v := range pp.readinessHeaders {
+			req.Header[k] = v
+		}
+		if resp, err := client.Do(req); err == nil {
 			ready = resp.StatusCode >= 200 && resp.StatusCode < 300
 			resp.Body.Close()
 		}

@@ -310,3 +310,17 @@ func TestBlueGreenCancelSafe(t *testing.T) {
 	contains(t, "the next run's summary", next.Summary, "never took traffic")
 	routesTo(t, c, ns, "web", "green@4.0.0")
 }
+
+// A chart whose readiness probe asks over HTTPS with a header (an app that terminates TLS and
+// answers its health path only to the probe): the smoke test asks the same way, and the new
+// colour goes live.
+func TestBlueGreenSmokeSpeaksTheProbesLanguage(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	set := "replicaCount=2\nenv.TLS=self-signed\nenv.REQUIRE_HEADER=X-Probe: shepherd\nreadinessProbe.scheme=HTTPS\n" +
+		"readinessProbe.httpHeaders[0].name=X-Probe\nreadinessProbe.httpHeaders[0].value=shepherd"
+	bgDeploy(t, c, ns, "1.0.0", "blue", "set", set)
+	r := bgDeploy(t, c, ns, "2.0.0", "green", "set", set)
+	contains(t, "the smoke test", r.Stdout, "(port-forward, https): HTTP 200")
+}
