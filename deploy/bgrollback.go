@@ -61,13 +61,10 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 	}
 	r.out.RollbackRevision, r.out.ActiveColor = toRev, string(active)
 	c := &cluster{r: r, layout: l, rev: max(fromRev, last.Version), deploying: active}
-	if r.d.Confirm != nil {
-		plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: fromRev, To: toRev, Verify: cfg.VerifyDuration,
-			FromColor: string(active), ToColor: string(target), FromImages: release.Images(manifestOf(hist, fromRev)), ToImages: release.Images(manifestOf(hist, toRev))}
-		if !r.d.Confirm(ctx, plan) {
-			r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
-			return
-		}
+	if r.d.Confirm != nil && !r.d.Confirm(ctx, RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: fromRev, To: toRev, Verify: cfg.VerifyDuration,
+		FromColor: string(active), ToColor: string(target), FromImages: release.Images(manifestOf(hist, fromRev)), ToImages: release.Images(manifestOf(hist, toRev))}) {
+		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
+		return
 	}
 	r.event(ctx, "rollback", Info, "switching %s back from %s (revision %d) to %s (revision %d): %s", cfg.Release, active, fromRev, target, toRev, r.out.Reason)
 	if err := r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(active, target)); err != nil {
@@ -235,6 +232,16 @@ func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*hel
 			r.recovered(ctx, Info, "revision %d on %s, left in its grace period by %s, is healthy: it keeps the traffic (%s stays warm)", rev, col, who, orDefault(string(from), "nothing"))
 			return nil
 		}
+	}
+	return r.takeColorsBack(ctx, c, rev, col, from, who, hist)
+}
+
+// takeColorsBack finishes an interrupted run's switch back from col to from: from Ready at its
+// count first (scaled up when it is at zero), then the switch, then col to zero.
+func (r *run) takeColorsBack(ctx context.Context, c *cluster, rev int, col, from strategy.Color, who string, hist []*helmrelease.Release) error {
+	prev := r.lock.Previous
+	fail := func(err error) error {
+		return &finishError{error: fmt.Errorf("finishing the blue-green work %s left on revision %d: %w", who, rev, err)}
 	}
 	if from == "" {
 		r.recovered(ctx, Warn, "revision %d on %s, left by %s (phase %s), has no earlier colour to go back to", rev, col, who, prev.Phase)

@@ -289,21 +289,7 @@ func (r *run) deploy(ctx context.Context) {
 	switch {
 	case res.Paused: // Pause said what waits, and where
 	case f == nil:
-		r.out.Status = Succeeded
-		r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, r.out.Revision)
-		if c.deploying != "" {
-			r.out.Message += fmt.Sprintf(", live on %s", c.deploying)
-			if from := pf.colors.active; from != "" {
-				r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
-			}
-		}
-		if cc, ok := sc.(*canaryCluster); ok && cc.tr != nil {
-			r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(cc.tr.stages))
-		}
-		if c.noWorkloads {
-			r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"
-		}
-		r.event(ctx, "done", Info, "%s", r.out.Message)
+		r.succeeded(ctx, c, sc)
 	case f.Revision == 0: // nothing was applied: nothing to undo
 		r.fail(ctx, "upgrade", "", "%s", f.Why)
 	case errors.Is(context.Cause(ctx), kube.ErrLockLost):
@@ -430,4 +416,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// succeeded reports a deploy that went live: the revision, and where and how it got there.
+func (r *run) succeeded(ctx context.Context, c *cluster, sc strategy.Cluster) {
+	cfg, pf := r.cfg, c.pf
+	r.out.Status = Succeeded
+	r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, r.out.Revision)
+	if c.deploying != "" {
+		r.out.Message += fmt.Sprintf(", live on %s", c.deploying)
+		if from := pf.colors.active; from != "" {
+			r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
+		}
+	}
+	if cc, ok := sc.(*canaryCluster); ok && cc.tr != nil {
+		r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(cc.tr.stages))
+	}
+	if c.noWorkloads {
+		r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"
+	}
+	r.event(ctx, "done", Info, "%s", r.out.Message)
 }

@@ -75,22 +75,9 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 		last := hist[len(hist)-1]
 		pf.current, live = last.Version, last.Manifest
 	}
-	opts := release.UpgradeOptions{DryRun: true}
-	if cfg.Strategy == config.StrategyBlueGreen {
-		if pf.colors, err = r.planColors(ctx, live, len(hist) > 0); err != nil {
-			return nil, err
-		}
-		opts.PostRender = pf.colors.postRender
-	} else if l, err := strategy.ReadLayout(live); err == nil && l.IsBlueGreen() {
-		return nil, errBlueGreenRelease(cfg)
-	} else if cfg.Strategy == config.StrategyCanary {
-		pf.tracks = &trackPlan{first: len(hist) == 0}
-		if !pf.tracks.first {
-			if pf.tracks.layout, err = strategy.ReadTracks(live); err != nil {
-				return nil, err
-			}
-			opts.PostRender = pf.tracks.postRender
-		}
+	opts, err := r.planStrategy(ctx, pf, live, len(hist) > 0)
+	if err != nil {
+		return nil, err
 	}
 	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, opts)
 	if err != nil {
@@ -224,4 +211,30 @@ func (r *run) checkAnalysis(ctx context.Context) error {
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return q.Check(qctx, p, vars, config.InPrometheus, config.InErrorQuery, config.InLatencyQ)
+}
+
+// planStrategy reads what the strategy needs of the live release (its colours or its tracks)
+// and returns the dry run's options (the strategy's post-renderer).
+func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exists bool) (release.UpgradeOptions, error) {
+	cfg := r.cfg
+	opts := release.UpgradeOptions{DryRun: true}
+	var err error
+	switch l, lerr := strategy.ReadLayout(live); {
+	case cfg.Strategy == config.StrategyBlueGreen:
+		if pf.colors, err = r.planColors(ctx, live, exists); err != nil {
+			return opts, err
+		}
+		opts.PostRender = pf.colors.postRender
+	case lerr == nil && l.IsBlueGreen():
+		return opts, errBlueGreenRelease(cfg)
+	case cfg.Strategy == config.StrategyCanary:
+		pf.tracks = &trackPlan{first: !exists}
+		if exists {
+			if pf.tracks.layout, err = strategy.ReadTracks(live); err != nil {
+				return opts, err
+			}
+			opts.PostRender = pf.tracks.postRender
+		}
+	}
+	return opts, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/shepherd-deploy/shepherd/config"
@@ -35,22 +36,7 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
-	switch {
-	case r.stoppedCanary(hist) > 0: // the run holding the canary aborted it at this rollback's request
-		r.out.Status = RolledBack
-		r.out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
-			cfg.Release, current, r.out.Reason)
-		r.event(ctx, "done", Info, "%s", r.out.Message)
-		return
-	case r.canaryUndone > 0: // finishing the interrupted run's canary was this rollback
-		r.out.Status = RolledBack
-		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canaryUndone, r.out.Recovered)
-		return
-	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && isCanary(r.lock.Previous.Notes):
-		r.abort(ctx)
-		if r.out.Status == Aborted {
-			r.out.Status = RolledBack
-		}
+	if r.rollbackCanary(ctx, hist) {
 		return
 	}
 	if l, err := strategy.ReadLayout(hist[len(hist)-1].Manifest); err == nil && l.IsBlueGreen() {
@@ -75,25 +61,9 @@ func (r *run) rollback(ctx context.Context) {
 			return
 		}
 	}
-	if r.d.Confirm != nil {
-		plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
-		if plan.To == 0 {
-			if good := release.LastGood(hist, from); good != nil {
-				plan.To = good.Version
-			}
-		}
-		for _, h := range hist {
-			switch h.Version {
-			case plan.From:
-				plan.FromImages = release.Images(h.Manifest)
-			case plan.To:
-				plan.ToImages = release.Images(h.Manifest)
-			}
-		}
-		if plan.To != 0 && !r.d.Confirm(ctx, plan) {
-			r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
-			return
-		}
+	if !r.confirmRollback(ctx, hist, from) {
+		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
+		return
 	}
 	r.event(ctx, "rollback", Info, "rolling %s back from revision %d to %s: %s", cfg.Release, from, targetName(cfg.Revision), r.out.Reason)
 	r.phase(ctx, kube.PhaseRollingBack, from)
@@ -277,4 +247,52 @@ func targetName(rev int) string {
 		return "the last good revision"
 	}
 	return fmt.Sprintf("revision %d", rev)
+}
+
+// rollbackCanary is mode rollback on a canary in flight, awaiting promotion, or already taken
+// back before this run's own work began; it reports whether it was (the rollback is then done).
+func (r *run) rollbackCanary(ctx context.Context, hist []*helmrelease.Release) bool {
+	cfg, current := r.cfg, hist[len(hist)-1].Version
+	switch {
+	case r.stoppedCanary(hist) > 0: // the run holding the canary aborted it at this rollback's request
+		r.out.Status = RolledBack
+		r.out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
+			cfg.Release, current, r.out.Reason)
+		r.event(ctx, "done", Info, "%s", r.out.Message)
+	case r.canaryUndone > 0: // finishing the interrupted run's canary was this rollback
+		r.out.Status = RolledBack
+		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canaryUndone, r.out.Recovered)
+	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && isCanary(r.lock.Previous.Notes):
+		r.abort(ctx)
+		if r.out.Status == Aborted {
+			r.out.Status = RolledBack
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// confirmRollback asks Deps.Confirm (the CLI's question) about rolling back from revision from;
+// true when there is no one to ask or the answer is yes.
+func (r *run) confirmRollback(ctx context.Context, hist []*helmrelease.Release, from int) bool {
+	cfg := r.cfg
+	if r.d.Confirm == nil {
+		return true
+	}
+	plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
+	if plan.To == 0 {
+		if good := release.LastGood(hist, from); good != nil {
+			plan.To = good.Version
+		}
+	}
+	for _, h := range hist {
+		switch h.Version {
+		case plan.From:
+			plan.FromImages = release.Images(h.Manifest)
+		case plan.To:
+			plan.ToImages = release.Images(h.Manifest)
+		}
+	}
+	return plan.To == 0 || r.d.Confirm(ctx, plan)
 }

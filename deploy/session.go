@@ -142,22 +142,7 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 		return r.finishCanary(ctx, rev, who, hist)
 	}
 	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
-		var canaries []string
-		for name := range parseReplicas(prev.Notes[kube.AnnotationReplicas]) {
-			canaries = append(canaries, name+strategy.CanarySuffix)
-		}
-		kept := r.keepCanaries(ctx, canaries) // a rollback of the promotion leaves them serving
-		defer func() {
-			switch {
-			case err == nil && r.unfinished:
-				r.releaseKept(ctx, kept, false)
-			case err == nil:
-				err = r.finishPromotion(ctx, prev.Notes, kept)
-				if err != nil {
-					err = &finishError{error: fmt.Errorf("finishing the promotion %s left: %w", who, err)}
-				}
-			}
-		}()
+		defer r.promotionFinisher(ctx, prev.Notes, who)(&err)
 	}
 	last := hist[len(hist)-1]
 	var why string
@@ -167,23 +152,9 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	case prev.Phase == kube.PhaseRollingBack && last.Version == rev:
 		why = fmt.Sprintf("%s found revision %d bad and its rollback did not finish", who, rev)
 	default: // deploying N and N live, or rolling-back N with a later revision live: is it healthy?
-		wl, err := release.WorkloadsOf(last.Manifest)
-		if err != nil {
+		healthy, err := r.leftHealthy(ctx, last, rev, who, hist)
+		if err != nil || healthy {
 			return err
-		}
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		res, werr := r.watcher().Watch(wctx, health.TargetFor(r.cfg.Namespace, wl, time.Time{}))
-		cancel()
-		if werr != nil && (ctx.Err() != nil || !errors.Is(werr, context.DeadlineExceeded)) {
-			// Not knowing is not "unhealthy": touch nothing.
-			return fmt.Errorf("could not check revision %d, left by %s (phase %s): %w", last.Version, who, prev.Phase, werr)
-		}
-		if res.Ready && last.Info.Status == helmrelease.StatusDeployed {
-			r.recovered(ctx, Info, "revision %d, left by %s (phase %s, revision %d), is healthy", last.Version, who, prev.Phase, rev)
-			if prev.Phase == kube.PhaseRollingBack && last.Version != rev {
-				r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
-			}
-			return nil
 		}
 		if prev.Phase == kube.PhaseDeploying {
 			why = fmt.Sprintf("revision %d, left mid-rollout by %s, is not healthy", rev, who)
@@ -208,6 +179,52 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	}
 	r.unfinished = false
 	return nil
+}
+
+// leftHealthy checks the revision an interrupted run left live (last; rev is the one its phase
+// names): healthy is reported and recorded; not knowing is an error, never "unhealthy".
+func (r *run) leftHealthy(ctx context.Context, last *helmrelease.Release, rev int, who string, hist []*helmrelease.Release) (bool, error) {
+	prev := r.lock.Previous
+	wl, err := release.WorkloadsOf(last.Manifest)
+	if err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	res, werr := r.watcher().Watch(wctx, health.TargetFor(r.cfg.Namespace, wl, time.Time{}))
+	cancel()
+	if werr != nil && (ctx.Err() != nil || !errors.Is(werr, context.DeadlineExceeded)) {
+		return false, fmt.Errorf("could not check revision %d, left by %s (phase %s): %w", last.Version, who, prev.Phase, werr)
+	}
+	if !res.Ready || last.Info.Status != helmrelease.StatusDeployed {
+		return false, nil
+	}
+	r.recovered(ctx, Info, "revision %d, left by %s (phase %s, revision %d), is healthy", last.Version, who, prev.Phase, rev)
+	if prev.Phase == kube.PhaseRollingBack && last.Version != rev {
+		r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
+	}
+	return true, nil
+}
+
+// promotionFinisher is how a promotion an interrupted run left ends: the canary is kept
+// serving now (a rollback of the promotion through Helm would delete it), and the returned
+// function, deferred with finishInterrupted's error, finishes the promotion once the stable
+// track is Ready at its count — or leaves the canary serving when the work is unfinished.
+func (r *run) promotionFinisher(ctx context.Context, notes map[string]string, who string) func(*error) {
+	var canaries []string
+	for name := range parseReplicas(notes[kube.AnnotationReplicas]) {
+		canaries = append(canaries, name+strategy.CanarySuffix)
+	}
+	kept := r.keepCanaries(ctx, canaries)
+	return func(err *error) {
+		switch {
+		case *err == nil && r.unfinished:
+			r.releaseKept(ctx, kept, false)
+		case *err == nil:
+			if ferr := r.finishPromotion(ctx, notes, kept); ferr != nil {
+				*err = &finishError{error: fmt.Errorf("finishing the promotion %s left: %w", who, ferr)}
+			}
+		}
+	}
 }
 
 // finishError is a failure to finish an earlier run's rollback: unlike a pre-flight error,

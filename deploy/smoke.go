@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,22 +53,12 @@ func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal 
 	base, where := strings.TrimRight(cfg.PreviewURL, "/"), cfg.PreviewURL
 	client := withHeaders(r.d.HTTP, probeHeaders(*spec)) // the probe's headers, asked as the probe asks
 	if base == "" {
-		pod, err := r.readyPod(ctx, selector)
-		if err != nil {
-			return smokeSignal("Deployment/"+deployments[0], "%v", err)
-		}
 		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		port := probePort(*spec)
-		local, err := kube.PortForward(fctx, r.d.Clients.Config, cs, cfg.Namespace, pod, port)
-		if err != nil {
-			return smokeSignal("Pod/"+pod, "%v", kube.Explain(err))
+		var sig *diagnose.Signal
+		if base, where, client, sig = r.forwardToPod(fctx, deployments[0], spec, selector, client); sig != nil {
+			return sig
 		}
-		scheme := "http"
-		if probeHTTPS(*spec) { // the pod's own certificate, for 127.0.0.1: not verified, as a kubelet does
-			scheme, client = "https", insecure(client)
-		}
-		base, where = fmt.Sprintf("%s://127.0.0.1:%d", scheme, local), fmt.Sprintf("pod %s port %d (port-forward, %s)", pod, port, scheme)
 	}
 	for _, p := range paths {
 		sctx, cancel := context.WithTimeout(ctx, cfg.SmokeTimeout)
@@ -142,4 +133,24 @@ func probePort(spec corev1.PodSpec) int {
 		}
 	}
 	return 80
+}
+
+// forwardToPod opens a port-forward to a ready pod of selector (until ctx ends) and returns the
+// base URL to ask there, in the probe's scheme (HTTPS: the pod's own certificate, on
+// 127.0.0.1, is not verified, as a kubelet does not), and a description of where that is.
+func (r *run) forwardToPod(ctx context.Context, deployment string, spec *corev1.PodSpec, selector *metav1.LabelSelector, client *http.Client) (string, string, *http.Client, *diagnose.Signal) {
+	pod, err := r.readyPod(ctx, selector)
+	if err != nil {
+		return "", "", client, smokeSignal("Deployment/"+deployment, "%v", err)
+	}
+	port := probePort(*spec)
+	local, err := kube.PortForward(ctx, r.d.Clients.Config, r.d.Clients.Typed, r.cfg.Namespace, pod, port)
+	if err != nil {
+		return "", "", client, smokeSignal("Pod/"+pod, "%v", kube.Explain(err))
+	}
+	scheme := "http"
+	if probeHTTPS(*spec) {
+		scheme, client = "https", insecure(client)
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, local), fmt.Sprintf("pod %s port %d (port-forward, %s)", pod, port, scheme), client, nil
 }
