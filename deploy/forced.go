@@ -79,4 +79,3 @@ func ownedBy(p *corev1.Pod, statefulSet string) bool {
 	ref := metav1.GetControllerOf(p)
 	return ref != nil && ref.Kind == "StatefulSet" && ref.Name == statefulSet
 }
-

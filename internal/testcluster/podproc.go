@@ -34,7 +34,7 @@ type podProc struct {
 	readinessPath       string
 	readinessHTTPS      bool        // the probe's scheme is HTTPS (not verified, as a kubelet's)
 	readinessHeaders    http.Header // the probe's httpHeaders
-	logs                string // directory of current.log and previous.log
+	logs                string      // directory of current.log and previous.log
 
 	mu       sync.Mutex
 	running  bool
