@@ -15,9 +15,8 @@ func TestActionPanicIsAFailedRun(t *testing.T) {
 	saved := engine
 	t.Cleanup(func() { engine = saved })
 	engine = func(context.Context, config.Config, deploy.Edge) deploy.Outcome {
-		var m map[string]int
-		m["boom"]++ // a nil map write: a runtime panic
-		return deploy.Outcome{}
+		var d *deploy.Outcome
+		return *d // a nil dereference: a runtime panic, as a bug would cause
 	}
 	r := newEdgeRunner(t, map[string]string{"release": "web", "chart": "./chart", "kubeconfig": edgeKubeconfig()})
 	code, stdout, _, outputs, summary := r.run(t)
