@@ -33,7 +33,7 @@ func TestActionBadInputChangesNothing(t *testing.T) {
 		{"unknown template placeholder", "error_rate_query", `rate(x{pod=~"{{ podz }}"}[1m])`, "error_rate_query: unknown placeholder {{ podz }}"},
 		{"latency not a latency", "latency_threshold", "fast", `latency_threshold: "fast" is not a latency`},
 		{"unknown mode", "mode", "explode", `mode: "explode" is not supported (allowed: deploy, rollback, history, promote, abort)`},
-		{"malformed set", "set", "replicaCount", `set: line "replicaCount"`},
+		{"malformed set", "set", "replicaCount", `set: line 1: missing key=value`},
 		{"negative timeout", "timeout", "-5s", "timeout: must be positive"},
 		{"unparsable timeout", "timeout", "soon", `timeout: "soon" is not a duration`},
 		{"missing chart", "chart", "./no/such/chart", `chart: "./no/such/chart" does not exist`},
