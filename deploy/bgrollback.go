@@ -153,7 +153,7 @@ func (r *run) switchBackNow(ctx context.Context) bool {
 		return false
 	}
 	r.event(ctx, "rollback", Info, "%s is in its grace period on %s under %s, %s warm: switching back now, without waiting for the lock: %s", cfg.Release, left, st.Holder, to, r.out.Reason)
-	if err := switchServices(ctx, r, l.Services, to); err != nil {
+	if err := switchServices(ctx, r, l, to); err != nil {
 		r.fail(ctx, "switch", "", "%v; the run holding the release (%s) switches back when it notices", err, st.Holder)
 		return true
 	}
@@ -226,7 +226,7 @@ func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*hel
 			return fmt.Errorf("could not check revision %d on %s, left in its grace period by %s: %w", rev, col, who, werr)
 		}
 		if res.Ready || from == "" {
-			if err := switchServices(ctx, r, c.layout.Services, col); err != nil { // a switch cut short
+			if err := switchServices(ctx, r, c.layout, col); err != nil { // a switch cut short
 				return fail(err)
 			}
 			r.recovered(ctx, Info, "revision %d on %s, left in its grace period by %s, is healthy: it keeps the traffic (%s stays warm)", rev, col, who, orDefault(string(from), "nothing"))
@@ -259,7 +259,7 @@ func (r *run) takeColorsBack(ctx context.Context, c *cluster, rev int, col, from
 	case !res.Ready:
 		return fail(fmt.Errorf("%s did not come back ready (%s); traffic stays on %s", from, res.Status, col))
 	}
-	if err := switchServices(ctx, r, c.layout.Services, from); err != nil {
+	if err := switchServices(ctx, r, c.layout, from); err != nil {
 		return fail(err)
 	}
 	if err := c.ScaleDown(ctx, col); err != nil {

@@ -77,9 +77,18 @@ func (r *run) planColors(ctx context.Context, last string, exists bool) (*colorP
 	if err != nil {
 		return nil, err
 	}
-	p := &colorPlan{layout: l, active: active, next: strategy.Next(active), kept: l.Colored[active]}
+	p := &colorPlan{layout: l, active: active, next: strategy.Next(active), kept: l.Colored[active], live: map[string]int{}}
 	if active != "" && len(p.kept) == 0 {
 		return nil, fmt.Errorf("the live colour %s has no Deployment in the release's latest revision: it cannot be kept while %s is deployed", active, p.next)
+	}
+	for _, name := range l.Deployments[active] {
+		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read the live colour's %s: %w", name, kube.Explain(err))
+		}
+		if d.Spec.Replicas != nil {
+			p.live[strings.TrimSuffix(name, "-"+string(active))] = int(*d.Spec.Replicas)
+		}
 	}
 	return p, nil
 }

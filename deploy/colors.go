@@ -32,10 +32,13 @@ type colorPlan struct {
 	layout       strategy.Layout
 	active, next strategy.Color
 	kept         []string
+	// live is what the serving colour runs now, by the chart's Deployment name: the new colour
+	// starts there where an HPA scales it or the chart leaves replicas out.
+	live map[string]int
 }
 
 func (p *colorPlan) postRender(rendered string) (string, error) {
-	return strategy.Colorize(rendered, p.next, p.active, p.kept)
+	return strategy.Colorize(rendered, p.next, p.active, p.kept, p.live)
 }
 
 var _ strategy.Colors = (*cluster)(nil)
@@ -93,7 +96,7 @@ func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 		return err
 	}
 	start := r.d.Clock.Now()
-	if err := switchServices(ctx, r, c.layout.Services, to); err != nil {
+	if err := switchServices(ctx, r, c.layout, to); err != nil {
 		return err
 	}
 	r.out.ActiveColor = string(to)
@@ -106,12 +109,20 @@ func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 	return nil
 }
 
-// switchServices patches the Services' selectors to colour to.
-func switchServices(ctx context.Context, r *run, services []string, to strategy.Color) error {
+// switchServices patches the Services' selectors to colour to, then points the chart's HPAs
+// at colour to's Deployments: the colour that serves is the one that scales with its load.
+func switchServices(ctx context.Context, r *run, l strategy.Layout, to strategy.Color) error {
 	patch := []byte(fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, strategy.ColorLabel, to))
-	for _, name := range services {
+	for _, name := range l.Services {
 		if _, err := r.d.Clients.Typed.CoreV1().Services(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("switch Service %s to %s: %w", name, to, kube.Explain(err))
+		}
+	}
+	for hpa, base := range l.HPAs {
+		target := base + "-" + string(to)
+		p := []byte(fmt.Sprintf(`{"spec":{"scaleTargetRef":{"name":%q}}}`, target))
+		if _, err := r.d.Clients.Typed.AutoscalingV2().HorizontalPodAutoscalers(r.cfg.Namespace).Patch(ctx, hpa, types.MergePatchType, p, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("point HorizontalPodAutoscaler %s at %s: %w", hpa, target, kube.Explain(err))
 		}
 	}
 	return nil

@@ -151,7 +151,7 @@ func TestSwitchBack(t *testing.T) {
 }
 
 func TestReadLayout(t *testing.T) {
-	out, err := Colorize(bgChart, Blue, "", nil)
+	out, err := Colorize(bgChart, Blue, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

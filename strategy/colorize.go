@@ -47,12 +47,16 @@ const NoColor Color = "none"
 //     stays as it is, so Helm keeps the serving colour;
 //   - each Service with a selector selects the active colour (NoColor when none is active:
 //     the switch moves it), and gains a twin <name>-preview that selects next;
+//   - the new colour starts at N, what runs (StartCount): where an HPA scales a Deployment, or
+//     the chart leaves spec.replicas out, at live[name], the serving colour's live count;
+//   - each HPA that scales a chart Deployment scales the serving colour's (the new colour's on
+//     a first install: it serves after the first switch); the switch moves it;
 //   - everything else is left as the chart rendered it.
 //
 // Worked example: a chart of Deployment web and Service web, green active: the output holds
 // web-blue (the new version, shepherd.io/color: blue), web-green (kept), Service web selecting
 // green and Service web-preview selecting blue.
-func Colorize(rendered string, next, active Color, kept []string) (string, error) {
+func Colorize(rendered string, next, active Color, kept []string, live map[string]int) (string, error) {
 	if next == active {
 		return "", fmt.Errorf("blue-green: the next colour %q is the one that serves", next)
 	}
@@ -60,9 +64,13 @@ func Colorize(rendered string, next, active Color, kept []string) (string, error
 	if err != nil {
 		return "", err
 	}
-	serving := active
+	hpas, err := ReadHPAs(rendered)
+	if err != nil {
+		return "", err
+	}
+	serving, scaled := active, active
 	if serving == "" {
-		serving = NoColor
+		serving, scaled = NoColor, next
 	}
 	var docs []string
 	for _, r := range resources {
@@ -72,7 +80,17 @@ func Colorize(rendered string, next, active Color, kept []string) (string, error
 		}
 		switch {
 		case r.Kind == "Deployment" && strings.HasPrefix(r.APIVersion, "apps/"):
+			var hpa *HPA
+			if h, ok := hpas[r.Name]; ok {
+				hpa = &h
+			}
+			if n := StartCount(hasReplicas(obj), hpa, live[r.Name]); n >= 0 {
+				setReplicas(obj, n)
+			}
 			colorDeployment(obj, next)
+			docs = append(docs, encode(obj))
+		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/") && scalesDeployment(obj, resources):
+			retargetHPA(obj, hpaTarget(obj)+"-"+string(scaled))
 			docs = append(docs, encode(obj))
 		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
 			setPath(obj, []string{"spec", "selector", ColorLabel}, string(serving))
@@ -165,11 +183,14 @@ type Layout struct {
 	Uncolorable []string
 	// Services names the Services with a selector, previews excluded: the ones a switch moves.
 	Services []string
+	// HPAs are the HPAs that scale a colour's Deployment, by name, with the chart's name of
+	// that Deployment (the switch points them at the colour that serves).
+	HPAs map[string]string
 }
 
 // ReadLayout reads a manifest (rendered, or as a revision applied it).
 func ReadLayout(manifest string) (Layout, error) {
-	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}}
+	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}, HPAs: map[string]string{}}
 	resources, err := release.SplitManifest(manifest)
 	if err != nil {
 		return l, err
@@ -193,6 +214,13 @@ func ReadLayout(manifest string) (Layout, error) {
 			}
 		case strings.HasPrefix(r.APIVersion, "apps/") && (r.Kind == "StatefulSet" || r.Kind == "DaemonSet"):
 			l.Uncolorable = append(l.Uncolorable, r.Kind+"/"+r.Name)
+		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/"):
+			t := hpaTarget(obj)
+			for _, c := range []Color{Blue, Green} {
+				if base, ok := strings.CutSuffix(t, "-"+string(c)); ok {
+					l.HPAs[r.Name] = base
+				}
+			}
 		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
 			spec := obj["spec"].(map[string]any)
 			if _, ok := spec["selector"].(map[string]any)[ColorLabel]; ok && strings.HasSuffix(r.Name, PreviewSuffix) {
@@ -211,3 +239,25 @@ func ReadLayout(manifest string) (Layout, error) {
 
 // IsBlueGreen reports whether the layout is a blue-green release's.
 func (l Layout) IsBlueGreen() bool { return len(l.Colored) > 0 }
+
+// hpaTarget is the name of the Deployment an HPA document scales ("" for another kind).
+func hpaTarget(obj map[string]any) string {
+	spec, _ := obj["spec"].(map[string]any)
+	ref, _ := spec["scaleTargetRef"].(map[string]any)
+	if kind, _ := ref["kind"].(string); kind != "Deployment" {
+		return ""
+	}
+	name, _ := ref["name"].(string)
+	return name
+}
+
+// scalesDeployment reports whether an HPA document scales one of the manifest's Deployments.
+func scalesDeployment(obj map[string]any, resources []release.Resource) bool {
+	t := hpaTarget(obj)
+	for _, r := range resources {
+		if r.Kind == "Deployment" && strings.HasPrefix(r.APIVersion, "apps/") && r.Name == t && t != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -90,7 +90,7 @@ spec:
 			map[string]string{"web-blue": "example/web:2.0.0", "web-green": "example/web:1.0.0"}, "green", "blue"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Colorize(bgChart, tc.next, tc.active, tc.kept)
+			out, err := Colorize(bgChart, tc.next, tc.active, tc.kept, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ spec:
 			}
 		})
 	}
-	if _, err := Colorize(bgChart, Blue, Blue, nil); err == nil {
+	if _, err := Colorize(bgChart, Blue, Blue, nil, nil); err == nil {
 		t.Error("deploying the serving colour was accepted")
 	}
 }
