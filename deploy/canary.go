@@ -29,6 +29,9 @@ type trackPlan struct {
 	layout       strategy.TrackLayout
 	replicas     map[string]int
 	unsplittable []string
+	// live is what each stable Deployment runs now: N, where an HPA scales it or the chart
+	// leaves replicas out (strategy.StartCount).
+	live map[string]int
 }
 
 func (p *trackPlan) postRender(rendered string) (string, error) {
@@ -36,7 +39,10 @@ func (p *trackPlan) postRender(rendered string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p.replicas, p.unsplittable = l.Replicas, l.Unsplittable
+	if p.replicas, err = strategy.RunCounts(rendered, p.live); err != nil {
+		return "", err
+	}
+	p.unsplittable = l.Unsplittable
 	return strategy.Canarize(rendered, p.layout.Stable)
 }
 
@@ -295,7 +301,15 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	}
 	rel, rev, err := c.apply(ctx, canaryRel.Chart, canaryRel.Config, r.latest(), release.UpgradeOptions{
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
-		PostRender:  func(m string) (string, error) { return strategy.Promoted(m, l.Canary, live) }})
+		PostRender: func(m string) (string, error) {
+			// The stable track at N, what ran before the stages: an HPA's target, or a chart
+			// without replicas, would otherwise stay at the 0 of the last stage.
+			m, err := strategy.WithRunCounts(m, t.n)
+			if err != nil {
+				return "", err
+			}
+			return strategy.Promoted(m, l.Canary, live)
+		}})
 	if err != nil {
 		return rev, err
 	}

@@ -38,7 +38,7 @@ func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	since := r.d.Clock.Now()
 	var early []string // canaries taken out at once: their stable twin already serves
 	for _, name := range t.names {
-		if err := r.scale(ctx, name, max(t.restore[name], 1)); err != nil {
+		if err := r.scale(ctx, name, max(t.restore[name], t.n[name], 1)); err != nil { // N: an HPA's count, too
 			return err
 		}
 		if f != nil && f.Metrics() && ready[name] > 0 {

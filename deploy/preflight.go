@@ -16,6 +16,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -233,8 +234,28 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 			if pf.tracks.layout, err = strategy.ReadTracks(live); err != nil {
 				return opts, err
 			}
+			if pf.tracks.live, err = r.liveCounts(ctx, pf.tracks.layout.Names()); err != nil {
+				return opts, err
+			}
 			opts.PostRender = pf.tracks.postRender
 		}
 	}
 	return opts, nil
+}
+
+// liveCounts is each named Deployment's live spec.replicas (absent: not there yet).
+func (r *run) liveCounts(ctx context.Context, names []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, name := range names {
+		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read Deployment %s: %w", name, kube.Explain(err))
+		case d.Spec.Replicas != nil:
+			out[name] = int(*d.Spec.Replicas)
+		}
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"fmt"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -83,4 +84,64 @@ func setReplicas(obj map[string]any, n int) {
 // retargetHPA points an HPA document at Deployment target.
 func retargetHPA(obj map[string]any, target string) {
 	setPath(obj, []string{"spec", "scaleTargetRef", "name"}, target)
+}
+
+// RunCounts is, for each Deployment of a rendered manifest, the count it must run: StartCount
+// of its live count (live, by name), or the chart's own count.
+func RunCounts(rendered string, live map[string]int) (map[string]int, error) {
+	out := map[string]int{}
+	_, err := rewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
+		if n := StartCount(hasReplicas(obj), hpa, live[name]); n >= 0 {
+			out[name] = n
+		} else {
+			out[name] = replicasOf(obj)
+		}
+	})
+	return out, err
+}
+
+// WithRunCounts is the rendered manifest with spec.replicas set, where an HPA scales a
+// Deployment or the chart leaves replicas out, to what it must run (StartCount of live): Helm
+// then never leaves a Deployment at a live 0, nor drops one to Kubernetes' default of 1.
+func WithRunCounts(rendered string, live map[string]int) (string, error) {
+	docs, err := rewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
+		if n := StartCount(hasReplicas(obj), hpa, live[name]); n >= 0 {
+			setReplicas(obj, n)
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// rewriteDeployments calls f with each apps Deployment of a manifest and the HPA that scales
+// it, and returns the manifest's documents, each Deployment as f left it.
+func rewriteDeployments(manifest string, f func(name string, obj map[string]any, hpa *HPA)) ([]string, error) {
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
+	hpas, err := ReadHPAs(manifest)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]string, 0, len(resources))
+	for _, r := range resources {
+		if r.Kind != "Deployment" || !strings.HasPrefix(r.APIVersion, "apps/") {
+			docs = append(docs, r.Raw)
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		var hpa *HPA
+		if h, ok := hpas[r.Name]; ok {
+			hpa = &h
+		}
+		f(r.Name, obj, hpa)
+		docs = append(docs, encode(obj))
+	}
+	return docs, nil
 }
