@@ -77,13 +77,14 @@ type tracks struct {
 	tick    time.Duration
 	report  *CanaryReport
 	pods    map[string]string // the pods placeholder per track, once read
+	hpas    map[string]strategy.HPA
 }
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
 // plan from.
 func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
 	cfg := r.cfg
-	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{},
+	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
 		queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0},
 		limits:  analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
 		tick:    min(5*time.Second, max(time.Second, cfg.Interval/10))}
@@ -225,6 +226,9 @@ func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, err
 		return res, err
 	}
 	for _, name := range t.names {
+		if err := r.pinHPA(ctx, t, name, t.splits[name][i].Stable); err != nil {
+			return res, err
+		}
 		if err := r.scale(ctx, name, t.splits[name][i].Stable); err != nil {
 			return res, err
 		}

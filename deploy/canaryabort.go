@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
@@ -64,6 +65,9 @@ func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 			return err
 		}
 	}
+	for _, name := range t.names {
+		r.restoreHPA(ctx, t, name)
+	}
 	t.report.Weight = 0
 	r.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
 	return nil
@@ -105,4 +109,33 @@ func (c *canaryCluster) loadTracks(f *strategy.Failure) error {
 	}
 	c.tr, err = r.newTracks(f.Revision, l, n, r.cfg.Stages)
 	return err
+}
+
+// pinHPA holds the HPA that scales stable Deployment name at the stage's count: its
+// minReplicas is set there, so the HPA does not scale the stable track back up between stages
+// (it may still scale it further up under load: a smaller canary share, never a smaller
+// capacity). A stage at 0 needs no pin: an HPA leaves a target at 0 alone. The promotion's Helm
+// upgrade puts the chart's minimum back; an abort does (restoreHPA).
+func (r *run) pinHPA(ctx context.Context, t *tracks, name string, stable int) error {
+	h, ok := t.hpas[name]
+	if !ok || stable < 1 {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"spec":{"minReplicas":%d,"maxReplicas":%d}}`, stable, max(h.Max, stable))
+	if _, err := r.d.Clients.Typed.AutoscalingV2().HorizontalPodAutoscalers(r.cfg.Namespace).Patch(ctx, h.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("hold HorizontalPodAutoscaler %s at the stage's %d: %w", h.Name, stable, kube.Explain(err))
+	}
+	return nil
+}
+
+// restoreHPA gives the HPA that scales stable Deployment name the chart's bounds back.
+func (r *run) restoreHPA(ctx context.Context, t *tracks, name string) {
+	h, ok := t.hpas[name]
+	if !ok {
+		return
+	}
+	patch := fmt.Sprintf(`{"spec":{"minReplicas":%d,"maxReplicas":%d}}`, h.Min, h.Max)
+	if _, err := r.d.Clients.Typed.AutoscalingV2().HorizontalPodAutoscalers(r.cfg.Namespace).Patch(ctx, h.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		r.event(ctx, "abort", Warn, "could not give HorizontalPodAutoscaler %s its bounds back (%d–%d): %v", h.Name, h.Min, h.Max, kube.Explain(err))
+	}
 }

@@ -33,6 +33,8 @@ type TrackLayout struct {
 	Replicas map[string]int
 	// Unsplittable names the StatefulSets and DaemonSets: they cannot run as two tracks.
 	Unsplittable []string
+	// HPAs are the HPAs that scale a stable Deployment, by its name.
+	HPAs map[string]HPA
 }
 
 // Names are the stable Deployments' names, sorted.
@@ -74,6 +76,16 @@ func ReadTracks(manifest string) (TrackLayout, error) {
 		}
 		l.Stable[r.Name] = r.Raw
 		l.Replicas[r.Name] = replicasOf(obj)
+	}
+	hpas, err := ReadHPAs(manifest)
+	if err != nil {
+		return l, err
+	}
+	l.HPAs = map[string]HPA{}
+	for name, h := range hpas {
+		if _, ok := l.Stable[name]; ok {
+			l.HPAs[name] = h
+		}
 	}
 	return l, nil
 }
