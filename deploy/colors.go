@@ -67,7 +67,26 @@ func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
 	}
 	c.layout = l
+	if err := c.notEmpty(ctx, next); err != nil {
+		return strategy.Revision{Number: rel.Version}, err
+	}
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: l.Deployments[next]}}, nil
+}
+
+// notEmpty refuses a colour whose Deployments want no pod: 0/0 is a failure to deploy, never
+// a rollout complete that traffic could be switched to.
+func (c *cluster) notEmpty(ctx context.Context, col strategy.Color) error {
+	r := c.r
+	for _, name := range c.layout.Deployments[col] {
+		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, kube.Explain(err))
+		}
+		if d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
+			return fmt.Errorf("%s wants 0 replicas: a colour with no pod cannot take traffic (0/0 is not a rollout complete)", name)
+		}
+	}
+	return nil
 }
 
 // colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.

@@ -227,14 +227,14 @@ func TestBlueGreenInterruptedRollbackIsFinishedReadyFirst(t *testing.T) {
 	if replicas(t, c, ns, "web-blue") == 0 {
 		t.Fatal("the killed rollback had not started scaling blue up")
 	}
-	next := runAction(t, rollback, "GITHUB_RUN_ID=52")
-	atLeast(t, "finishing an interrupted blue-green rollback", s.Stop(), 1)
+	next := runAction(t, rollback, "GITHUB_RUN_ID=51") // a re-run: the same run, its killed process provably dead
 	wantOut(t, next, "status", "rolled-back")
 	wantOut(t, next, "active_color", "blue")
 	eventually(t, 30*time.Second, "web routing to blue", func(ctx context.Context) (bool, string) {
 		got, err := routed(ctx, c, ns, "web")
 		return err == nil && got == "blue@1.0.0", "routes to " + got
 	})
+	atLeast(t, "finishing an interrupted blue-green rollback", s.Stop(), 1) // until blue serves
 }
 
 // A run killed as its promotion begins (the stable track at 0 at the 100% stage, its Helm
