@@ -77,8 +77,9 @@ func (r *run) planColors(ctx context.Context, last string, exists bool) (*colorP
 	if err != nil {
 		return nil, err
 	}
-	p := &colorPlan{layout: l, active: active, next: strategy.Next(active), kept: l.Colored[active], live: map[string]int{}}
-	if active != "" && len(p.kept) == 0 {
+	kept := append(append([]string(nil), l.Colored[active]...), l.Config[active]...) // its pods' config too
+	p := &colorPlan{layout: l, active: active, next: strategy.Next(active), kept: kept, live: map[string]int{}}
+	if active != "" && len(l.Colored[active]) == 0 {
 		return nil, fmt.Errorf("the live colour %s has no Deployment in the release's latest revision: it cannot be kept while %s is deployed", active, p.next)
 	}
 	for _, name := range l.Deployments[active] {

@@ -43,7 +43,7 @@ func (p *trackPlan) postRender(rendered string) (string, error) {
 		return "", err
 	}
 	p.unsplittable = l.Unsplittable
-	return strategy.Canarize(rendered, p.layout.Stable)
+	return strategy.Canarize(rendered, p.layout.Stable, p.layout.Config)
 }
 
 // check refuses, before any write, a chart the canary cannot run.
@@ -78,6 +78,7 @@ type tracks struct {
 	report  *CanaryReport
 	pods    map[string]string // the pods placeholder per track, once read
 	hpas    map[string]strategy.HPA
+	config  []string // the canary's copies of config, "Kind/name"
 }
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
@@ -85,6 +86,7 @@ type tracks struct {
 func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
 	cfg := r.cfg
 	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
+		config: sortedNames(layout.CanaryConfig),
 		queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0},
 		limits:  analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
 		tick:    min(5*time.Second, max(time.Second, cfg.Interval/10))}
@@ -312,7 +314,7 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 			if err != nil {
 				return "", err
 			}
-			return strategy.Promoted(m, l.Canary, live)
+			return strategy.Promoted(m, l.Canary, live, l.CanaryConfig)
 		}})
 	if err != nil {
 		return rev, err

@@ -3,8 +3,10 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -68,6 +70,7 @@ func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	for _, name := range t.names {
 		r.restoreHPA(ctx, t, name)
 	}
+	r.dropCanaryConfig(ctx, t)
 	t.report.Weight = 0
 	r.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
 	return nil
@@ -138,4 +141,31 @@ func (r *run) restoreHPA(ctx context.Context, t *tracks, name string) {
 	if _, err := r.d.Clients.Typed.AutoscalingV2().HorizontalPodAutoscalers(r.cfg.Namespace).Patch(ctx, h.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		r.event(ctx, "abort", Warn, "could not give HorizontalPodAutoscaler %s its bounds back (%d–%d): %v", h.Name, h.Min, h.Max, kube.Explain(err))
 	}
+}
+
+// dropCanaryConfig deletes the canary's copies of config once it is at zero: an aborted canary
+// leaves no trace of the new version's config.
+func (r *run) dropCanaryConfig(ctx context.Context, t *tracks) {
+	cs, ns := r.d.Clients.Typed, r.cfg.Namespace
+	for _, k := range t.config {
+		kind, name, _ := strings.Cut(k, "/")
+		var err error
+		if kind == "Secret" {
+			err = cs.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		} else {
+			err = cs.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			r.event(ctx, "abort", Warn, "could not delete the canary's %s %s: %v", kind, name, kube.Explain(err))
+		}
+	}
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -35,6 +35,9 @@ type TrackLayout struct {
 	Unsplittable []string
 	// HPAs are the HPAs that scale a stable Deployment, by its name.
 	HPAs map[string]HPA
+	// Config are the ConfigMaps and Secrets as applied, by "Kind/name": the chart's own (the
+	// stable track's), and the canary's copies (CanaryConfig, labelled with the track).
+	Config, CanaryConfig map[string]string
 }
 
 // Names are the stable Deployments' names, sorted.
@@ -54,7 +57,20 @@ func ReadTracks(manifest string) (TrackLayout, error) {
 	if err != nil {
 		return l, err
 	}
+	l.Config, l.CanaryConfig = map[string]string{}, map[string]string{}
 	for _, r := range resources {
+		if isConfig(r.Kind, r.APIVersion) {
+			var obj map[string]any
+			if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+				return l, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+			}
+			if lbls := mapAt(obj, "metadata", "labels"); lbls[TrackLabel] == TrackCanary {
+				l.CanaryConfig[r.Kind+"/"+r.Name] = r.Raw
+			} else {
+				l.Config[r.Kind+"/"+r.Name] = r.Raw
+			}
+			continue
+		}
 		if !strings.HasPrefix(r.APIVersion, "apps/") {
 			continue
 		}
@@ -114,13 +130,19 @@ func replicasOf(obj map[string]any) int {
 //   - everything else is left as the chart rendered it.
 //
 // A Deployment new in this version has no stable track to compare with: that is an error.
-func Canarize(rendered string, stable map[string]string) (string, error) {
+func Canarize(rendered string, stable map[string]string, stableConfig map[string]string) (string, error) {
 	resources, err := release.SplitManifest(rendered)
 	if err != nil {
 		return "", err
 	}
+	cfgs := renderedConfig(resources)
+	versioned := map[string]bool{}
 	var docs []string
 	for _, r := range resources {
+		if kept, ok := stableConfig[r.Kind+"/"+r.Name]; ok && isConfig(r.Kind, r.APIVersion) {
+			docs = append(docs, kept) // the stable track's pods read it: as it was until promotion
+			continue
+		}
 		if r.Kind != "Deployment" || !strings.HasPrefix(r.APIVersion, "apps/") {
 			docs = append(docs, r.Raw)
 			continue
@@ -134,7 +156,17 @@ func Canarize(rendered string, stable map[string]string) (string, error) {
 			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
 		}
 		canaryDeployment(obj)
+		for _, k := range versionConfig(obj, keys(cfgs), CanarySuffix) {
+			versioned[k] = true
+		}
 		docs = append(docs, kept, encode(obj))
+	}
+	for _, k := range sortedKeys(versioned) {
+		c, err := configCopy(cfgs[k], CanarySuffix, TrackLabel, TrackCanary)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", k, err)
+		}
+		docs = append(docs, c)
 	}
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }
@@ -154,7 +186,9 @@ func canaryDeployment(obj map[string]any) {
 // promote it: the chart as rendered — the stable track on the new version — plus the canary
 // documents (as the canary's revision applied them) at the replicas they run now (live), so the
 // canary keeps serving until the stable track is ready.
-func Promoted(rendered string, canary map[string]string, live map[string]int) (string, error) {
+//
+// The canary's copies of config (canaryConfig, as applied) stay too: its pods read them.
+func Promoted(rendered string, canary map[string]string, live map[string]int, canaryConfig map[string]string) (string, error) {
 	if _, err := release.SplitManifest(rendered); err != nil {
 		return "", err
 	}
@@ -171,6 +205,9 @@ func Promoted(rendered string, canary map[string]string, live map[string]int) (s
 		}
 		obj["spec"].(map[string]any)["replicas"] = live[n]
 		docs = append(docs, encode(obj))
+	}
+	for _, k := range sortedKeys(keys(canaryConfig)) {
+		docs = append(docs, canaryConfig[k])
 	}
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }

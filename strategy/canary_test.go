@@ -166,7 +166,7 @@ spec:
         image: app:2.0.0
 `
 	stable := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: app\n        image: app:1.0.0"
-	out, err := Canarize(rendered, map[string]string{"web": stable})
+	out, err := Canarize(rendered, map[string]string{"web": stable}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +189,11 @@ spec:
 	if !strings.Contains(out, "kind: Service") {
 		t.Error("the Service was dropped")
 	}
-	if _, err := Canarize(rendered, map[string]string{}); err == nil || !strings.Contains(err.Error(), "new in this version") {
+	if _, err := Canarize(rendered, map[string]string{}, nil); err == nil || !strings.Contains(err.Error(), "new in this version") {
 		t.Errorf("a Deployment without a stable track: %v", err)
 	}
 	// The promotion: the chart as rendered, the canary kept at the replicas it runs.
-	p, err := Promoted(rendered, l.Canary, map[string]int{"web": 4})
+	p, err := Promoted(rendered, l.Canary, map[string]int{"web": 4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

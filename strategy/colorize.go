@@ -51,6 +51,9 @@ const NoColor Color = "none"
 //     the chart leaves spec.replicas out, at live[name], the serving colour's live count;
 //   - each HPA that scales a chart Deployment scales the serving colour's (the new colour's on
 //     a first install: it serves after the first switch); the switch moves it;
+//   - the ConfigMaps and Secrets the chart renders and a Deployment's pods read are copied as
+//     <name>-<next> for the new colour, its references rewritten; kept holds the serving
+//     colour's copies as applied, so its pods never read the new version's config;
 //   - everything else is left as the chart rendered it.
 //
 // Worked example: a chart of Deployment web and Service web, green active: the output holds
@@ -72,6 +75,8 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 	if serving == "" {
 		serving, scaled = NoColor, next
 	}
+	cfgs := renderedConfig(resources)
+	versioned := map[string]bool{}
 	var docs []string
 	for _, r := range resources {
 		var obj map[string]any
@@ -87,6 +92,9 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 			if n := StartCount(hasReplicas(obj), hpa, live[r.Name]); n >= 0 {
 				setReplicas(obj, n)
 			}
+			for _, k := range versionConfig(obj, keys(cfgs), "-"+string(next)) {
+				versioned[k] = true
+			}
 			colorDeployment(obj, next)
 			docs = append(docs, encode(obj))
 		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/") && scalesDeployment(obj, resources):
@@ -99,6 +107,13 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 		default:
 			docs = append(docs, r.Raw)
 		}
+	}
+	for _, k := range sortedKeys(versioned) {
+		c, err := configCopy(cfgs[k], "-"+string(next), ColorLabel, string(next))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", k, err)
+		}
+		docs = append(docs, c)
 	}
 	docs = append(docs, kept...)
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
@@ -186,11 +201,13 @@ type Layout struct {
 	// HPAs are the HPAs that scale a colour's Deployment, by name, with the chart's name of
 	// that Deployment (the switch points them at the colour that serves).
 	HPAs map[string]string
+	// Config are each colour's copies of the chart's ConfigMaps and Secrets, as applied.
+	Config map[Color][]string
 }
 
 // ReadLayout reads a manifest (rendered, or as a revision applied it).
 func ReadLayout(manifest string) (Layout, error) {
-	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}, HPAs: map[string]string{}}
+	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}, HPAs: map[string]string{}, Config: map[Color][]string{}}
 	resources, err := release.SplitManifest(manifest)
 	if err != nil {
 		return l, err
@@ -214,6 +231,12 @@ func ReadLayout(manifest string) (Layout, error) {
 			}
 		case strings.HasPrefix(r.APIVersion, "apps/") && (r.Kind == "StatefulSet" || r.Kind == "DaemonSet"):
 			l.Uncolorable = append(l.Uncolorable, r.Kind+"/"+r.Name)
+		case isConfig(r.Kind, r.APIVersion):
+			meta, _ := obj["metadata"].(map[string]any)
+			lbls, _ := meta["labels"].(map[string]any)
+			if c, _ := lbls[ColorLabel].(string); c == string(Blue) || c == string(Green) {
+				l.Config[Color(c)] = append(l.Config[Color(c)], r.Raw)
+			}
 		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/"):
 			t := hpaTarget(obj)
 			for _, c := range []Color{Blue, Green} {

@@ -79,7 +79,6 @@ func hpaTargetsLive(t *testing.T, c *testcluster.Cluster, ns, hpa, wantTarget st
 	})
 }
 
-
 // Blue-green on both charts with their HPA on: the new colour starts at the 3 the HPA holds
 // (not the 1 a Deployment without replicas gets), the HPA scales the serving colour and moves
 // with the switch, and a bad image is refused with the Service at 3 ready endpoints throughout.

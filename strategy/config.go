@@ -1,0 +1,147 @@
+package strategy
+
+import (
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// Versioned config: the ConfigMaps and Secrets a Deployment's pods read (env valueFrom,
+// envFrom, volumes, projected volumes) are copied per colour or track, named for it, with the
+// references rewritten, so that the pods that serve never read a new version's config before
+// that version is promoted (a mounted file changes in place, a restarted pod starts with it).
+
+// configRef calls f with each place a pod template names a ConfigMap or Secret: m[key] holds
+// the name, kind says which.
+func configRefs(deployment map[string]any, f func(kind string, m map[string]any, key string)) {
+	spec := mapAt(deployment, "spec", "template", "spec")
+	if spec == nil {
+		return
+	}
+	for _, list := range []string{"initContainers", "containers"} {
+		for _, c := range listAt(spec, list) {
+			for _, e := range listAt(c, "env") {
+				if ref := mapAt(e, "valueFrom", "configMapKeyRef"); ref != nil {
+					f("ConfigMap", ref, "name")
+				}
+				if ref := mapAt(e, "valueFrom", "secretKeyRef"); ref != nil {
+					f("Secret", ref, "name")
+				}
+			}
+			for _, e := range listAt(c, "envFrom") {
+				if ref := mapAt(e, "configMapRef"); ref != nil {
+					f("ConfigMap", ref, "name")
+				}
+				if ref := mapAt(e, "secretRef"); ref != nil {
+					f("Secret", ref, "name")
+				}
+			}
+		}
+	}
+	for _, v := range listAt(spec, "volumes") {
+		if ref := mapAt(v, "configMap"); ref != nil {
+			f("ConfigMap", ref, "name")
+		}
+		if ref := mapAt(v, "secret"); ref != nil {
+			f("Secret", ref, "secretName")
+		}
+		for _, src := range listAt(mapAt(v, "projected"), "sources") {
+			if ref := mapAt(src, "configMap"); ref != nil {
+				f("ConfigMap", ref, "name")
+			}
+			if ref := mapAt(src, "secret"); ref != nil {
+				f("Secret", ref, "name")
+			}
+		}
+	}
+}
+
+// versionConfig points a Deployment document's references to the config the manifest renders
+// (rendered: "Kind/name") at their copies, <name><suffix>; it returns the copies it needs.
+func versionConfig(deployment map[string]any, rendered map[string]bool, suffix string) []string {
+	var used []string
+	configRefs(deployment, func(kind string, m map[string]any, key string) {
+		name, _ := m[key].(string)
+		if !rendered[kind+"/"+name] {
+			return // not the chart's (made by someone else): nothing to version
+		}
+		m[key] = name + suffix
+		used = append(used, kind+"/"+name)
+	})
+	return used
+}
+
+// configCopy is a ConfigMap or Secret document renamed <name><suffix>, with label key=value.
+func configCopy(raw, suffix, key, value string) (string, error) {
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(raw), &obj); err != nil {
+		return "", err
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		return "", fmt.Errorf("a config document without metadata")
+	}
+	meta["name"] = fmt.Sprint(meta["name"]) + suffix
+	setPath(obj, []string{"metadata", "labels", key}, value)
+	return encode(obj), nil
+}
+
+// renderedConfig are the manifest's ConfigMaps and Secrets, raw, by "Kind/name".
+func renderedConfig(resources []release.Resource) map[string]string {
+	out := map[string]string{}
+	for _, r := range resources {
+		if (r.Kind == "ConfigMap" || r.Kind == "Secret") && r.APIVersion == "v1" {
+			out[r.Kind+"/"+r.Name] = r.Raw
+		}
+	}
+	return out
+}
+
+func keys(m map[string]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+func mapAt(m map[string]any, path ...string) map[string]any {
+	for _, k := range path {
+		if m == nil {
+			return nil
+		}
+		m, _ = m[k].(map[string]any)
+	}
+	return m
+}
+
+func listAt(m map[string]any, key string) []map[string]any {
+	if m == nil {
+		return nil
+	}
+	raw, _ := m[key].([]any)
+	out := make([]map[string]any, 0, len(raw))
+	for _, x := range raw {
+		if xm, ok := x.(map[string]any); ok {
+			out = append(out, xm)
+		}
+	}
+	return out
+}
+
+// isConfig reports whether a resource is a ConfigMap or Secret.
+func isConfig(kind, apiVersion string) bool {
+	return (kind == "ConfigMap" || kind == "Secret") && apiVersion == "v1"
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
