@@ -86,7 +86,7 @@ type tracks struct {
 func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
 	cfg := r.cfg
 	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
-		config: sortedNames(layout.CanaryConfig),
+		config:  sortedNames(layout.CanaryConfig),
 		queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0},
 		limits:  analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
 		tick:    min(5*time.Second, max(time.Second, cfg.Interval/10))}
