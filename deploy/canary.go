@@ -311,6 +311,9 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 			// The stable track at N, what ran before the stages: an HPA's target, or a chart
 			// without replicas, would otherwise stay at the 0 of the last stage.
 			m, err := strategy.WithRunCounts(m, t.n)
+			if err == nil { // a change of config alone still rolls the stable pods
+				m, err = strategy.StampConfig(m)
+			}
 			if err != nil {
 				return "", err
 			}

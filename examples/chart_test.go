@@ -352,3 +352,27 @@ func TestProductionValues(t *testing.T) {
 		t.Errorf("memory limit = %s, want 256Mi", got)
 	}
 }
+
+// config.greeting: a ConfigMap read as env and as a mounted file; off, none of it renders.
+func TestChartConfig(t *testing.T) {
+	out := render(t, valuesYAML(t, "config: {greeting: hello}\n"))
+	cm := decode[corev1.ConfigMap](t, out, "configmap.yaml")
+	if cm.Data["greeting"] != "hello" {
+		t.Errorf("ConfigMap data = %v", cm.Data)
+	}
+	d := decode[appsv1.Deployment](t, out, "deployment.yaml")
+	c := container(t, d)
+	if e := envVar(c, "GREETING"); e == nil || e.ValueFrom == nil || e.ValueFrom.ConfigMapKeyRef == nil || e.ValueFrom.ConfigMapKeyRef.Name != cm.Name {
+		t.Errorf("env GREETING = %+v, want configMapKeyRef %s", e, cm.Name)
+	}
+	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/example-app" {
+		t.Errorf("volumeMounts = %+v", c.VolumeMounts)
+	}
+	if v := d.Spec.Template.Spec.Volumes; len(v) != 1 || v[0].ConfigMap == nil || v[0].ConfigMap.Name != cm.Name {
+		t.Errorf("volumes = %+v", v)
+	}
+	off := render(t, valuesYAML(t, ""))
+	if strings.TrimSpace(off["configmap.yaml"]) != "" {
+		t.Errorf("a ConfigMap rendered without config.greeting:\n%s", off["configmap.yaml"])
+	}
+}

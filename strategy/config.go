@@ -1,8 +1,11 @@
 package strategy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -144,4 +147,40 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ConfigHashAnnotation, on a pod template, is the hash of the chart's config its pods read.
+const ConfigHashAnnotation = "shepherd.io/config-hash"
+
+// StampConfig gives each Deployment that reads the chart's ConfigMaps or Secrets the hash of
+// their rendered content on its pod template (ConfigHashAnnotation): a promotion whose config
+// alone changed still rolls the stable pods, which would otherwise keep the env they started
+// with.
+func StampConfig(rendered string) (string, error) {
+	resources, err := release.SplitManifest(rendered)
+	if err != nil {
+		return "", err
+	}
+	cfgs := renderedConfig(resources)
+	docs, err := rewriteDeployments(rendered, func(_ string, obj map[string]any, _ *HPA) {
+		read := map[string]bool{}
+		configRefs(obj, func(kind string, m map[string]any, key string) {
+			name, _ := m[key].(string)
+			if _, ok := cfgs[kind+"/"+name]; ok {
+				read[kind+"/"+name] = true
+			}
+		})
+		if len(read) == 0 {
+			return
+		}
+		h := sha256.New()
+		for _, k := range sortedKeys(read) {
+			fmt.Fprintf(h, "%s\n%s\n", k, cfgs[k])
+		}
+		setPath(obj, []string{"spec", "template", "metadata", "annotations", ConfigHashAnnotation}, hex.EncodeToString(h.Sum(nil))[:16])
+	})
+	if err != nil {
+		return "", err
+	}
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }

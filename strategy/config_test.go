@@ -129,3 +129,20 @@ func docNamed(t *testing.T, manifest, kind, name string) string {
 	t.Fatalf("no %s %s in:\n%s", kind, name, manifest)
 	return ""
 }
+
+// A Deployment that reads the chart's config carries its hash: a change of config alone
+// changes the pod template.
+func TestStampConfig(t *testing.T) {
+	a, err := StampConfig(configChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := StampConfig(strings.ReplaceAll(configChart, "hello v2", "hello v3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha, hb := docNamed(t, a, "Deployment", "web"), docNamed(t, b, "Deployment", "web")
+	if !strings.Contains(ha, ConfigHashAnnotation) || ha == hb {
+		t.Errorf("the hash does not follow the config:\n%s\n---\n%s", ha, hb)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -26,11 +27,14 @@ type config struct {
 	requireHeader, requireValue string
 	// TLS=self-signed: serve HTTPS with a certificate made at start (a probe with scheme HTTPS).
 	tls bool
+	// GREETING and GREETING_FILE: config as a pod reads it, from env and from a mounted file
+	// (GET /api/config shows both; the file is read on every request, as it changes in place).
+	greeting, greetingFile string
 }
 
 // configFromEnv reads the fault knobs. getenv is os.Getenv outside tests.
 func configFromEnv(getenv func(string) string) (config, error) {
-	cfg := config{version: getenv("VERSION")}
+	cfg := config{version: getenv("VERSION"), greeting: getenv("GREETING"), greetingFile: getenv("GREETING_FILE")}
 	if cfg.version == "" {
 		cfg.version = "dev"
 	}
@@ -123,6 +127,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /api/health", a.metrics.instrument("/api/health", http.HandlerFunc(a.health)))
 	mux.Handle("GET /api/hello", a.metrics.instrument("/api/hello", http.HandlerFunc(a.hello)))
 	mux.Handle("GET /metrics", a.metrics.instrument("/metrics", a.metrics.handler()))
+	mux.Handle("GET /api/config", a.metrics.instrument("/api/config", http.HandlerFunc(a.config)))
 	return mux
 }
 
@@ -181,4 +186,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
+}
+
+type configResponse struct {
+	GreetingEnv  string `json:"greeting_env"`
+	GreetingFile string `json:"greeting_file"`
+	Version      string `json:"version"`
+}
+
+// config shows the config this pod reads: env GREETING as it started with, and the file
+// GREETING_FILE as it is now.
+func (a *app) config(w http.ResponseWriter, _ *http.Request) {
+	resp := configResponse{GreetingEnv: a.cfg.greeting, Version: a.cfg.version}
+	if a.cfg.greetingFile != "" {
+		if b, err := os.ReadFile(a.cfg.greetingFile); err == nil {
+			resp.GreetingFile = string(b)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

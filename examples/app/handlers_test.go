@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -435,5 +437,23 @@ func TestHealthRequiresHeader(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Errorf("with the header: %d, want 200", rec.Code)
+	}
+}
+
+// GET /api/config: the env as started, the file as it is now.
+func TestConfigEndpoint(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "greeting")
+	if err := os.WriteFile(file, []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestApp(t, map[string]string{"GREETING": "v1", "GREETING_FILE": file})
+	if got := decode[configResponse](t, get(t, h, "/api/config")); got.GreetingEnv != "v1" || got.GreetingFile != "v1" {
+		t.Errorf("config = %+v", got)
+	}
+	if err := os.WriteFile(file, []byte("v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := decode[configResponse](t, get(t, h, "/api/config")); got.GreetingEnv != "v1" || got.GreetingFile != "v2" {
+		t.Errorf("after the file changed: %+v, want env v1 and file v2", got)
 	}
 }

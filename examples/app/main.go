@@ -19,6 +19,7 @@
 //	READY_DELAY_MS=4000    /api/health answers 503 ("starting") for 4 s after the start: a slow-to-Ready pod
 //	REQUIRE_HEADER="X-Probe: yes" /api/health answers 403 without that header
 //	TLS=self-signed        serve HTTPS with a certificate made at start
+//	GREETING, GREETING_FILE config from env and a mounted file, shown by GET /api/config
 //	CRASH_ON_START=message print "panic: message" and exit 1 at start: a crash loop
 //
 // On SIGTERM it stops accepting connections and lets in-flight requests finish

@@ -34,6 +34,7 @@ type podProc struct {
 	readinessPath       string
 	readinessHTTPS      bool        // the probe's scheme is HTTPS (not verified, as a kubelet's)
 	readinessHeaders    http.Header // the probe's httpHeaders
+	mounts              mounts      // ConfigMap volumes, as local directories kept in sync
 	logs                string      // directory of current.log and previous.log
 
 	mu       sync.Mutex
@@ -66,20 +67,25 @@ func newPodProc(dp *dataPlane, p *corev1.Pod) (*podProc, error) {
 			pp.readinessHeaders.Add(h.Name, h.Value)
 		}
 	}
+	if err := os.MkdirAll(pp.logs, 0o755); err != nil {
+		return nil, err
+	}
+	pp.mounts = configMounts(p, ctr, filepath.Join(pp.logs, "mounts"))
 	version := ctr.Image[strings.LastIndex(ctr.Image, ":")+1:]
 	hasVersion := false
 	for _, e := range ctr.Env {
-		if e.ValueFrom != nil {
-			continue // only literal values: the process has no Secrets or ConfigMaps to read
+		v, ok := e.Value, e.ValueFrom == nil
+		if ref := configMapKeyRef(e); ref != nil { // as a kubelet: read when the container starts
+			v, ok = dp.c.configMapValue(p.Namespace, ref.Name, ref.Key)
+		}
+		if !ok {
+			continue // other sources (Secrets, fields): the process does without
 		}
 		hasVersion = hasVersion || e.Name == "VERSION"
-		pp.env = append(pp.env, e.Name+"="+e.Value)
+		pp.env = append(pp.env, e.Name+"="+pp.mounts.localPath(v))
 	}
 	if !hasVersion {
 		pp.env = append(pp.env, "VERSION="+version)
-	}
-	if err := os.MkdirAll(pp.logs, 0o755); err != nil {
-		return nil, err
 	}
 	for _, f := range []string{"current.log", "previous.log"} {
 		if err := os.WriteFile(filepath.Join(pp.logs, f), nil, 0o644); err != nil {
@@ -115,6 +121,8 @@ func (pp *podProc) run(ctx context.Context) {
 			_ = pp.dp.c.pokeKwok(ctx, portForwardGVR, pp.ns, pp.name)
 		}
 	}()
+	pp.mounts.write(ctx, pp.dp.c, pp.ns) // the files are there when the process starts
+	go pp.mounts.sync(ctx, pp.dp.c, pp.ns)
 	backoff := time.Second
 	for ctx.Err() == nil {
 		started := time.Now()
