@@ -23,6 +23,12 @@ func podConfig(t *testing.T, c *testcluster.Cluster, ns, track string) (env, fil
 	if track == "canary" {
 		sel = "app.kubernetes.io/instance=web,shepherd.io/track=canary"
 	}
+	return podConfigOf(t, c, ns, sel)
+}
+
+// podConfigOf is podConfig of a ready pod that sel selects.
+func podConfigOf(t *testing.T, c *testcluster.Cluster, ns, sel string) (env, file string) {
+	t.Helper()
 	var pod string
 	eventually(t, time.Minute, "a ready pod "+sel, func(ctx context.Context) (bool, string) {
 		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
@@ -98,5 +104,37 @@ func TestCanaryConfigReachesTheStableTrackOnlyAtPromotion(t *testing.T) {
 	}
 	if env, file := podConfig(t, c, ns, "stable"); env != "hello-v2" || file != "hello-v2" {
 		t.Errorf("after the abort a stable pod reads env %q and file %q, want hello-v2", env, file)
+	}
+}
+
+// colorConfig is what a pod of colour col reads of its config.
+func colorConfig(t *testing.T, c *testcluster.Cluster, ns, col string) (env, file string) {
+	t.Helper()
+	return podConfigOf(t, c, ns, "app.kubernetes.io/instance=web,shepherd.io/color="+col)
+}
+
+// Blue-green: each colour reads its own copy of the config; the serving colour never sees the
+// new version's, before the switch or after a switch back.
+func TestBlueGreenConfigIsPerColour(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	set := func(greeting string) string { return "replicaCount=2\nconfig.greeting=" + greeting }
+	bgDeploy(t, c, ns, "1.0.0", "blue", "set", set("hello-v1"))
+	r := runAction(t, bgInputs(c, ns, "1.0.0", "set", set("hello-v2"), "auto_promote", "false"))
+	wantOut(t, r, "status", "awaiting-promotion")
+	time.Sleep(2 * time.Second) // longer than the data plane's mount sync
+	if env, file := colorConfig(t, c, ns, "blue"); env != "hello-v1" || file != "hello-v1" {
+		t.Errorf("the serving colour reads env %q and file %q before the switch, want hello-v1", env, file)
+	}
+	if env, file := colorConfig(t, c, ns, "green"); env != "hello-v2" || file != "hello-v2" {
+		t.Errorf("the new colour reads env %q and file %q, want hello-v2", env, file)
+	}
+	p := runAction(t, map[string]string{"mode": "promote", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig), "grace_period": "2s"})
+	wantOut(t, p, "status", "succeeded")
+	rb := runAction(t, map[string]string{"mode": "rollback", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig), "reason": "back to v1s config", "verify_duration": "2s"})
+	wantOut(t, rb, "status", "rolled-back")
+	if env, file := colorConfig(t, c, ns, "blue"); env != "hello-v1" || file != "hello-v1" {
+		t.Errorf("after the switch back blue reads env %q and file %q, want hello-v1", env, file)
 	}
 }
