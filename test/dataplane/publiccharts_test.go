@@ -84,26 +84,32 @@ func hpaTargetsLive(t *testing.T, c *testcluster.Cluster, ns, hpa, wantTarget st
 // with the switch, and a bad image is refused with the Service at 3 ready endpoints throughout.
 func TestPublicChartsBlueGreenWithHPA(t *testing.T) {
 	t.Parallel()
+	onPublicCharts(t, func(t *testing.T, p publicChart, c *testcluster.Cluster, ns string) {
+		r := runAction(t, p.inputs(c, ns, "blue-green", "1.0.0"))
+		if r.Exit != 0 || r.Outputs["active_color"] != "blue" {
+			t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
+		}
+		hpaTargetsLive(t, c, ns, p.object, p.object+"-blue", 3)
+		s := c.SampleEndpoints(ns, p.object)
+		r = runAction(t, p.inputs(c, ns, "blue-green", "2.0.0"))
+		if r.Exit != 0 || r.Outputs["active_color"] != "green" {
+			t.Fatalf("2.0.0: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
+		}
+		hpaTargetsLive(t, c, ns, p.object, p.object+"-green", 3)
+		bad := runAction(t, p.inputs(c, ns, "blue-green", "2.1.0-crashloop"))
+		wantOut(t, bad, "status", "rolled-back")
+		atLeast(t, p.name+" blue-green, a good and a bad version", s.Stop(), 3)
+		hpaTargetsLive(t, c, ns, p.object, p.object+"-green", 3)
+	})
+}
+
+// onPublicCharts runs f on each public chart, in parallel, each in a namespace of its own.
+func onPublicCharts(t *testing.T, f func(t *testing.T, p publicChart, c *testcluster.Cluster, ns string)) {
 	for _, p := range []publicChart{podinfo(), scaffold(t)} {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			c := testcluster.Shared(t)
-			ns := c.NewNamespace(t)
-			r := runAction(t, p.inputs(c, ns, "blue-green", "1.0.0"))
-			if r.Exit != 0 || r.Outputs["active_color"] != "blue" {
-				t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
-			}
-			hpaTargetsLive(t, c, ns, p.object, p.object+"-blue", 3)
-			s := c.SampleEndpoints(ns, p.object)
-			r = runAction(t, p.inputs(c, ns, "blue-green", "2.0.0"))
-			if r.Exit != 0 || r.Outputs["active_color"] != "green" {
-				t.Fatalf("2.0.0: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
-			}
-			hpaTargetsLive(t, c, ns, p.object, p.object+"-green", 3)
-			bad := runAction(t, p.inputs(c, ns, "blue-green", "2.1.0-crashloop"))
-			wantOut(t, bad, "status", "rolled-back")
-			atLeast(t, p.name+" blue-green, a good and a bad version", s.Stop(), 3)
-			hpaTargetsLive(t, c, ns, p.object, p.object+"-green", 3)
+			f(t, p, c, c.NewNamespace(t))
 		})
 	}
 }
@@ -143,38 +149,33 @@ func TestPublicChartsRollingWithHPA(t *testing.T) {
 // the Service at 3 ready endpoints or more throughout.
 func TestPublicChartsCanaryWithHPA(t *testing.T) {
 	t.Parallel()
-	for _, p := range []publicChart{podinfo(), scaffold(t)} {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			c := testcluster.Shared(t)
-			ns := c.NewNamespace(t)
-			canary := func(tag string) actionrun.Result {
-				return runAction(t, p.inputs(c, ns, "canary", tag, "stages", "50,100", "interval", "4s", "prometheus_url", ""))
-			}
-			if r := canary("1.0.0"); r.Exit != 0 {
-				t.Fatalf("first install: exit %d\n%s", r.Exit, r.Stdout)
-			}
-			hpaTargetsLive(t, c, ns, p.object, p.object, 3)
-			s := c.SampleEndpoints(ns, p.object)
-			r := canary("2.0.0")
-			if r.Exit != 0 {
-				t.Fatalf("2.0.0: exit %d\n%s", r.Exit, r.Stdout)
-			}
-			contains(t, "the stage table", r.Summary, "| 1 | 50% |")
-			contains(t, "the log", r.Stdout, "(3 planned)")
-			hpaTargetsLive(t, c, ns, p.object, p.object, 3)
-			bad := canary("2.1.0-crashloop")
-			wantOut(t, bad, "status", "rolled-back")
-			atLeast(t, p.name+" canary, a good and a bad version", s.Stop(), 3)
-			hpaTargetsLive(t, c, ns, p.object, p.object, 3)
-			if n := replicas(t, c, ns, p.object+"-canary"); n != 0 {
-				t.Errorf("the canary runs %d replicas after the abort, want 0", n)
-			}
-			// The stages held the HPA at each stage's count; the chart's bounds are back.
-			h, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(context.Background(), p.object, metav1.GetOptions{})
-			if err != nil || h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 3 {
-				t.Errorf("the HPA after the canaries: %v, minReplicas %v, want 3", err, h.Spec.MinReplicas)
-			}
-		})
-	}
+	onPublicCharts(t, func(t *testing.T, p publicChart, c *testcluster.Cluster, ns string) {
+		canary := func(tag string) actionrun.Result {
+			return runAction(t, p.inputs(c, ns, "canary", tag, "stages", "50,100", "interval", "4s", "prometheus_url", ""))
+		}
+		if r := canary("1.0.0"); r.Exit != 0 {
+			t.Fatalf("first install: exit %d\n%s", r.Exit, r.Stdout)
+		}
+		hpaTargetsLive(t, c, ns, p.object, p.object, 3)
+		s := c.SampleEndpoints(ns, p.object)
+		r := canary("2.0.0")
+		if r.Exit != 0 {
+			t.Fatalf("2.0.0: exit %d\n%s", r.Exit, r.Stdout)
+		}
+		contains(t, "the stage table", r.Summary, "| 1 | 50% |")
+		contains(t, "the log", r.Stdout, "(3 planned)")
+		hpaTargetsLive(t, c, ns, p.object, p.object, 3)
+		bad := canary("2.1.0-crashloop")
+		wantOut(t, bad, "status", "rolled-back")
+		atLeast(t, p.name+" canary, a good and a bad version", s.Stop(), 3)
+		hpaTargetsLive(t, c, ns, p.object, p.object, 3)
+		if n := replicas(t, c, ns, p.object+"-canary"); n != 0 {
+			t.Errorf("the canary runs %d replicas after the abort, want 0", n)
+		}
+		// The stages held the HPA at each stage's count; the chart's bounds are back.
+		h, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(context.Background(), p.object, metav1.GetOptions{})
+		if err != nil || h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 3 {
+			t.Errorf("the HPA after the canaries: %v, minReplicas %v, want 3", err, h.Spec.MinReplicas)
+		}
+	})
 }
