@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
@@ -47,7 +48,9 @@ type commandRun struct {
 	Marks map[string]time.Time
 	// Outputs are the step outputs (GITHUB_OUTPUT) of a Shepherd run.
 	Outputs map[string]string
-	Log     string // the file holding the run's timestamped output
+	// MaxRSS is the process's peak resident memory, in bytes.
+	MaxRSS int64
+	Log    string // the file holding the run's timestamped output
 }
 
 // runShepherd runs the binary exactly as a GitHub runner runs the container action step:
@@ -166,6 +169,11 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 	wg.Wait() // all output read before Wait, as StdoutPipe requires
 	err = cmd.Wait()
 	r.Returned = time.Now()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.MaxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
+		}
+	}
 	fmt.Fprintf(logf, "+%8.3fs exit %v\n", r.Returned.Sub(r.Start).Seconds(), err)
 	var ee *exec.ExitError
 	switch {

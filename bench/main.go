@@ -52,7 +52,7 @@ func main() {
 	flag.BoolVar(&quick, "quick", false, "fast sanity run: -helm-timeout 1m -n 3 (flags given explicitly win)")
 	flag.StringVar(&o.out, "out", "", "results JSON file (default <repo>/bench/out/results.json)")
 	flag.BoolVar(&o.verbose, "v", false, "echo the output of every shepherd and helm run")
-	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green, canary")
+	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green, canary, busy")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -118,8 +118,13 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	// The data plane: blue-green's smoke tests ask real pods of the example app.
-	if b.c, err = testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr, DataPlane: true}); err != nil {
+	// The data plane: blue-green's smoke tests ask real pods of the example app. Enough fake
+	// nodes for the busy scenario's unrelated pods (110 a node).
+	nodes := 1
+	if o.wants("busy") {
+		nodes = busyNodes
+	}
+	if b.c, err = testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr, DataPlane: true, Nodes: nodes}); err != nil {
 		return err
 	}
 	defer b.c.Stop()
@@ -147,6 +152,9 @@ func run(ctx context.Context, o options) error {
 	if o.wants("canary") && ctx.Err() == nil {
 		res.Canary = b.canaryScenario(ctx)
 	}
+	if o.wants("busy") && ctx.Err() == nil {
+		res.Busy = b.busyScenario(ctx)
+	}
 	res.TotalSeconds = secs(time.Since(started))
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -169,6 +177,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if res.Canary != nil && len(res.Canary.Errors) > 0 {
 		failed = append(failed, "canary")
+	}
+	if res.Busy != nil && len(res.Busy.Errors) > 0 {
+		failed = append(failed, "busy")
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("scenarios with errors: %v (see the logs)", failed)

@@ -42,6 +42,7 @@ type results struct {
 	Scenarios             []scenario   `json:"scenarios"`
 	BlueGreen             *blueGreen   `json:"blue_green,omitempty"`
 	Canary                *canaryBench `json:"canary,omitempty"`
+	Busy                  *busyBench   `json:"busy,omitempty"`
 }
 
 // scenario is one row of the table, with the samples it was computed from.
@@ -119,6 +120,7 @@ func (r *results) printTable(w io.Writer) {
 	if len(r.Scenarios) == 0 { // -only blue-green,canary
 		r.BlueGreen.print(w)
 		r.Canary.print(w)
+		r.Busy.print(w)
 		return
 	}
 	t := r.Targets
@@ -164,6 +166,7 @@ func (r *results) printTable(w io.Writer) {
 	}
 	r.BlueGreen.print(w)
 	r.Canary.print(w)
+	r.Busy.print(w)
 }
 
 // healthySamples returns the healthy scenario's times of one tool.

@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -96,22 +95,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 	if t.Empty() {
 		return Result{Ready: true}, nil
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(t.Namespace))
-	l := listers{pods: factory.Core().V1().Pods().Lister(), events: factory.Core().V1().Events().Lister()}
-	infs := []cache.SharedIndexInformer{factory.Core().V1().Pods().Informer(), factory.Core().V1().Events().Informer()}
-	// Only the kinds the target has: a Role that grants Deployments only still works.
-	if len(t.Deployments) > 0 {
-		l.deps, l.rss = factory.Apps().V1().Deployments().Lister(), factory.Apps().V1().ReplicaSets().Lister()
-		infs = append(infs, factory.Apps().V1().Deployments().Informer(), factory.Apps().V1().ReplicaSets().Informer())
-	}
-	if len(t.StatefulSets) > 0 {
-		l.sts = factory.Apps().V1().StatefulSets().Lister()
-		infs = append(infs, factory.Apps().V1().StatefulSets().Informer())
-	}
-	if len(t.DaemonSets) > 0 {
-		l.dss = factory.Apps().V1().DaemonSets().Lister()
-		infs = append(infs, factory.Apps().V1().DaemonSets().Informer())
-	}
+	sc := w.newScope(ctx, t)
 	changed := make(chan struct{}, 1)
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke(changed) },
@@ -119,7 +103,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 		DeleteFunc: func(any) { poke(changed) },
 	}
 	api := &apiState{clk: clk}
-	for _, inf := range infs {
+	for _, inf := range sc.infs {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return Result{}, err
 		}
@@ -132,22 +116,16 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 		bound = 60 * time.Second
 	}
 	stop := make(chan struct{})
-	defer func() { close(stop); factory.Shutdown() }()
-	factory.Start(stop)
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return Result{}, ctx.Err()
-			}
-			return Result{}, fmt.Errorf("watch %s in %s: cache did not sync", typ, t.Namespace)
-		}
+	defer func() { close(stop); sc.shutdown() }()
+	if err := sc.start(ctx, stop, t.Namespace); err != nil {
+		return Result{}, err
 	}
 	s := &snapshot{t: t, budgets: budgets}
 	ticker := clk.NewTicker(tick)
 	defer ticker.Stop()
 	last := ""
 	for {
-		s.load(l)
+		s.load(sc.l)
 		r := s.evaluate(clk.Now(), false)
 		if r.Status != last && w.Progress != nil {
 			w.Progress(r.Status)
@@ -195,10 +173,10 @@ type snapshot struct {
 // listers are the informers' caches a snapshot reads (nil for kinds the target lacks).
 type listers struct {
 	deps   appslisters.DeploymentLister
-	rss    appslisters.ReplicaSetLister
+	rss    []appslisters.ReplicaSetLister
 	sts    appslisters.StatefulSetLister
 	dss    appslisters.DaemonSetLister
-	pods   corelisters.PodLister
+	pods   []corelisters.PodLister
 	events corelisters.EventLister
 }
 
@@ -221,10 +199,8 @@ func (s *snapshot) load(l listers) {
 			s.dss[n] = d
 		}
 	}
-	if l.rss != nil {
-		s.rss, _ = l.rss.ReplicaSets(ns).List(labels.Everything())
-	}
-	s.pods, _ = l.pods.Pods(ns).List(labels.Everything())
+	s.rss = listReplicaSets(l.rss, ns)
+	s.pods = listPods(l.pods, ns)
 	s.events, _ = l.events.Events(ns).List(labels.Everything())
 }
 
