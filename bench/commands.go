@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/internal/runnerfiles"
@@ -166,14 +165,11 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 	}
 	go stream("stdout", stdout)
 	go stream("stderr", stderr)
+	hwm := watchPeakRSS(cmd.Process.Pid)
 	wg.Wait() // all output read before Wait, as StdoutPipe requires
+	r.MaxRSS = hwm()
 	err = cmd.Wait()
 	r.Returned = time.Now()
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.MaxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
-		}
-	}
 	fmt.Fprintf(logf, "+%8.3fs exit %v\n", r.Returned.Sub(r.Start).Seconds(), err)
 	var ee *exec.ExitError
 	switch {
@@ -185,4 +181,56 @@ func (b *bench) runCommand(ctx context.Context, limit time.Duration, logName str
 		return r, err
 	}
 	return r, nil
+}
+
+// watchPeakRSS samples the process's own peak resident memory (VmHWM of /proc/PID/status,
+// counted from its exec) every 50 ms; the returned function stops and returns the last value,
+// in bytes. (The rusage of wait4 would not do: its ru_maxrss carries the parent's peak
+// through the fork, and the bench's own memory grows with the pods it lists.)
+func watchPeakRSS(pid int) func() int64 {
+	var mu sync.Mutex
+	var peak int64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := vmHWM(pid); v > 0 {
+				mu.Lock()
+				peak = max(peak, v)
+				mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// vmHWM reads VmHWM (kB) from /proc/PID/status, in bytes (0 when unreadable).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }
