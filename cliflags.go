@@ -68,6 +68,7 @@ var commands = map[string]command{
 			{name: "dry-run", input: config.InDryRun, help: "Render and diff against the live release; change nothing."},
 			{name: "strategy", input: config.InStrategy, arg: "NAME", help: "How to replace the running version: rolling, blue-green or canary.", def: string(config.DefaultStrategy)},
 			{name: "auto-promote", input: config.InAutoPromote, arg: "BOOL", help: "Blue-green and canary: promote once the checks pass; false stops before the switch (the last canary stage) for a later promote or abort.", def: "true"},
+			{name: "keep-capacity", input: config.InKeepCap, arg: "BOOL", help: "Rolling: each Deployment rolls with maxUnavailable 0, whatever the chart says; false keeps the chart's rollout settings.", def: "true"},
 			{name: "stages", input: config.InStages, arg: "W,W,…", help: "Canary: the traffic weights in percent, increasing, ending at 100.", def: config.DefaultStages},
 			fGrace,
 			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},

@@ -34,7 +34,7 @@ func defaults() map[string]string {
 		config.InMode: string(d.Mode), config.InStrategy: string(d.Strategy), config.InNamespace: d.Namespace,
 		config.InImageTagKey: d.ImageTagKey, config.InTimeout: "5m", config.InDryRun: "false",
 		config.InVerify: "60s", config.InMaxCascade: "2", config.InLockTimeout: "5m",
-		config.InAutoPromote: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
+		config.InAutoPromote: "true", config.InKeepCap: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
 		config.InGitHubToken: config.DefaultGitHubToken,
 		config.InStages:      config.DefaultStages, config.InInterval: "5m", config.InErrorThresh: "5", config.InMinRequests: "20",
 	}

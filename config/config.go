@@ -80,6 +80,8 @@ type Config struct {
 	// AutoPromote: a blue-green deploy switches traffic once its checks pass; false stops it
 	// before the switch (status awaiting-promotion) for a later mode promote or abort.
 	AutoPromote bool
+	// KeepCapacity: a rolling deploy's Deployments roll with maxUnavailable 0.
+	KeepCapacity bool
 	// GracePeriod is how long a blue-green deploy watches the new colour after the switch,
 	// with the old colour warm, before scaling the old colour to zero.
 	GracePeriod time.Duration
@@ -126,6 +128,7 @@ const (
 	DefaultMaxCascade    = 2
 	DefaultLockTimeout   = 5 * time.Minute
 	DefaultAutoPromote   = true
+	DefaultKeepCapacity  = true
 	DefaultGracePeriod   = 5 * time.Minute
 	DefaultSmokeTimeout  = 60 * time.Second
 	DefaultStages        = "10,25,50,75,100"
@@ -150,6 +153,7 @@ func Default() Config {
 		MaxCascade:     DefaultMaxCascade,
 		LockTimeout:    DefaultLockTimeout,
 		AutoPromote:    DefaultAutoPromote,
+		KeepCapacity:   DefaultKeepCapacity,
 		GracePeriod:    DefaultGracePeriod,
 		SmokeTimeout:   DefaultSmokeTimeout,
 		Stages:         append([]int(nil), DefaultStageWeights...),
@@ -181,6 +185,7 @@ const (
 	InMaxCascade  = "max_cascade"
 	InLockTimeout = "lock_timeout"
 	InAutoPromote = "auto_promote"
+	InKeepCap     = "keep_capacity"
 	InGrace       = "grace_period"
 	InSmokePaths  = "smoke_paths"
 	InSmokeTime   = "smoke_timeout"
@@ -198,7 +203,7 @@ const (
 // Inputs lists every input name Shepherd reads.
 var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InValues, InSet, InImageTag,
 	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
-	InMaxCascade, InLockTimeout, InAutoPromote, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
+	InMaxCascade, InLockTimeout, InAutoPromote, InKeepCap, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv}
 
@@ -257,7 +262,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 			}
 		}
 	}
-	for name, dst := range map[string]*bool{InDryRun: &c.DryRun, InAutoPromote: &c.AutoPromote} {
+	for name, dst := range map[string]*bool{InDryRun: &c.DryRun, InAutoPromote: &c.AutoPromote, InKeepCap: &c.KeepCapacity} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

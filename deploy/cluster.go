@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -48,12 +49,25 @@ func (c *cluster) apply(ctx context.Context, ch *chart.Chart, vals map[string]an
 }
 
 // Upgrade is a Helm upgrade --install of the pre-flighted chart and values, without Helm's wait.
+// With keep_capacity, each Deployment rolls with maxUnavailable 0 (strategy.KeepCapacity): a
+// rollout never takes a ready replica out of service before its replacement is Ready.
 func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 	r, cfg := c.r, c.r.cfg
-	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
-		Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")})
+	var kept []string
+	o := release.UpgradeOptions{Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")}
+	if cfg.KeepCapacity {
+		o.PostRender = func(m string) (string, error) {
+			out, changed, err := strategy.KeepCapacity(m)
+			kept = changed
+			return out, err
+		}
+	}
+	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, o)
 	if err != nil {
 		return rev, err
+	}
+	if len(kept) > 0 {
+		r.event(ctx, "upgrade", Info, "keep_capacity: every ready replica keeps serving during the rollout: %s", strings.Join(kept, "; "))
 	}
 	r.phase(ctx, kube.PhaseDeploying, rel.Version)
 	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(c.pf.current))

@@ -228,6 +228,14 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 		opts.PostRender = pf.colors.postRender
 	case lerr == nil && l.IsBlueGreen():
 		return opts, errBlueGreenRelease(cfg)
+	case cfg.KeepCapacity && (cfg.Strategy == config.StrategyRolling || !exists):
+		if cfg.Strategy == config.StrategyCanary { // a first install is a rolling one
+			pf.tracks = &trackPlan{first: true}
+		}
+		opts.PostRender = func(m string) (string, error) { // as Upgrade renders it
+			out, _, err := strategy.KeepCapacity(m)
+			return out, err
+		}
 	case cfg.Strategy == config.StrategyCanary:
 		pf.tracks = &trackPlan{first: !exists}
 		if exists {

@@ -115,14 +115,14 @@ func onPublicCharts(t *testing.T, f func(t *testing.T, p publicChart, c *testclu
 }
 
 // Rolling on both charts with their HPA on: the HPA keeps its target and its count, a bad image
-// is rolled back. podinfo's own Deployment allows maxUnavailable 1 (its chart, not Shepherd):
-// its Service keeps at least 2 of 3; the scaffold's defaults keep all 3.
+// is rolled back, and the Service keeps all 3 — podinfo's own Deployment allows maxUnavailable
+// 1, which keep_capacity (on by default) turns into 0.
 func TestPublicChartsRollingWithHPA(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		p   publicChart
 		min int
-	}{{podinfo(), 2}, {scaffold(t), 3}} {
+	}{{podinfo(), 3}, {scaffold(t), 3}} {
 		t.Run(tc.p.name, func(t *testing.T) {
 			t.Parallel()
 			p := tc.p

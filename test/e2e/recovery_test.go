@@ -63,7 +63,7 @@ func TestSecondSignalStopsCleanupAndNextRunFinishesIt(t *testing.T) {
 	// Rolled-back pods count as available only 15s after they are Ready: the cleanup's wait.
 	install(t, c, ns, "1.0.0", "set", "minReadySeconds=15")
 	run := startAction(t, deployInputs(c, ns, "1.1.0-never-ready",
-		"set", "minReadySeconds=15\nstrategy.maxSurge=0\nstrategy.maxUnavailable=100%"))
+		"set", "minReadySeconds=15\nstrategy.maxSurge=0\nstrategy.maxUnavailable=100%", "keep_capacity", "false"))
 	run.waitFor("revision 2 applied", 30*time.Second)
 	time.Sleep(time.Second)
 	run.signal(syscall.SIGTERM)
