@@ -139,30 +139,28 @@ func (s *scope) shutdown() {
 
 // listPods lists every pod the listers hold, once each.
 func listPods(ls []corelisters.PodLister, ns string) []*corev1.Pod {
-	seen := map[types.UID]bool{}
-	var out []*corev1.Pod
-	for _, l := range ls {
-		list, _ := l.Pods(ns).List(labels.Everything())
-		for _, p := range list {
-			if !seen[p.UID] {
-				seen[p.UID] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out
+	return unique(ls, func(l corelisters.PodLister) ([]*corev1.Pod, error) { return l.Pods(ns).List(labels.Everything()) },
+		func(p *corev1.Pod) types.UID { return p.UID })
 }
 
 // listReplicaSets lists every ReplicaSet the listers hold, once each.
 func listReplicaSets(ls []appslisters.ReplicaSetLister, ns string) []*appsv1.ReplicaSet {
+	return unique(ls, func(l appslisters.ReplicaSetLister) ([]*appsv1.ReplicaSet, error) {
+		return l.ReplicaSets(ns).List(labels.Everything())
+	}, func(r *appsv1.ReplicaSet) types.UID { return r.UID })
+}
+
+// unique lists what every lister holds (the informers of overlapping selectors may both hold
+// an object), each object once, by UID.
+func unique[L, T any](ls []L, list func(L) ([]T, error), uid func(T) types.UID) []T {
 	seen := map[types.UID]bool{}
-	var out []*appsv1.ReplicaSet
+	var out []T
 	for _, l := range ls {
-		list, _ := l.ReplicaSets(ns).List(labels.Everything())
-		for _, r := range list {
-			if !seen[r.UID] {
-				seen[r.UID] = true
-				out = append(out, r)
+		items, _ := list(l)
+		for _, it := range items {
+			if id := uid(it); !seen[id] {
+				seen[id] = true
+				out = append(out, it)
 			}
 		}
 	}
