@@ -212,6 +212,7 @@ func (pp *podProc) probe(ctx context.Context, exited <-chan error) {
 	}
 	started := metav1.Now()
 	last, first := false, true
+	probes := 0
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -224,6 +225,10 @@ func (pp *podProc) probe(ctx context.Context, exited <-chan error) {
 			ready = resp.StatusCode >= 200 && resp.StatusCode < 300
 			resp.Body.Close()
 		}
+		probes++
+		if probes%20 == 0 { // every 10 s, say it again: another writer (kwok) may have overwritten it
+			first = true
+		}
 		if ready != last || first {
 			pp.mu.Lock()
 			alive := pp.running
@@ -231,8 +236,11 @@ func (pp *podProc) probe(ctx context.Context, exited <-chan error) {
 			if !alive {
 				return
 			}
-			pp.setStatus(ctx, ready, &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}, nil)
-			last, first = ready, false
+			// Only a readiness the API server took counts as said: a failed write (a busy
+			// API server) is tried again at the next probe, or the pod would never be Ready.
+			if err := pp.setStatus(ctx, ready, &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}, nil); err == nil {
+				last, first = ready, false
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -249,7 +257,7 @@ func (pp *podProc) probe(ctx context.Context, exited <-chan error) {
 }
 
 // setStatus writes the container's state, readiness and restarts to the pod's status.
-func (pp *podProc) setStatus(ctx context.Context, ready bool, state *corev1.ContainerState, last *corev1.ContainerStateTerminated) {
+func (pp *podProc) setStatus(ctx context.Context, ready bool, state *corev1.ContainerState, last *corev1.ContainerStateTerminated) error {
 	pods := pp.dp.c.Client.CoreV1().Pods(pp.ns)
 	pp.mu.Lock()
 	restarts := pp.restarts
@@ -258,7 +266,7 @@ func (pp *podProc) setStatus(ctx context.Context, ready bool, state *corev1.Cont
 	if ready {
 		cond = corev1.ConditionTrue
 	}
-	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p, err := pods.Get(ctx, pp.name, metav1.GetOptions{})
 		if err != nil || p.UID != pp.uid || p.DeletionTimestamp != nil {
 			return nil // gone or going: nothing to say
