@@ -5,11 +5,14 @@ TOOLS_BIN   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shepherd/bin
 E2E_TIMEOUT ?= 40m
 # The data plane's Prometheus: Debian's package, pinned (internal/testcluster/prometheus.go).
 PROMETHEUS_PKG := prometheus=2.42.0+ds-5+deb12u1
+# The chart tests' OCI registry: Debian's docker-registry (the distribution registry), pinned
+# (internal/testcluster/registry.go).
+REGISTRY_PKG := docker-registry=2.8.2+ds1-1
 
-.PHONY: test unit e2e lint demo cluster-bins prometheus fmt bench
+.PHONY: test unit e2e lint demo cluster-bins prometheus registry fmt bench
 
 ## test: lint, then every test — unit and end-to-end (real local control plane) — in one go test run
-test: lint cluster-bins prometheus
+test: lint cluster-bins prometheus registry
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./...
 
 ## unit: unit tests only (no cluster)
@@ -17,7 +20,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 ## e2e: end-to-end tests only
-e2e: cluster-bins prometheus
+e2e: cluster-bins prometheus registry
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./test/...
 
 ## cluster-bins: build the local control plane's binaries once per machine (cached, keyed by version)
@@ -32,6 +35,15 @@ prometheus:
 	  apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PROMETHEUS_PKG) >/dev/null || \
 	    { echo "$(PROMETHEUS_PKG) is gone from the archive (a Debian point release): installing its successor"; \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; }; }
+
+## registry: install the chart tests' OCI registry (Debian's package) unless it is there
+registry:
+	@command -v docker-registry >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "the chart tests need an OCI registry: sudo apt-get install $(REGISTRY_PKG)"; exit 1; fi; \
+	  echo "installing $(REGISTRY_PKG) (Debian) for the chart tests"; \
+	  apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(REGISTRY_PKG) >/dev/null || \
+	    { echo "$(REGISTRY_PKG) is gone from the archive (a Debian point release): installing its successor"; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; }; }; }
 
 ## lint: gofmt, go vet (with and without the e2e tag), staticcheck
 lint:

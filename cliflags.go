@@ -54,11 +54,17 @@ var canaryJudgeFlags = []flagSpec{
 }
 
 var commands = map[string]command{
-	"deploy": {name: "deploy", usage: "shepherd deploy --release NAME --chart DIR|TGZ [--image-tag TAG] [flags]",
+	"deploy": {name: "deploy", usage: "shepherd deploy --release NAME --chart DIR|TGZ|oci://… [--chart-version V] [--image-tag TAG] [flags]",
 		about: "Upgrade (or install) the release, watch the rollout, and roll back to the last good revision if it fails.",
 		flags: []flagSpec{
 			fRelease,
-			{name: "chart", input: config.InChart, arg: "DIR|TGZ", help: "A local chart directory or packaged .tgz (required)."},
+			{name: "chart", input: config.InChart, arg: "DIR|TGZ|OCI|NAME", help: "The chart: a local directory or .tgz, oci://REGISTRY/PATH/NAME, or a name in --chart-repository (required)."},
+			{name: "chart-version", input: config.InChartVersion, arg: "VERSION|RANGE", help: "The chart's version, exact or a range (~1.4); default: the newest release."},
+			{name: "chart-repository", input: config.InChartRepo, arg: "URL", help: "A Helm repository's URL; --chart is then a chart's name in it."},
+			{name: "chart-digest", input: config.InChartDigest, arg: "sha256:…", help: "Refuse any chart but the one with this digest."},
+			{name: "registry-username", input: config.InRegistryUser, arg: "USER", help: "User for the chart's registry or repository."},
+			{name: "registry-password", input: config.InRegistryPass, arg: "PASSWORD", help: "Password or token for the chart's registry or repository."},
+			{name: "registry-ca", input: config.InRegistryCA, arg: "FILE|PEM", help: "A CA trusted beside the system's, for a private registry."},
 			{name: "image-tag", input: config.InImageTag, arg: "TAG", help: "The image tag to deploy, set at --image-tag-key."},
 			fNamespace,
 			{name: "values", input: config.InValues, arg: "FILE", help: "A values file; repeat for more, merged in order.", repeat: true},

@@ -18,7 +18,7 @@ func TestActionPanicIsAFailedRun(t *testing.T) {
 		var d *deploy.Outcome
 		return *d // a nil dereference: a runtime panic, as a bug would cause
 	}
-	r := newEdgeRunner(t, map[string]string{"release": "web", "chart": "./chart", "kubeconfig": edgeKubeconfig()})
+	r := newEdgeRunner(t, map[string]string{"release": "web", "chart": "examples/chart", "kubeconfig": edgeKubeconfig()})
 	code, stdout, _, outputs, summary := r.run(t)
 	if code != 1 {
 		t.Errorf("exit code = %d, want 1\n%s", code, stdout)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
@@ -26,7 +28,10 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	for _, s := range config.SetLineSecrets(strings.Split(a.GetInput(config.InSet), "\n")) { // before any validation quotes them
 		a.AddMask(strings.TrimSpace(s))
 	}
-	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook} {
+	for _, s := range config.URLSecrets(a.GetInput(config.InChartRepo)) { // https://user:password@
+		a.AddMask(s)
+	}
+	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook, config.InRegistryPass} {
 		if s := strings.TrimSpace(a.GetInput(in)); s != "" {
 			a.AddMask(s)
 		}
@@ -40,7 +45,6 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		gh = notify.NewDeployment(cfg.Notify, run, warn)
 	}
 	slack := notify.NewSlack(cfg.Notify, run, warn)
-	gh.Start(ctx, cfg)
 	finish := func(o deploy.Outcome) int {
 		// Notifications go out even from a cancelled run, bounded; they never change the outcome.
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -51,6 +55,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return o.ExitCode()
 	}
 	if err != nil {
+		gh.Start(ctx, cfg, nil)
 		o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
 			Message: "invalid input: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
 		for _, e := range unjoin(err) {
@@ -63,6 +68,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		// kubernetes mode runs container steps as pods): the pod's own service account.
 		kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
 		if err != nil {
+			gh.Start(ctx, cfg, nil)
 			o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
 				Message: "invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret), unless the runner runs in the cluster: " + err.Error()}
 			return finish(o)
@@ -78,7 +84,29 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		cfg.Owner += " job " + job
 	}
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
-	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort}))
+	chart, o := findChart(ctx, cfg, rep, log)
+	gh.Start(ctx, cfg, chart) // the deployment's payload names the chart, version and digest
+	if o != nil {
+		return finish(*o)
+	}
+	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart}))
+}
+
+// findChart finds a deploy's chart before the GitHub deployment is recorded; when it cannot,
+// the failed outcome to report (nothing was changed).
+func findChart(ctx context.Context, cfg config.Config, rep deploy.Reporter, log *slog.Logger) (*charts.Resolved, *deploy.Outcome) {
+	if cfg.Mode != config.ModeDeploy {
+		return nil, nil
+	}
+	start := time.Now()
+	ch, err := deploy.ResolveChart(ctx, cfg, log)
+	if err == nil {
+		return ch, nil
+	}
+	msg := err.Error() + " (nothing was changed)"
+	rep.Event(ctx, deploy.Event{At: time.Since(start), Phase: "pre-flight", Level: deploy.Error, Message: msg})
+	return nil, &deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
+		Chart: cfg.Chart, ImageTag: cfg.ImageTag, Message: msg, Duration: time.Since(start)}
 }
 
 // maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,

@@ -50,11 +50,16 @@ var (
 
 // Config is one run's configuration.
 type Config struct {
-	Mode        Mode
-	Strategy    Strategy
-	Release     string
-	Namespace   string
-	Chart       string   // local chart directory or packaged .tgz
+	Mode      Mode
+	Strategy  Strategy
+	Release   string
+	Namespace string
+	// Chart is a local chart directory or packaged .tgz, oci://REGISTRY/PATH/NAME, or a
+	// chart's name in Source.Repository.
+	Chart string
+	// Source is where the chart comes from beyond a local path: version, repository,
+	// credentials, CA, digest pin.
+	Source      ChartSource
 	ValuesFiles []string // values files, merged in order
 	Set         []string // key=value lines (Helm --set syntax), applied after the files
 	ImageTag    string   // set at ImageTagKey when not empty
@@ -205,7 +210,8 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InImageTagKey, InKubeconfig, InContext, InTimeout, InDryRun, InHealthURL, InRevision, InReason, InVerify,
 	InMaxCascade, InLockTimeout, InAutoPromote, InKeepCap, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
-	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv}
+	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
+	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -252,6 +258,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InLatencyQ, &c.LatencyQuery)
 	errs = append(errs, c.canaryInputs(get)...)
 	errs = append(errs, c.notifyInputs(get)...)
+	c.sourceInputs(get)
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
@@ -325,8 +332,9 @@ func (c Config) Validate() error {
 		bad("%s: %q is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)", InNamespace, c.Namespace)
 	}
 	if c.Mode == ModeDeploy && c.Chart == "" {
-		bad("%s: required for mode deploy (a chart directory or packaged .tgz)", InChart)
+		bad("%s: required for mode deploy (a chart directory or packaged .tgz, oci://REGISTRY/PATH/NAME, or a chart's name with %s)", InChart, InChartRepo)
 	}
+	errs = append(errs, c.validateSource()...)
 	for i, s := range c.Set {
 		if err := validateSet(s); err != nil {
 			bad("%s: line %d%s: %v (one key=value a line, e.g. replicaCount=3)", InSet, i+1, keyOf(s), err)

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,36 @@ func TestFromInputs(t *testing.T) {
 
 		// chart
 		{name: "chart missing for deploy", in: map[string]string{config.InChart: ""}, badInput: config.InChart, wantMsg: "required"},
+		{name: "chart a URL", in: map[string]string{config.InChart: "https://charts.example.com/web-1.0.0.tgz"}, badInput: config.InChart, wantMsg: "chart_repository"},
+		{name: "chart from OCI with a range", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InChartVersion: "~1.4"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Source.Version != "~1.4" || c.Source.Password != "" {
+					t.Errorf("Source = %+v", c.Source)
+				}
+			}},
+		{name: "chart_version not a range", in: map[string]string{config.InChartVersion: "latest"}, badInput: config.InChartVersion, wantMsg: "~1.4"},
+		{name: "chart_digest not a digest", in: map[string]string{config.InChartDigest: "sha256:XYZ"}, badInput: config.InChartDigest, wantMsg: "64 lowercase hex"},
+		{name: "chart_repository not a URL", in: map[string]string{config.InChartRepo: "charts.example.com", config.InChart: "web"}, badInput: config.InChartRepo, wantMsg: "http(s) URL"},
+		{name: "chart_repository with an OCI chart", in: map[string]string{config.InChartRepo: "https://c.example.com", config.InChart: "oci://r/x/web"},
+			badInput: config.InChartRepo, wantMsg: "classic Helm repositories"},
+		{name: "chart_repository's password never quoted", in: map[string]string{config.InChartRepo: "ftp://u:hunter22@c.example.com", config.InChart: "web"},
+			badInput: config.InChartRepo, wantMsg: "ftp://c.example.com"},
+		{name: "registry user without password", in: map[string]string{config.InRegistryUser: "ci"}, badInput: config.InRegistryUser, wantMsg: "both or neither"},
+		{name: "ghcr.io takes the job's token", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InGitHubToken: "ghs_abc"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Source.Username != config.GHCRUser || c.Source.Password != "ghs_abc" {
+					t.Errorf("Source = %+v", c.Source)
+				}
+				if !slices.Contains(c.SecretValues(), "ghs_abc") {
+					t.Errorf("the registry password is not among the secrets")
+				}
+			}},
+		{name: "other registries do not", in: map[string]string{config.InChart: "oci://registry.example.com/charts/web", config.InGitHubToken: "ghs_abc"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Source.Password != "" {
+					t.Errorf("the job's token goes to another registry: %+v", c.Source)
+				}
+			}},
 
 		// set
 		{name: "set a=b", in: map[string]string{config.InSet: "a=b"},

@@ -15,7 +15,8 @@ var secretKeyRE = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|secret|token|ap
 // them in the log; the diagnosis replaces them in the evidence it quotes.
 func (c Config) SecretValues() []string {
 	out := append(append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...), URLSecrets(c.PrometheusURL)...)
-	for _, s := range []string{c.Notify.GitHubToken, c.Notify.SlackWebhookURL} {
+	out = append(out, URLSecrets(c.Source.Repository)...)
+	for _, s := range []string{c.Notify.GitHubToken, c.Notify.SlackWebhookURL, c.Source.Password} {
 		if s != "" {
 			out = append(out, s)
 		}

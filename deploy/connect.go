@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
@@ -21,6 +22,8 @@ type Edge struct {
 	// Confirm, when set, is asked before a rollback writes anything (a person on a terminal);
 	// false leaves everything as it is.
 	Confirm func(ctx context.Context, p RollbackPlan) bool
+	// Chart is the chart, already found (nil: the engine finds it).
+	Chart *charts.Resolved
 }
 
 // Execute connects to the cluster cfg names and runs cfg. Connection problems become a failed
@@ -57,5 +60,6 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 		HTTP:     &http.Client{Timeout: 10 * time.Second},
 		Abort:    e.Abort,
 		Confirm:  e.Confirm,
+		Chart:    e.Chart,
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
@@ -56,6 +57,9 @@ type Deps struct {
 	Log      *slog.Logger     // debug log (never the user's view)
 	HTTP     *http.Client     // for health checks
 	Budgets  diagnose.Budgets
+	// Chart is the chart to deploy, already found (the edge finds it first, to record it on
+	// the GitHub deployment); nil: a deploy finds it itself, before anything is written.
+	Chart *charts.Resolved
 	// HealthInterval is the pause between health-check attempts (default 1s).
 	HealthInterval time.Duration
 	// Abort ends when the user insists on stopping (a second SIGINT/SIGTERM): the cleanup
@@ -119,6 +123,13 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 			out = r.out
 		}
 	}()
+	if cfg.Mode == config.ModeDeploy {
+		if err := r.resolveChart(ctx); err != nil {
+			r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
+			r.out.Duration = d.Clock.Since(r.start)
+			return r.out
+		}
+	}
 	switch {
 	case cfg.Mode == config.ModeHistory:
 		r.history(ctx)

@@ -66,13 +66,17 @@ type Step struct {
 
 // Revision is one line of a release's history.
 type Revision struct {
-	Revision    int       `json:"revision"`
-	Updated     time.Time `json:"updated"`
-	Status      string    `json:"status"`
-	Chart       string    `json:"chart"`
-	AppVersion  string    `json:"app_version"`
-	Images      []string  `json:"images"`
-	Description string    `json:"description"`
+	Revision int       `json:"revision"`
+	Updated  time.Time `json:"updated"`
+	Status   string    `json:"status"`
+	Chart    string    `json:"chart"`
+	// ChartSource and ChartDigest are where the revision's chart came from and its digest, as
+	// Shepherd recorded them ("" for revisions it did not deploy, or a chart directory).
+	ChartSource string   `json:"chart_source,omitempty"`
+	ChartDigest string   `json:"chart_digest,omitempty"`
+	AppVersion  string   `json:"app_version"`
+	Images      []string `json:"images"`
+	Description string   `json:"description"`
 }
 
 // Outcome is what a run did.
@@ -82,7 +86,10 @@ type Outcome struct {
 	Release   string
 	Namespace string
 	Chart     string
-	ImageTag  string
+	// ChartVersion and ChartDigest identify the chart deployed (mode deploy): the version a
+	// range resolved to and the content's digest ("" for a chart directory).
+	ChartVersion, ChartDigest string
+	ImageTag                  string
 	// Revision is the revision this run created (0 if it wrote none).
 	Revision int
 	// PreviousRevision is the release's latest revision before the run (0 for a first install);

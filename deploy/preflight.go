@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -55,13 +53,7 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 			return nil, err
 		}
 	}
-	if _, err := os.Stat(cfg.Chart); err != nil {
-		return nil, fmt.Errorf("%s: %q does not exist (a chart directory or packaged .tgz)", config.InChart, cfg.Chart)
-	}
-	ch, err := loader.Load(cfg.Chart)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %q does not load as a Helm chart: %v", config.InChart, cfg.Chart, err)
-	}
+	ch := r.d.Chart.Chart
 	vals, err := release.Values(cfg.ValuesFiles, cfg.Set, cfg.ImageTagKey, cfg.ImageTag)
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s: %v", config.InValues, config.InSet, err)

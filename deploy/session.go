@@ -10,6 +10,7 @@ import (
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
@@ -262,6 +263,8 @@ func revisions(hist []*helmrelease.Release) []Revision {
 		if h.Chart != nil && h.Chart.Metadata != nil {
 			rv.Chart = h.Chart.Metadata.Name + "-" + h.Chart.Metadata.Version
 			rv.AppVersion = h.Chart.Metadata.AppVersion
+			rv.ChartSource = h.Chart.Metadata.Annotations[charts.AnnotationSource]
+			rv.ChartDigest = h.Chart.Metadata.Annotations[charts.AnnotationDigest]
 		}
 		rv.Images = release.Images(h.Manifest)
 		out = append(out, rv)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 )
@@ -70,7 +71,7 @@ func task(m config.Mode) string {
 
 // Start creates the deployment (ref: the run's commit; no auto-merge, no required contexts)
 // and its in_progress status.
-func (d *Deployment) Start(ctx context.Context, cfg config.Config) {
+func (d *Deployment) Start(ctx context.Context, cfg config.Config, chart *charts.Resolved) {
 	if d == nil {
 		return
 	}
@@ -82,7 +83,7 @@ func (d *Deployment) Start(ctx context.Context, cfg config.Config) {
 		Ref: github.String(d.run.SHA), Task: github.String(task(cfg.Mode)), AutoMerge: github.Bool(false),
 		RequiredContexts: &[]string{}, Environment: github.String(d.n.Environment), Description: github.String(short(desc)),
 		ProductionEnvironment: github.Bool(d.n.IsProduction()), TransientEnvironment: github.Bool(d.n.IsTransient()),
-		Payload: map[string]string{"release": cfg.Release, "namespace": cfg.Namespace, "image_tag": cfg.ImageTag, "strategy": string(cfg.Strategy)},
+		Payload: payload(cfg, chart),
 	}
 	dep, resp, err := d.client.Repositories.CreateDeployment(ctx, d.owner, d.repo, req)
 	if err != nil || dep.GetID() == 0 {
@@ -91,6 +92,19 @@ func (d *Deployment) Start(ctx context.Context, cfg config.Config) {
 	}
 	d.id = dep.GetID()
 	d.status(ctx, "in_progress", desc)
+}
+
+// payload is the deployment's payload: the release, and for a deploy the strategy, the image
+// tag and the chart — where it came from, its version and digest.
+func payload(cfg config.Config, chart *charts.Resolved) map[string]string {
+	p := map[string]string{"release": cfg.Release, "namespace": cfg.Namespace, "image_tag": cfg.ImageTag, "strategy": string(cfg.Strategy)}
+	if chart != nil {
+		p["chart"], p["chart_version"] = chart.Ref, chart.Version
+		if chart.Digest != "" {
+			p["chart_digest"] = chart.Digest
+		}
+	}
+	return p
 }
 
 // Finish gives the deployment the run's final status.

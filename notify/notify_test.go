@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/diagnose"
@@ -70,7 +71,8 @@ func TestDeploymentRequests(t *testing.T) {
 	fast(d.Retries())
 	cfg := config.Default()
 	cfg.Release, cfg.ImageTag = "web", "2.0.0"
-	d.Start(context.Background(), cfg)
+	d.Start(context.Background(), cfg, &charts.Resolved{Kind: charts.OCI, Ref: "oci://ghcr.io/acme/charts/web:1.4.2", Version: "1.4.2",
+		Digest: "sha256:9f2c"})
 	d.Finish(context.Background(), deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.RolledBack, Release: "web", FailureReason: diagnose.CrashLoop, Message: "revision 3 failed"})
 	if len(warnings) > 0 {
 		t.Fatalf("warnings: %v", warnings)
@@ -86,6 +88,13 @@ func TestDeploymentRequests(t *testing.T) {
 		"production_environment": true, "transient_environment": false} {
 		if create.Body[k] != want {
 			t.Errorf("deployment %s = %v, want %v", k, create.Body[k], want)
+		}
+	}
+	p, _ := create.Body["payload"].(map[string]any)
+	for k, want := range map[string]string{"release": "web", "image_tag": "2.0.0", "chart": "oci://ghcr.io/acme/charts/web:1.4.2",
+		"chart_version": "1.4.2", "chart_digest": "sha256:9f2c"} {
+		if p[k] != want {
+			t.Errorf("payload %s = %v, want %q", k, p[k], want)
 		}
 	}
 	if rcx, ok := create.Body["required_contexts"].([]any); !ok || len(rcx) != 0 {
@@ -137,7 +146,7 @@ func TestRetriesThenWarns(t *testing.T) {
 	d := NewDeployment(config.Notify{GitHubToken: "t", Environment: "staging"}, Run{APIURL: srv.URL, Repository: "acme/web", SHA: "abc"},
 		func(s string) { warnings = append(warnings, s) })
 	fast(d.Retries())
-	d.Start(context.Background(), config.Default())
+	d.Start(context.Background(), config.Default(), nil)
 	if len(warnings) != 0 || d.id != 42 {
 		t.Fatalf("retried create: id %d, warnings %v", d.id, warnings)
 	}
@@ -235,7 +244,7 @@ func TestPromoteEndsTheWait(t *testing.T) {
 		func(s string) { t.Errorf("warning: %s", s) })
 	cfg := config.Default()
 	cfg.Mode, cfg.Release = config.ModePromote, "web"
-	d.Start(context.Background(), cfg)
+	d.Start(context.Background(), cfg, nil)
 	d.Finish(context.Background(), deploy.Outcome{Mode: config.ModePromote, Status: deploy.Succeeded, Release: "web", Revision: 4})
 	want := "/repos/acme/web/deployments/42/statuses in_progress|/repos/acme/web/deployments/42/statuses success|/repos/acme/web/deployments/11/statuses inactive"
 	if got := strings.Join(marked, "|"); got != want {

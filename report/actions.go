@@ -82,6 +82,8 @@ func Outputs(o deploy.Outcome) map[string]string {
 		"revisions":         revs,
 		"reason":            o.Reason,
 		"active_color":      o.ActiveColor,
+		"chart_version":     o.ChartVersion,
+		"chart_digest":      o.ChartDigest,
 	}
 }
 

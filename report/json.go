@@ -31,6 +31,8 @@ type jsonOutcome struct {
 	Mode             string              `json:"mode"`
 	Release          string              `json:"release"`
 	Namespace        string              `json:"namespace"`
+	ChartVersion     string              `json:"chart_version,omitempty"`
+	ChartDigest      string              `json:"chart_digest,omitempty"`
 	Message          string              `json:"message"`
 	Revision         int                 `json:"revision,omitempty"`
 	PreviousRevision *int                `json:"previous_revision,omitempty"`
@@ -57,7 +59,7 @@ type jsonEvent struct {
 // Finish writes the outcome as JSON.
 func (j *JSON) Finish(_ context.Context, o deploy.Outcome) error {
 	out := jsonOutcome{Status: string(o.Status), Mode: string(o.Mode), Release: o.Release, Namespace: o.Namespace,
-		Message: o.Message, Revision: o.Revision, RollbackRevision: o.RollbackRevision, FailureReason: string(o.FailureReason),
+		Message: o.Message, ChartVersion: o.ChartVersion, ChartDigest: o.ChartDigest, Revision: o.Revision, RollbackRevision: o.RollbackRevision, FailureReason: string(o.FailureReason),
 		Reason: o.Reason, Recovered: o.Recovered, DurationSeconds: o.Duration.Seconds(), Chain: o.Chain,
 		Revisions: o.Revisions, Diagnosis: o.Diagnosis, Diff: o.Diff, Timeline: []jsonEvent{}, ExitCode: o.ExitCode()}
 	if o.HistoryRead {

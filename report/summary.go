@@ -60,7 +60,7 @@ func MarkdownWith(o deploy.Outcome, l Links) string {
 	}
 	fmt.Fprintf(&b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
 	if o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
-		fmt.Fprintf(&b, "| Chart | `%s` |\n", o.Chart)
+		fmt.Fprintf(&b, "| Chart | %s |\n", chartCell(o))
 	}
 	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
 		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
@@ -113,7 +113,7 @@ func MarkdownWith(o deploy.Outcome, l Links) string {
 		b.WriteString("### Revisions\n\n| revision | updated | status | images | chart | description |\n|---:|---|---|---|---|---|\n")
 		for _, rv := range o.Revisions {
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"),
-				rv.Status, cell(strings.Join(ImageTags(rv.Images), ", ")), cell(rv.Chart), cell(rv.Description))
+				rv.Status, cell(strings.Join(ImageTags(rv.Images), ", ")), revisionChart(rv), cell(rv.Description))
 		}
 		b.WriteString("\n")
 	}
@@ -187,4 +187,29 @@ func rolledBackTo(o deploy.Outcome) string {
 		return fmt.Sprintf("revision %d (switched back to its colour, %s)", o.RollbackRevision, o.ActiveColor)
 	}
 	return fmt.Sprintf("revision %d (now serving as revision %d)", o.RollbackRevision, o.RollbackNewRevision)
+}
+
+// chartCell names the chart deployed: as given, the version it resolved to and its digest.
+func chartCell(o deploy.Outcome) string {
+	s := "`" + o.Chart + "`"
+	if o.ChartVersion != "" {
+		s += " version `" + o.ChartVersion + "`"
+	}
+	if o.ChartDigest != "" {
+		s += " digest `" + o.ChartDigest + "`"
+	}
+	return s
+}
+
+// revisionChart is a revision's chart (name-version), with where it came from and a short
+// digest when Shepherd recorded them.
+func revisionChart(rv deploy.Revision) string {
+	s := cell(rv.Chart)
+	if rv.ChartSource != "" {
+		s += " from `" + cell(rv.ChartSource) + "`"
+	}
+	if d := strings.TrimPrefix(rv.ChartDigest, "sha256:"); d != "" {
+		s += " `sha256:" + d[:min(12, len(d))] + "`"
+	}
+	return s
 }

@@ -213,17 +213,20 @@ func TestMarkdownFirstInstall(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	wantKeys := []string{"active_color", "canary_weight", "diagnosis", "duration_seconds", "failure_reason", "previous_revision", "reason", "revision",
+	wantKeys := []string{"active_color", "canary_weight", "chart_digest", "chart_version", "diagnosis", "duration_seconds", "failure_reason", "previous_revision", "reason", "revision",
 		"revisions", "rollback_revision", "status"}
 
 	t.Run("succeeded", func(t *testing.T) {
-		out := Outputs(succeededOutcome())
+		o := succeededOutcome()
+		o.ChartVersion, o.ChartDigest = "1.4.2", "sha256:9f2c"
+		out := Outputs(o)
 		if keys := sortedKeys(out); !reflect.DeepEqual(keys, wantKeys) {
 			t.Fatalf("keys = %q, want %q", keys, wantKeys)
 		}
 		want := map[string]string{
 			"status": "succeeded", "revision": "8", "previous_revision": "7", "rollback_revision": "",
 			"failure_reason": "", "diagnosis": "", "duration_seconds": "42.4", "revisions": "", "reason": "", "active_color": "", "canary_weight": "",
+			"chart_version": "1.4.2", "chart_digest": "sha256:9f2c",
 		}
 		if !reflect.DeepEqual(out, want) {
 			t.Errorf("Outputs = %q\nwant      %q", out, want)

@@ -114,7 +114,7 @@ func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
 	row("release", o.Release+" in namespace "+o.Namespace)
 	if o.Mode == config.ModeDeploy || o.Mode == "" {
 		if o.Chart != "" {
-			row("chart", o.Chart)
+			row("chart", strings.TrimSpace(o.Chart+" "+o.ChartVersion+" "+o.ChartDigest))
 		}
 		if o.ImageTag != "" {
 			row("image tag", o.ImageTag)

@@ -34,14 +34,16 @@ func TestCRILogFormat(t *testing.T) {
 	}
 }
 
-// The Makefile installs the Prometheus package the data plane names.
-func TestPrometheusPackageMatchesMakefile(t *testing.T) {
+// The Makefile installs the Prometheus and registry packages the test tooling names.
+func TestPackagesMatchMakefile(t *testing.T) {
 	data, err := os.ReadFile("../../Makefile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "PROMETHEUS_PKG := "+PrometheusPackage+"\n") {
-		t.Errorf("the Makefile does not install %s", PrometheusPackage)
+	for _, line := range []string{"PROMETHEUS_PKG := " + PrometheusPackage, "REGISTRY_PKG := " + RegistryPackage} {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("the Makefile does not say %s", line)
+		}
 	}
 }
 

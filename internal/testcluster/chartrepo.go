@@ -1,0 +1,96 @@
+package testcluster
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/repo"
+)
+
+// ChartRepo is a classic Helm chart repository as static hosting serves one — packaged
+// archives and an index.yaml that `helm repo index` wrote — over HTTPS with basic auth.
+type ChartRepo struct {
+	URL      string
+	User     string
+	Password string
+	// Requests counts the requests it answered.
+	Requests atomic.Int32
+
+	dir  string
+	fail atomic.Int32
+}
+
+// StartChartRepo serves an empty repository with one user; it stops when the test ends.
+func StartChartRepo(t testing.TB, ca *CA) *ChartRepo {
+	t.Helper()
+	dir := t.TempDir()
+	r := &ChartRepo{User: "charts", Password: "repo-pass-" + filepath.Base(dir), dir: dir}
+	crt, key, err := ca.Serving("chartrepo-" + filepath.Base(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.URL = "https://" + ln.Addr().String() + "/stable"
+	files := http.StripPrefix("/stable", http.FileServer(http.Dir(dir)))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.Requests.Add(1)
+		if r.fail.Add(-1) >= 0 {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		r.fail.Store(0)
+		u, p, ok := req.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(r.User)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(r.Password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="charts"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		files.ServeHTTP(w, req)
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { srv.Close() })
+	if err := (&repo.IndexFile{APIVersion: repo.APIVersionV1, Entries: map[string]repo.ChartVersions{}}).WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// FailNext makes the next n requests answer 503 (an overloaded host).
+func (r *ChartRepo) FailNext(n int) { r.fail.Store(int32(n)) }
+
+// Publish packages the chart at dir as version into the repository and indexes it again, as
+// `helm package` and `helm repo index` do, returning the archive's digest.
+func (r *ChartRepo) Publish(t testing.TB, dir, version string) string {
+	t.Helper()
+	data, ch := Package(t, dir, version)
+	name := fmt.Sprintf("%s-%s.tgz", ch.Metadata.Name, version)
+	if err := os.WriteFile(filepath.Join(r.dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := repo.IndexDirectory(r.dir, r.URL)
+	if err != nil {
+		t.Fatalf("helm repo index: %v", err)
+	}
+	idx.SortEntries()
+	if err := idx.WriteFile(filepath.Join(r.dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
