@@ -215,3 +215,22 @@ func newWork(s Source) (*work, error) {
 func (w *work) close() { os.RemoveAll(w.dir) }
 
 func (w *work) alsoMatches(d string) bool { return w.extra != "" && d == w.extra }
+
+// SourceOf reads back a Resolved.Ref (as recorded in AnnotationSource): the chart reference,
+// repository and version to find the same chart again.
+func SourceOf(ref string) (chartRef, repository, version string) {
+	if f := strings.Fields(ref); len(f) == 3 && (strings.HasPrefix(f[0], "https://") || strings.HasPrefix(f[0], "http://")) {
+		return f[1], f[0], f[2]
+	}
+	return ref, "", ""
+}
+
+// Same reports whether a and b are the same chart: name and version, and the recorded
+// digests when both have one.
+func Same(a, b *chart.Chart) bool {
+	if a == nil || b == nil || a.Metadata == nil || b.Metadata == nil {
+		return false
+	}
+	da, db := a.Metadata.Annotations[AnnotationDigest], b.Metadata.Annotations[AnnotationDigest]
+	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && (da == "" || db == "" || da == db)
+}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"helm.sh/helm/v3/pkg/chart"
 	"math"
 	"strconv"
 	"strings"
@@ -158,6 +159,9 @@ func parseReplicas(s string) map[string]int {
 type canaryCluster struct {
 	*cluster
 	tr *tracks
+	// chart is the chart the promotion renders, when found before the stages ran (mode
+	// promote checks that it can, before it acts); nil: found at the promotion.
+	chart *chart.Chart
 }
 
 var _ strategy.Tracks = (*canaryCluster)(nil)
@@ -300,12 +304,18 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 		}
 		live[name] = int(*d.Spec.Replicas)
 	}
+	ch := c.chart
+	if ch == nil {
+		if ch, err = r.chartOf(ctx, canaryRel); err != nil {
+			return strategy.Revision{}, err
+		}
+	}
 	notes := t.notes(len(t.stages))
 	notes[kube.AnnotationPromoting] = strconv.Itoa(t.rev)
 	if err := r.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
 		return strategy.Revision{}, err
 	}
-	rel, rev, err := c.apply(ctx, canaryRel.Chart, canaryRel.Config, r.latest(), release.UpgradeOptions{
+	rel, rev, err := c.apply(ctx, ch, canaryRel.Config, r.latest(), release.UpgradeOptions{
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
 		PostRender: func(m string) (string, error) {
 			// The stable track at N, what ran before the stages: an HPA's target, or a chart

@@ -51,6 +51,9 @@ func (r *run) canaryFromLease(hist []*helmrelease.Release, rev int, notes map[st
 // and judged, then the stable track takes its version.
 func (r *run) promoteCanary(ctx context.Context, rev int, hist []*helmrelease.Release) {
 	c, passed, err := r.canaryFromLease(hist, rev, r.lock.Previous.Notes)
+	if err == nil {
+		c.chart, err = r.promotionChart(ctx, rev)
+	}
 	if err != nil {
 		r.fail(ctx, "promote", "", "%v (nothing was changed)", err)
 		return

@@ -1,0 +1,59 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	"helm.sh/helm/v3/pkg/chart"
+	helmrelease "helm.sh/helm/v3/pkg/release"
+
+	"github.com/shepherd-deploy/shepherd/charts"
+)
+
+// chartOf is the chart to render revision rel's version again (a canary's promotion). Helm
+// stores a release's chart without its subcharts (they sit in an unexported field), so the
+// stored chart of one that has dependencies would render without them — a library chart's
+// helpers missing, a subchart's workloads deleted. Such a chart is this run's own when it is
+// the same, or else found again where it came from (the source and digest recorded on it),
+// with this run's credentials; failing that, nothing is written.
+func (r *run) chartOf(ctx context.Context, rel *helmrelease.Release) (*chart.Chart, error) {
+	ch := rel.Chart
+	if ch == nil || ch.Metadata == nil || len(ch.Metadata.Dependencies) == 0 {
+		return ch, nil
+	}
+	if r.d.Chart != nil && charts.Same(r.d.Chart.Chart, ch) {
+		return r.d.Chart.Chart, nil
+	}
+	ref := ch.Metadata.Annotations[charts.AnnotationSource]
+	if ref == "" {
+		return nil, fmt.Errorf("revision %d's chart %s-%s has dependencies, which Helm does not keep with a release, and no record of where it came from: deploy it again", rel.Version, ch.Metadata.Name, ch.Metadata.Version)
+	}
+	src, err := ChartSource(r.cfg, r.d.Log)
+	if err != nil {
+		return nil, err
+	}
+	src.Chart, src.Repository, src.Version = charts.SourceOf(ref)
+	if src.Version == "" && charts.KindOf(src.Chart, "") == charts.Local {
+		src.Version = ch.Metadata.Version
+	}
+	src.Digest = ch.Metadata.Annotations[charts.AnnotationDigest]
+	found, err := charts.Resolve(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("revision %d's chart has dependencies, which Helm does not keep with a release; finding it again at %s: %v", rel.Version, ref, err)
+	}
+	if !charts.Same(found.Chart, ch) {
+		return nil, fmt.Errorf("revision %d's chart is %s-%s, but %s now holds %s-%s", rel.Version, ch.Metadata.Name, ch.Metadata.Version, ref, found.Chart.Metadata.Name, found.Chart.Metadata.Version)
+	}
+	r.event(ctx, "promote", Info, "revision %d's chart found again at %s, with its dependencies", rel.Version, found.Ref)
+	return found.Chart, nil
+}
+
+// promotionChart is the chart that promoting canary revision rev renders, found before any
+// stage runs, so that a chart that cannot be found again changes nothing.
+func (r *run) promotionChart(ctx context.Context, rev int) (*chart.Chart, error) {
+	rel, err := r.revisionRelease(rev)
+	if err != nil {
+		return nil, err
+	}
+	return r.chartOf(ctx, rel)
+}
