@@ -90,7 +90,9 @@ func TestChartSources(t *testing.T) {
 		t.Run(strategy, func(t *testing.T) {
 			t.Parallel()
 			ns := c.NewNamespace(t)
-			in := func(tag string, extra ...string) map[string]string { return strategyInputs(c, ns, strategy, tag, extra...) }
+			in := func(tag string, extra ...string) map[string]string {
+				return strategyInputs(c, ns, strategy, tag, extra...)
+			}
 			r := runAction(t, in("1.0.0", s.oci("~1.4")...))
 			if r.Exit != 0 {
 				t.Fatalf("install from the registry: exit %d\n%s", r.Exit, r.Stdout)
