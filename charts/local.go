@@ -63,8 +63,8 @@ func (w *work) local(_ context.Context) (*Resolved, error) {
 
 // staleDependencies lists the dependencies Chart.yaml declares that charts/ lacks, or holds at
 // a version other than Chart.lock's (or outside Chart.yaml's range when there is no lock),
-// as "name version (why)". A chart may depend on one chart twice under aliases: each
-// declared dependency takes one archive of charts/.
+// as "name version (why)". A chart may depend on one chart twice under aliases: one archive
+// serves every alias at its version, as Helm renders them.
 func staleDependencies(ch *chart.Chart) []string {
 	have := map[string][]string{} // name → versions in charts/
 	for _, sub := range ch.Dependencies() {
@@ -85,7 +85,6 @@ func staleDependencies(ch *chart.Chart) []string {
 		j := slices.IndexFunc(vs, func(v string) bool { return v == want || !exact && satisfies(v, want) })
 		switch {
 		case j >= 0:
-			have[d.Name] = slices.Delete(vs, j, j+1)
 		case len(vs) == 0:
 			out = append(out, d.Name+" "+want+" (missing)")
 		default:

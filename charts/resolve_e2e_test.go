@@ -247,7 +247,7 @@ dependencies:
 		t.Fatal(err)
 	}
 	res, err = resolve(t, src)
-	if err != nil || len(res.Built) != 1 || !strings.Contains(res.Built[0], "missing") {
+	if err != nil || len(res.Built) != 1 || !strings.Contains(res.Built[0], "example-app 2.0.0 (charts/ has 1.4.2)") {
 		t.Fatalf("after charts/ lost one: built %v, %v", res.Built, err)
 	}
 	// Wrong credentials: the build fails naming the inputs.
@@ -259,5 +259,56 @@ dependencies:
 	_, err = resolve(t, bad)
 	if msg := mustFail(t, "a build with a wrong password", err, "helm dependency build", "registry_password"); strings.Contains(msg, "bad-pass-777") {
 		t.Errorf("the error quotes the password: %s", msg)
+	}
+}
+
+// Nothing is left in the runner's home (Helm's config, cache and registry credentials would go
+// there by default), nor in the temporary directory.
+func TestNothingLeftBehind(t *testing.T) {
+	home, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("TMPDIR", tmp)
+	ca := newCA(t)
+	reg := testcluster.StartRegistry(t, ca)
+	cr := testcluster.StartChartRepo(t, ca)
+	reg.Push(t, exampleChart, "charts", "1.0.0")
+	cr.Publish(t, exampleChart, "1.0.0")
+	cr.User, cr.Password = reg.User, reg.Password
+	dir := filepath.Join(t.TempDir(), "umbrella")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// (OCI first: Helm's resolver keys repositories by dependency name, so of two same-named
+	// dependencies the repository's must come last.)
+	y := "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: example-app\n  version: 1.0.0\n  repository: oci://" + reg.Host +
+		"/charts\n- name: example-app\n  alias: again\n  version: 1.0.0\n  repository: " + cr.URL + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	creds := charts.Source{Username: reg.User, Password: reg.Password, CA: ca.PEM()}
+	for _, s := range []charts.Source{
+		{Chart: "oci://" + reg.Host + "/charts/example-app", Version: "1.0.0"},
+		{Chart: "example-app", Repository: cr.URL},
+		{Chart: dir, Repository: cr.URL},
+	} {
+		s.Username, s.Password, s.CA = creds.Username, creds.Password, creds.CA
+		if _, err := resolve(t, s); err != nil {
+			t.Fatalf("%s: %v", s.Chart, err)
+		}
+	}
+	for what, d := range map[string]string{"the home directory": home, "the temporary directory": tmp} {
+		var left []string
+		_ = filepath.Walk(d, func(p string, _ os.FileInfo, _ error) error {
+			if p != d {
+				left = append(left, strings.TrimPrefix(p, d))
+			}
+			return nil
+		})
+		if len(left) > 0 {
+			t.Errorf("%s holds %v after the charts were found", what, left)
+		}
 	}
 }
