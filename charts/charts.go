@@ -104,7 +104,7 @@ func Resolve(ctx context.Context, s Source) (*Resolved, error) {
 	if s.Log == nil {
 		s.Log = func(string, ...any) {}
 	}
-	w, err := newWork(s)
+	w, err := newWork(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -199,12 +199,12 @@ type work struct {
 	extra string
 }
 
-func newWork(s Source) (*work, error) {
+func newWork(ctx context.Context, s Source) (*work, error) {
 	dir, err := os.MkdirTemp("", "shepherd-charts-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoWorkDir, err)
 	}
-	n, err := newNetwork(s, dir)
+	n, err := newNetwork(ctx, s, dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -42,7 +42,7 @@ type network struct {
 	getters   getter.Providers
 }
 
-func newNetwork(s Source, dir string) (*network, error) {
+func newNetwork(ctx context.Context, s Source, dir string) (*network, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if len(s.CA) > 0 {
 		pool, err := x509.SystemCertPool()
@@ -61,7 +61,7 @@ func newNetwork(s Source, dir string) (*network, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	n := &network{s: s, transport: tr}
-	client := &http.Client{Transport: &retrying{base: tr}, Timeout: s.Timeout}
+	client := &http.Client{Transport: &retrying{base: tr, ctx: ctx}, Timeout: s.Timeout}
 	opts := []registry.ClientOption{registry.ClientOptHTTPClient(client), registry.ClientOptEnableCache(true),
 		// A credentials file of its own: never the runner's ~/.config/helm or ~/.docker.
 		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json"))}
@@ -78,17 +78,26 @@ func newNetwork(s Source, dir string) (*network, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &retryGetter{g: g}, nil
+		return &retryGetter{g: g, ctx: ctx}, nil
 	}}, {Schemes: []string{registry.OCIScheme}, New: func(o ...getter.Option) (getter.Getter, error) {
 		return getter.NewOCIGetter(append(o, getter.WithRegistryClient(rc))...)
 	}}}
 	return n, nil
 }
 
-// retrying retries idempotent requests on network errors and 5xx/429 answers.
-type retrying struct{ base http.RoundTripper }
+// retrying retries idempotent requests on network errors and 5xx/429 answers. Helm's
+// registry client makes its requests without a context: ctx (the run's) ends them too.
+type retrying struct {
+	base http.RoundTripper
+	ctx  context.Context
+}
 
 func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.ctx != nil {
+		ctx, cancel := context.WithCancel(req.Context())
+		context.AfterFunc(t.ctx, cancel)
+		req = req.WithContext(ctx)
+	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.base.RoundTrip(req)
 	}
@@ -127,7 +136,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // retryGetter retries Helm's HTTP getter (whose transport must be an *http.Transport, so the
 // retries cannot sit in it) on network errors and 5xx/429 answers.
-type retryGetter struct{ g getter.Getter }
+type retryGetter struct {
+	g   getter.Getter
+	ctx context.Context
+}
 
 // fetchStatusRE finds the status in the HTTP getter's "failed to fetch URL : 503 Service
 // Unavailable".
@@ -143,7 +155,9 @@ func (r *retryGetter) Get(url string, o ...getter.Option) (buf *bytes.Buffer, er
 		if code > 0 && code < 500 && code != http.StatusTooManyRequests || code == 0 && untrusted(err) {
 			return buf, err
 		}
-		time.Sleep(Backoff << i)
+		if sleep(r.ctx, Backoff<<i) != nil {
+			return nil, r.ctx.Err()
+		}
 	}
 }
 

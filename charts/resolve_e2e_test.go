@@ -146,6 +146,17 @@ func TestOCIRegistryDown(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("gave up after %s", d)
 	}
+	// A cancelled run (the runner's SIGINT) stops waiting at once, between retries too.
+	charts.Backoff = 5 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := charts.Resolve(ctx, charts.Source{Chart: "oci://" + reg.Host + "/charts/example-app", Version: "1.0.0", CA: ca.PEM()}); err == nil {
+		t.Fatal("no error")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a cancelled resolution took %s", d)
+	}
 }
 
 func TestRepository(t *testing.T) {
