@@ -121,8 +121,10 @@ func TestHelpListsEveryInputAsAFlag(t *testing.T) {
 	}
 	// The GitHub-native reporting records a workflow run (its commit, its run page, its
 	// environment): a terminal has none of them.
+	// Keyless access uses the job's own OIDC token, which only a runner hands out.
 	actionOnly := map[string]bool{config.InMode: true, config.InGitHubToken: true, config.InEnvironment: true, config.InEnvironmentURL: true,
-		config.InProductionEnv: true, config.InTransientEnv: true, config.InSlackWebhook: true}
+		config.InProductionEnv: true, config.InTransientEnv: true, config.InSlackWebhook: true,
+		config.InClusterURL: true, config.InClusterCA: true, config.InOIDCAudience: true}
 	for _, in := range config.Inputs {
 		flag := "--" + strings.ReplaceAll(in, "_", "-")
 		if !actionOnly[in] && !strings.Contains(all.String(), flag) {

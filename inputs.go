@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -63,7 +64,12 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		}
 		return finish(o)
 	}
-	if len(cfg.Kubeconfig) == 0 {
+	token, terr := jobToken(a, cfg, getenv)
+	if terr != nil {
+		gh.Start(ctx, cfg, nil)
+		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: terr.Error()})
+	}
+	if len(cfg.Kubeconfig) == 0 && token == nil {
 		// A self-hosted runner inside the cluster (e.g. actions-runner-controller's
 		// kubernetes mode runs container steps as pods): the pod's own service account.
 		kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
@@ -89,7 +95,27 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	if o != nil {
 		return finish(*o)
 	}
-	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart}))
+	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart, Token: token}))
+}
+
+// jobToken is the job's OIDC ID token source for a keyless run (nil otherwise): each token
+// is masked before anything could print it.
+func jobToken(a *githubactions.Action, cfg config.Config, getenv func(string) string) (kube.TokenFunc, error) {
+	if cfg.Keyless.URL == "" {
+		return nil, nil
+	}
+	if getenv("ACTIONS_ID_TOKEN_REQUEST_URL") == "" || getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN") == "" {
+		return nil, fmt.Errorf("%s: the job's OIDC token is not available: give the workflow (or the job) `permissions: id-token: write`", config.InClusterURL)
+	}
+	aud := cfg.Keyless.Audience
+	return func(ctx context.Context) (string, error) {
+		tok, err := a.GetIDToken(ctx, aud)
+		if err != nil {
+			return "", fmt.Errorf("GitHub's token service (audience %s): %v", aud, err)
+		}
+		a.AddMask(tok)
+		return tok, nil
+	}, nil
 }
 
 // findChart finds a deploy's chart before the GitHub deployment is recorded; when it cannot,

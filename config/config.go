@@ -66,10 +66,13 @@ type Config struct {
 	ImageTagKey string
 	// Kubeconfig is the kubeconfig content. It is secret: never print it.
 	Kubeconfig []byte `json:"-"`
-	Context    string
-	Timeout    time.Duration // the whole rollout's deadline
-	DryRun     bool
-	HealthURL  string // checked after the rollout when not empty
+	// Keyless reaches a cluster that trusts GitHub's OIDC issuer with the job's ID token,
+	// instead of a kubeconfig.
+	Keyless   Keyless
+	Context   string
+	Timeout   time.Duration // the whole rollout's deadline
+	DryRun    bool
+	HealthURL string // checked after the rollout when not empty
 	// HealthTimeout bounds the health check (retries until it answers healthy).
 	HealthTimeout time.Duration
 	// Revision is the rollback target (0: the last good revision before the current one).
@@ -211,7 +214,8 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InMaxCascade, InLockTimeout, InAutoPromote, InKeepCap, InGrace, InSmokePaths, InSmokeTime, InPreviewURL,
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
-	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA}
+	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
+	InClusterURL, InClusterCA, InOIDCAudience}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -259,6 +263,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	errs = append(errs, c.canaryInputs(get)...)
 	errs = append(errs, c.notifyInputs(get)...)
 	c.sourceInputs(get)
+	errs = append(errs, c.keylessInputs(get)...)
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
@@ -335,6 +340,7 @@ func (c Config) Validate() error {
 		bad("%s: required for mode deploy (a chart directory or packaged .tgz, oci://REGISTRY/PATH/NAME, or a chart's name with %s)", InChart, InChartRepo)
 	}
 	errs = append(errs, c.validateSource()...)
+	errs = append(errs, c.validateKeyless()...)
 	for i, s := range c.Set {
 		if err := validateSet(s); err != nil {
 			bad("%s: line %d%s: %v (one key=value a line, e.g. replicaCount=3)", InSet, i+1, keyOf(s), err)

@@ -210,6 +210,15 @@ func TestFromInputs(t *testing.T) {
 			badInput: config.InChartRepo, wantMsg: "classic Helm repositories"},
 		{name: "chart_repository's password never quoted", in: map[string]string{config.InChartRepo: "ftp://u:hunter22@c.example.com", config.InChart: "web"},
 			badInput: config.InChartRepo, wantMsg: "ftp://c.example.com"},
+		{name: "keyless", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "https://k8s.example.com:6443/", config.InClusterCA: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQVRBS0JnZ3Foa2pPUFFRREFqQWpNU0V3SHdZRFZRUURFeGh6YUdWd2FHVnkKWkMxMFpYTjBZMngxYzNSbGNpMWpZVEFlRncweU5qQXhNREV3TURBd01EQmFGdzB6TmpBeE1ERXdNREF3TURCYQpNQ014SVRBZkJnTlZCQU1UR0hOb1pYQm9aWEprTFhSbGMzUmpiSFZ6ZEdWeUxXTmhNRmt3RXdZSEtvWkl6ajBDCkFRWUlLb1pJemowREFRY0RRZ0FFCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Keyless.URL != "https://k8s.example.com:6443" || c.Keyless.Audience != c.Keyless.URL || len(c.Keyless.CA) == 0 {
+					t.Errorf("Keyless = %+v", c.Keyless)
+				}
+			}},
+		{name: "keyless over http", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "http://k8s.example.com"}, badInput: config.InClusterURL, wantMsg: "https"},
+		{name: "keyless and a kubeconfig", in: map[string]string{config.InClusterURL: "https://k8s.example.com", config.InKubeconfig: "apiVersion: v1"}, badInput: config.InClusterURL, wantMsg: "not both"},
+		{name: "cluster_ca not a certificate", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "https://k", config.InClusterCA: "hello"}, badInput: config.InClusterCA, wantMsg: "PEM"},
 		{name: "registry user without password", in: map[string]string{config.InRegistryUser: "ci"}, badInput: config.InRegistryUser, wantMsg: "both or neither"},
 		{name: "ghcr.io takes the job's token", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InGitHubToken: "ghs_abc"},
 			check: func(t *testing.T, c config.Config) {

@@ -24,6 +24,8 @@ type Edge struct {
 	Confirm func(ctx context.Context, p RollbackPlan) bool
 	// Chart is the chart, already found (nil: the engine finds it).
 	Chart *charts.Resolved
+	// Token fetches the job's OIDC ID token, for a keyless run (cfg.Keyless).
+	Token kube.TokenFunc
 }
 
 // Execute connects to the cluster cfg names and runs cfg. Connection problems become a failed
@@ -42,9 +44,12 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 		}
 		return o
 	}
-	clients, err := kube.New(cfg.Kubeconfig, cfg.Context, cfg.Namespace)
+	clients, err := connect(ctx, cfg, e)
 	if err != nil {
-		return failed(fmt.Sprintf("%s: %v", config.InKubeconfig, err))
+		return failed(err.Error())
+	}
+	if who := clients.Identity(); who != "" && rep != nil {
+		rep.Event(ctx, Event{Phase: "pre-flight", Level: Info, Message: fmt.Sprintf("connected to %s keyless, as %s", cfg.Keyless.URL, who)})
 	}
 	helm, err := release.New(clients.Getter, cfg.Namespace, func(format string, v ...any) {
 		log.Debug(fmt.Sprintf(format, v...), "component", "helm")
@@ -62,4 +67,26 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 		Confirm:  e.Confirm,
 		Chart:    e.Chart,
 	})
+}
+
+// connect builds the clients: from the kubeconfig, or keyless with the job's OIDC token,
+// checking then who the cluster takes the token for.
+func connect(ctx context.Context, cfg config.Config, e Edge) (*kube.Clients, error) {
+	if cfg.Keyless.URL == "" {
+		c, err := kube.New(cfg.Kubeconfig, cfg.Context, cfg.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", config.InKubeconfig, err)
+		}
+		return c, nil
+	}
+	c, err := kube.NewKeyless(kube.Keyless{Server: cfg.Keyless.URL, CA: cfg.Keyless.CA, Token: e.Token}, cfg.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	user, err := kube.WhoAmI(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", config.InClusterURL, err)
+	}
+	c.SetIdentity(user)
+	return c, nil
 }

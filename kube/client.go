@@ -14,6 +14,10 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	// Kubeconfigs whose user has an `auth-provider: oidc` block (an ID token, refreshed at
+	// its issuer with a refresh token when it expires).
+	_ "k8s.io/client-go/plugin/pkg/client/auth/oidc"
 )
 
 // Clients is everything Shepherd needs to talk to one cluster: a REST config, a typed
@@ -23,6 +27,17 @@ type Clients struct {
 	Typed     kubernetes.Interface
 	Getter    *Getter
 	Namespace string
+
+	identity func() string
+}
+
+// Identity names whom a keyless run's requests speak for (its token's subject), "" when the
+// credentials are the kubeconfig's.
+func (c *Clients) Identity() string {
+	if c == nil || c.identity == nil {
+		return ""
+	}
+	return c.identity()
 }
 
 // New parses kubeconfig content and selects kubeContext ("" = the current context). The

@@ -54,6 +54,8 @@ type Cluster struct {
 	StartupTime time.Duration
 	// PrometheusURL is the data plane's Prometheus ("" without the data plane).
 	PrometheusURL string
+	// OIDC is the OpenID Connect issuer the API server trusts (keyless deploys).
+	OIDC *OIDC
 
 	dataPlane *dataPlane
 
@@ -133,6 +135,9 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		return nil, err
 	}
 
+	if c.OIDC, err = c.startOIDC(); err != nil {
+		return nil, err
+	}
 	if err = c.startEtcd(ctx); err != nil {
 		return nil, err
 	}
@@ -222,7 +227,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--etcd-servers", "http://127.0.0.1:"+strconv.Itoa(c.ports["etcd"]),
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.ports["apiserver"]),
 		"--cert-dir", p(""), "--tls-cert-file", p("apiserver.crt"), "--tls-private-key-file", p("apiserver.key"),
-		"--client-ca-file", p("ca.crt"),
+		"--client-ca-file", p("ca.crt"), "--authentication-config", filepath.Join(c.Dir, "authentication.yaml"),
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", p("sa.pub"), "--service-account-signing-key-file", p("sa.key"),
 		"--authorization-mode", "Node,RBAC", "--anonymous-auth=true",
@@ -351,6 +356,9 @@ func (c *Cluster) Stop() {
 	c.mu.Unlock()
 	for i := len(names) - 1; i >= 0; i-- {
 		c.kill(names[i])
+	}
+	if c.OIDC != nil {
+		c.OIDC.close()
 	}
 	if c.etcdData != "" && filepath.Dir(c.etcdData) == "/dev/shm" {
 		_ = os.RemoveAll(c.etcdData)
