@@ -217,7 +217,8 @@ func TestFromInputs(t *testing.T) {
 				}
 			}},
 		{name: "keyless over http", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "http://k8s.example.com"}, badInput: config.InClusterURL, wantMsg: "https"},
-		{name: "keyless and a kubeconfig", in: map[string]string{config.InClusterURL: "https://k8s.example.com", config.InKubeconfig: "apiVersion: v1"}, badInput: config.InClusterURL, wantMsg: "not both"},
+		{name: "keyless and a kubeconfig", in: map[string]string{config.InClusterURL: "https://k8s.example.com",
+			config.InKubeconfig: "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"}, badInput: config.InClusterURL, wantMsg: "not both"},
 		{name: "cluster_ca not a certificate", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "https://k", config.InClusterCA: "hello"}, badInput: config.InClusterCA, wantMsg: "PEM"},
 		{name: "registry user without password", in: map[string]string{config.InRegistryUser: "ci"}, badInput: config.InRegistryUser, wantMsg: "both or neither"},
 		{name: "ghcr.io takes the job's token", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InGitHubToken: "ghs_abc"},
