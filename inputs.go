@@ -95,7 +95,8 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	if o != nil {
 		return finish(*o)
 	}
-	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart, Token: token}))
+	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart, Token: token,
+		Providers: providers(getenv, func(s string) { a.AddMask(s) })}))
 }
 
 // jobToken is the job's OIDC ID token source for a keyless run (nil otherwise): each token

@@ -26,6 +26,9 @@ type Edge struct {
 	Chart *charts.Resolved
 	// Token fetches the job's OIDC ID token, for a keyless run (cfg.Keyless).
 	Token kube.TokenFunc
+	// Providers make tokens in process for the kubeconfig's exec plugin when its command
+	// cannot run here (nil: it runs as client-go runs it).
+	Providers *kube.Providers
 }
 
 // Execute connects to the cluster cfg names and runs cfg. Connection problems become a failed
@@ -49,7 +52,11 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 		return failed(err.Error())
 	}
 	if who := clients.Identity(); who != "" && rep != nil {
-		rep.Event(ctx, Event{Phase: "pre-flight", Level: Info, Message: fmt.Sprintf("connected to %s keyless, as %s", cfg.Keyless.URL, who)})
+		how := "keyless"
+		if cfg.Keyless.URL == "" {
+			how = "with a token made in process"
+		}
+		rep.Event(ctx, Event{Phase: "pre-flight", Level: Info, Message: fmt.Sprintf("connected to %s %s, as %s", clients.Config.Host, how, who)})
 	}
 	helm, err := release.New(clients.Getter, cfg.Namespace, func(format string, v ...any) {
 		log.Debug(fmt.Sprintf(format, v...), "component", "helm")
@@ -73,9 +80,16 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 // checking then who the cluster takes the token for.
 func connect(ctx context.Context, cfg config.Config, e Edge) (*kube.Clients, error) {
 	if cfg.Keyless.URL == "" {
-		c, err := kube.New(cfg.Kubeconfig, cfg.Context, cfg.Namespace)
+		c, err := kube.NewWith(cfg.Kubeconfig, cfg.Context, cfg.Namespace, e.Providers)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", config.InKubeconfig, err)
+		}
+		if c.Identity() != "" { // a token made in process: say whom the cluster takes it for
+			user, err := kube.WhoAmI(ctx, c, "the token made in process", "is this identity mapped in the cluster (EKS access entries or aws-auth, a GKE or AKS role binding)?")
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", config.InKubeconfig, err)
+			}
+			c.SetIdentity(user)
 		}
 		return c, nil
 	}
@@ -83,7 +97,8 @@ func connect(ctx context.Context, cfg config.Config, e Edge) (*kube.Clients, err
 	if err != nil {
 		return nil, err
 	}
-	user, err := kube.WhoAmI(ctx, c)
+	user, err := kube.WhoAmI(ctx, c, "the job's OIDC token",
+		"does it trust GitHub's issuer (https://token.actions.githubusercontent.com) for this audience? Set oidc_audience to the one it expects")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", config.InClusterURL, err)
 	}

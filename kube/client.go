@@ -5,6 +5,9 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"sort"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
@@ -41,8 +44,16 @@ func (c *Clients) Identity() string {
 }
 
 // New parses kubeconfig content and selects kubeContext ("" = the current context). The
-// returned error never quotes the kubeconfig (it may hold tokens and keys).
+// returned error never quotes the kubeconfig (it may hold tokens and keys). An exec plugin
+// runs as client-go runs it.
 func New(kubeconfig []byte, kubeContext, namespace string) (*Clients, error) {
+	return NewWith(kubeconfig, kubeContext, namespace, nil)
+}
+
+// NewWith is New, with the user's exec plugin, if the container cannot run it, replaced by a
+// token source made in process (pv); a plugin neither runs nor has one is an error that
+// names it and the ways in that work.
+func NewWith(kubeconfig []byte, kubeContext, namespace string, pv *Providers) (*Clients, error) {
 	if len(kubeconfig) == 0 {
 		return nil, errors.New("kubeconfig is empty")
 	}
@@ -55,17 +66,67 @@ func New(kubeconfig []byte, kubeContext, namespace string) (*Clients, error) {
 			return nil, fmt.Errorf("context %q is not in the kubeconfig", kubeContext)
 		}
 	}
+	token, who, err := inProcess(raw, kubeContext, pv)
+	if err != nil {
+		return nil, err
+	}
 	cc := clientcmd.NewNonInteractiveClientConfig(*raw, kubeContext, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: namespace}}, nil)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
+	if token != nil {
+		src := &renewing{fetch: token, now: time.Now}
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &bearer{base: rt, src: src} })
+	}
 	typed, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Config: cfg, Typed: typed, Getter: &Getter{cc: cc, cfg: cfg, namespace: namespace}, Namespace: namespace}, nil
+	c := &Clients{Config: cfg, Typed: typed, Getter: &Getter{cc: cc, cfg: cfg, namespace: namespace}, Namespace: namespace}
+	if who != "" {
+		c.SetIdentity(who)
+	}
+	return c, nil
+}
+
+// inProcess replaces the selected user's exec plugin by an in-process token source when the
+// plugin's command cannot run here.
+func inProcess(raw *clientcmdapi.Config, kubeContext string, pv *Providers) (TokenFunc, string, error) {
+	p := PluginOf(raw, kubeContext)
+	if p == nil || pv == nil {
+		return nil, "", nil
+	}
+	if pv.LookPath != nil {
+		if _, err := pv.LookPath(p.Command); err == nil {
+			return nil, "", nil // a developer's machine: the plugin runs as kubectl runs it
+		}
+	}
+	mk := pv.ByKind[p.Kind]
+	if p.Kind == "" || mk == nil {
+		var kinds []string
+		for k := range pv.ByKind {
+			kinds = append(kinds, map[string]string{PluginEKS: "aws eks get-token / aws-iam-authenticator (EKS)",
+				PluginGKE: "gke-gcloud-auth-plugin (GKE)", PluginAKS: "kubelogin get-token (AKS)"}[k])
+		}
+		sort.Strings(kinds)
+		return nil, "", errPlugin(*p, kinds)
+	}
+	token, who, err := mk(*p)
+	if err != nil {
+		return nil, "", fmt.Errorf("user %q's exec plugin `%s`, run in process: %w", p.User, p.String(), err)
+	}
+	u := raw.AuthInfos[raw.Contexts[orCurrent(raw, kubeContext)].AuthInfo]
+	u.Exec = nil
+	return token, who, nil
+}
+
+func orCurrent(raw *clientcmdapi.Config, kubeContext string) string {
+	if kubeContext == "" {
+		return raw.CurrentContext
+	}
+	return kubeContext
 }
 
 // Getter implements Helm's genericclioptions.RESTClientGetter over an in-memory kubeconfig.

@@ -157,11 +157,12 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 // WhoAmI asks the cluster whom it takes the client's credentials for (a SelfSubjectReview,
 // which every authenticated user may make). A refusal names the token's subject and
 // audience, never the token.
-func WhoAmI(ctx context.Context, c *Clients) (string, error) {
+// what names the credential and hint says what to check when the cluster refuses it.
+func WhoAmI(ctx context.Context, c *Clients, what, hint string) (string, error) {
 	r, err := c.Typed.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsUnauthorized(err):
-		return "", fmt.Errorf("the cluster refused the job's OIDC token (401 Unauthorized) for %s: does it trust GitHub's issuer (https://token.actions.githubusercontent.com) for this audience? Set oidc_audience to the one it expects", subjectOr(c.Identity()))
+		return "", fmt.Errorf("the cluster refused %s (401 Unauthorized) for %s: %s", what, subjectOr(c.Identity()), hint)
 	case err != nil:
 		return "", fmt.Errorf("the cluster at %s: %v", c.Config.Host, Explain(err))
 	}

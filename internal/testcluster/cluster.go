@@ -56,6 +56,8 @@ type Cluster struct {
 	PrometheusURL string
 	// OIDC is the OpenID Connect issuer the API server trusts (keyless deploys).
 	OIDC *OIDC
+	// AWS is EKS's way in: STS's stand-in and a token webhook with EKS's verifier.
+	AWS *AWS
 
 	dataPlane *dataPlane
 
@@ -66,9 +68,11 @@ type Cluster struct {
 	ownDir   bool
 	etcdData string
 
-	mu    sync.Mutex
-	procs map[string]*proc
-	order []string
+	mu      sync.Mutex
+	procs   map[string]*proc
+	order   []string
+	closers []func()
+	webhook string // the token webhook's kubeconfig
 }
 
 // Start brings up etcd, kube-apiserver (RBAC on), kube-controller-manager, kube-scheduler and
@@ -136,6 +140,9 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 
 	if c.OIDC, err = c.startOIDC(); err != nil {
+		return nil, err
+	}
+	if c.AWS, c.webhook, err = c.startAWS(); err != nil {
 		return nil, err
 	}
 	if err = c.startEtcd(ctx); err != nil {
@@ -228,6 +235,8 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.ports["apiserver"]),
 		"--cert-dir", p(""), "--tls-cert-file", p("apiserver.crt"), "--tls-private-key-file", p("apiserver.key"),
 		"--client-ca-file", p("ca.crt"), "--authentication-config", filepath.Join(c.Dir, "authentication.yaml"),
+		"--authentication-token-webhook-config-file", c.webhook, "--authentication-token-webhook-version", "v1",
+		"--authentication-token-webhook-cache-ttl", "10s",
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", p("sa.pub"), "--service-account-signing-key-file", p("sa.key"),
 		"--authorization-mode", "Node,RBAC", "--anonymous-auth=true",
@@ -359,6 +368,9 @@ func (c *Cluster) Stop() {
 	}
 	if c.OIDC != nil {
 		c.OIDC.close()
+	}
+	for _, f := range c.closers {
+		f()
 	}
 	if c.etcdData != "" && filepath.Dir(c.etcdData) == "/dev/shm" {
 		_ = os.RemoveAll(c.etcdData)

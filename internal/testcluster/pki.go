@@ -87,7 +87,7 @@ func newPKI(dir string) (*pki, error) {
 	return p, p.writeKey("sa", sa)
 }
 
-func (p *pki) sign(file, cn, org string, server bool) error {
+func (p *pki) sign(file, cn, org string, server bool, hosts ...string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -112,6 +112,7 @@ func (p *pki) sign(file, cn, org string, server bool) error {
 		tmpl.DNSNames = []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"}
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
+		tmpl.DNSNames = append(tmpl.DNSNames, hosts...)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
 	if err != nil {

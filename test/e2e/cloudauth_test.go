@@ -1,0 +1,147 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+)
+
+// The kubeconfigs managed clusters hand out name exec plugins that the action's image does
+// not carry. EKS's (`aws eks get-token`) is made in process by aws-iam-authenticator's token
+// generator from the keys aws-actions/configure-aws-credentials exports; the local API server
+// verifies it through a token webhook running aws-iam-authenticator's own verifier against a
+// local stand-in of STS (only AWS reaches the real one), which checks the SigV4 signature.
+
+// execKubeconfig is a kubeconfig whose user runs command args, as the clouds' CLIs write it.
+func execKubeconfig(c *testcluster.Cluster, command string, args ...string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: cloud
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: cloud-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: %s
+      args: [%s]
+      interactiveMode: Never
+contexts:
+- name: cloud
+  context: {cluster: cloud, user: cloud-user}
+current-context: cloud
+`, c.APIServerURL, b64(c.CA().PEM()), command, strings.Join(args, ", "))
+}
+
+// bindUser binds examples/rbac.yaml's Role in ns to user.
+func bindUser(t *testing.T, c *testcluster.Cluster, ns, user string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role rbacv1.Role
+	if err := yaml.Unmarshal(raw, &role); err != nil {
+		t.Fatal(err)
+	}
+	role.Namespace = ns
+	ctx := context.Background()
+	if _, err := c.Client.RbacV1().Roles(ns).Create(ctx, &role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name}}
+	if _, err := c.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noCloudCLIs is the PATH of the action's image: none of the clouds' plugins.
+const noCloudCLIs = "PATH=/nonexistent"
+
+func TestEKSExecPluginInProcess(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	ci := c.AWS.User("ci")
+	bindUser(t, c, ns, ci.ARN)
+	kc := execKubeconfig(c, "aws", "--region", c.AWS.Region, "eks", "get-token", "--cluster-name", c.AWS.ClusterID, "--output", "json")
+	env := []string{noCloudCLIs, "AWS_ACCESS_KEY_ID=" + ci.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ci.SecretAccessKey, "AWS_REGION=" + c.AWS.Region}
+	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	want := fmt.Sprintf(`with a token made in process, as user %q (EKS cluster %s in %s, AWS access key %s)`, ci.ARN, c.AWS.ClusterID, c.AWS.Region, ci.AccessKeyID)
+	if !strings.Contains(r.Stdout, want) {
+		t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
+	}
+	if strings.Contains(unmasked(r.Stdout), ci.SecretAccessKey) || strings.Contains(unmasked(r.Stdout), "k8s-aws-v1.") {
+		t.Errorf("a credential shows in the log:\n%s", r.Stdout)
+	}
+
+	// A wrong secret: STS's signature check fails, the cluster says 401, the error names the
+	// access key (never the secret) and nothing is written.
+	before := releaseSecrets(t, c, ns)
+	bad := append(env[:len(env):len(env)], "AWS_SECRET_ACCESS_KEY=not-the-secret-0000")
+	r = runAction(t, deployInputs(c, ns, "2.0.0", "kubeconfig", kc), bad...)
+	for _, w := range []string{"401", ci.AccessKeyID, "kubeconfig"} {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("the refusal does not say %q:\n%s", w, r.Stdout)
+		}
+	}
+	if r.Exit == 0 || strings.Contains(unmasked(r.Stdout), "not-the-secret-0000") {
+		t.Errorf("exit %d, or the secret shows:\n%s", r.Exit, r.Stdout)
+	}
+	if after := releaseSecrets(t, c, ns); after != before {
+		t.Errorf("the refused run wrote: %s → %s", before, after)
+	}
+
+	// No AWS credentials at all: the error says which action exports them.
+	r = runAction(t, deployInputs(c, ns, "2.0.0", "kubeconfig", kc), noCloudCLIs, "AWS_REGION="+c.AWS.Region)
+	if r.Exit == 0 || !strings.Contains(r.Stdout, "aws-actions/configure-aws-credentials") {
+		t.Errorf("exit %d\n%s", r.Exit, r.Stdout)
+	}
+}
+
+// A plugin Shepherd cannot run and has no in-process maker for: a pre-flight error naming the
+// command and the ways in that work, nothing written.
+func TestUnknownExecPlugin(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", execKubeconfig(c, "doctl", "kubernetes", "cluster", "kubeconfig", "exec-credential", "abc")), noCloudCLIs)
+	for _, w := range []string{"kubeconfig:", "`doctl kubernetes cluster kubeconfig exec-credential abc`", "not in this container", "cluster_url", "aws eks get-token"} {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("the error does not say %q:\n%s", w, r.Stdout)
+		}
+	}
+	if r.Exit == 0 || releaseSecrets(t, c, ns) != "" {
+		t.Errorf("exit %d, or it wrote", r.Exit)
+	}
+}
+
+// unmasked is a log without its ::add-mask:: lines (which name the secrets to hide).
+func unmasked(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
