@@ -43,7 +43,9 @@ func (p Plugin) Arg(names ...string) string {
 }
 
 // String is the command line, as a person would recognise it.
-func (p Plugin) String() string { return strings.TrimSpace(p.Command + " " + strings.Join(p.Args, " ")) }
+func (p Plugin) String() string {
+	return strings.TrimSpace(p.Command + " " + strings.Join(p.Args, " "))
+}
 
 // PluginOf is the exec plugin of the kubeconfig's selected user, if it has one.
 func PluginOf(raw *clientcmdapi.Config, kubeContext string) *Plugin {
