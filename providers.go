@@ -38,5 +38,6 @@ func providers(getenv func(string) string, mask func(string)) *kube.Providers {
 	}
 	return &kube.Providers{LookPath: exec.LookPath, ByKind: map[string]func(kube.Plugin) (kube.TokenFunc, string, error){
 		kube.PluginEKS: masked(cloudauth.EKS(getenv)),
+		kube.PluginGKE: masked(cloudauth.GKE(getenv)),
 	}}
 }

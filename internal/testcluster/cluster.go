@@ -58,6 +58,8 @@ type Cluster struct {
 	OIDC *OIDC
 	// AWS is EKS's way in: STS's stand-in and a token webhook with EKS's verifier.
 	AWS *AWS
+	// Google is GKE's way in: stand-ins of Google's STS and IAM credentials service.
+	Google *Google
 
 	dataPlane *dataPlane
 
@@ -145,6 +147,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if c.AWS, c.webhook, err = c.startAWS(); err != nil {
 		return nil, err
 	}
+	if c.Google, err = c.startGoogle(); err != nil {
+		return nil, err
+	}
+	c.AWS.others = append(c.AWS.others, c.Google.review)
 	if err = c.startEtcd(ctx); err != nil {
 		return nil, err
 	}

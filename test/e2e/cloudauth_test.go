@@ -145,3 +145,73 @@ func unmasked(log string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// GKE's plugin (gke-gcloud-auth-plugin) is made in process from the external-account file
+// google-github-actions/auth writes: the job's OIDC token, exchanged at (a local stand-in of)
+// Google's STS, then a service account impersonated — the file named by the runner's path,
+// read in the container's workspace. The API server's token webhook names the service
+// account's email, as GKE does.
+func TestGKEExecPluginInProcess(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	sa := "deployer@acme-prod.iam.gserviceaccount.com"
+	grant := testcluster.Grant{Repository: keylessRepo, Environment: "production"}
+	c.Google.Allow(sa, grant.Subject())
+	bindUser(t, c, ns, sa)
+	runner := c.OIDC.Runner(grant)
+	reqURL, reqToken := strings.TrimPrefix(runner[0], "ACTIONS_ID_TOKEN_REQUEST_URL="), strings.TrimPrefix(runner[1], "ACTIONS_ID_TOKEN_REQUEST_TOKEN=")
+	provider := "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/github/providers/github"
+	creds := fmt.Sprintf(`{
+  "type": "external_account",
+  "audience": %q,
+  "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+  "token_url": %q,
+  "service_account_impersonation_url": %q,
+  "credential_source": {
+    "url": %q,
+    "headers": {"Authorization": "Bearer %s"},
+    "format": {"type": "json", "subject_token_field_name": "value"}
+  }
+}`, provider, c.Google.URL+"/v1/token", c.Google.URL+"/v1/projects/-/serviceAccounts/"+sa+":generateAccessToken",
+		reqURL+"&audience=https:"+provider, reqToken)
+	workspace := t.TempDir()
+	if err := os.WriteFile(filepath.Join(workspace, "gha-creds-1a2b.json"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, c.CA().PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{noCloudCLIs, "SSL_CERT_FILE=" + caFile, // the stand-ins' CA, as the real endpoints' is the system's
+		"RUNNER_WORKSPACE=/home/runner/work/web", "GITHUB_WORKSPACE=" + workspace,
+		"GOOGLE_APPLICATION_CREDENTIALS=/home/runner/work/web/web/gha-creds-1a2b.json"}, runner...)
+	kc := execKubeconfig(c, "gke-gcloud-auth-plugin")
+	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	want := fmt.Sprintf(`as user %q (Google service account %s (workload identity federation))`, sa, sa)
+	if !strings.Contains(r.Stdout, want) {
+		t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
+	}
+	if strings.Contains(unmasked(r.Stdout), "ya29.") {
+		t.Errorf("a Google token shows in the log:\n%s", r.Stdout)
+	}
+
+	// Another environment's job may not impersonate the account: the error says so, and
+	// nothing is written.
+	before := releaseSecrets(t, c, ns)
+	other := c.OIDC.Runner(testcluster.Grant{Repository: keylessRepo, Environment: "staging"})
+	otherCreds := strings.Replace(creds, reqToken, strings.TrimPrefix(other[1], "ACTIONS_ID_TOKEN_REQUEST_TOKEN="), 1)
+	if err := os.WriteFile(filepath.Join(workspace, "gha-creds-1a2b.json"), []byte(otherCreds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runAction(t, deployInputs(c, ns, "2.0.0", "kubeconfig", kc), env...)
+	if r.Exit == 0 || !strings.Contains(r.Stdout, "PERMISSION_DENIED") && !strings.Contains(r.Stdout, "403") {
+		t.Errorf("exit %d\n%s", r.Exit, r.Stdout)
+	}
+	if after := releaseSecrets(t, c, ns); after != before {
+		t.Errorf("the refused run wrote: %s → %s", before, after)
+	}
+}
