@@ -104,7 +104,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	}
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
 	edge := deploy.Edge{Reporter: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
-		Providers: providers(getenv, func(string) {})}
+		Providers: providers(getenv, func(string) {}, nil)}
 	if cmd.name == "rollback" && vals.cli["force"] != "true" {
 		if !terminal.isTTY(os.Stdin) {
 			// No one to ask (a script, a pipe): say so instead of hanging or guessing.

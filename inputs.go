@@ -11,6 +11,7 @@ import (
 	githubactions "github.com/sethvargo/go-githubactions"
 
 	"github.com/shepherd-deploy/shepherd/charts"
+	"github.com/shepherd-deploy/shepherd/cloudauth"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
@@ -96,7 +97,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return finish(*o)
 	}
 	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart, Token: token,
-		Providers: providers(getenv, func(s string) { a.AddMask(s) })}))
+		Providers: providers(getenv, func(s string) { a.AddMask(s) }, idToken(a, getenv))}))
 }
 
 // jobToken is the job's OIDC ID token source for a keyless run (nil otherwise): each token
@@ -117,6 +118,21 @@ func jobToken(a *githubactions.Action, cfg config.Config, getenv func(string) st
 		a.AddMask(tok)
 		return tok, nil
 	}, nil
+}
+
+// idToken is the job's GitHub OIDC token for an audience, masked (nil when the job may not
+// have one: no `permissions: id-token: write`).
+func idToken(a *githubactions.Action, getenv func(string) string) cloudauth.IDToken {
+	if getenv("ACTIONS_ID_TOKEN_REQUEST_URL") == "" {
+		return nil
+	}
+	return func(ctx context.Context, audience string) (string, error) {
+		tok, err := a.GetIDToken(ctx, audience)
+		if err == nil {
+			a.AddMask(tok)
+		}
+		return tok, err
+	}
 }
 
 // findChart finds a deploy's chart before the GitHub deployment is recorded; when it cannot,

@@ -12,8 +12,8 @@ import (
 // kubeconfig may name: used when the plugin's command is not on the PATH (always, in the
 // action's image; on a developer's machine only when it is missing). Every token they make,
 // and the credentials they read, are masked first.
-func providers(getenv func(string) string, mask func(string)) *kube.Providers {
-	for _, name := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+func providers(getenv func(string) string, mask func(string), idToken cloudauth.IDToken) *kube.Providers {
+	for _, name := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "AAD_SERVICE_PRINCIPAL_CLIENT_SECRET"} {
 		if v := getenv(name); v != "" {
 			mask(v)
 		}
@@ -39,5 +39,6 @@ func providers(getenv func(string) string, mask func(string)) *kube.Providers {
 	return &kube.Providers{LookPath: exec.LookPath, ByKind: map[string]func(kube.Plugin) (kube.TokenFunc, string, error){
 		kube.PluginEKS: masked(cloudauth.EKS(getenv)),
 		kube.PluginGKE: masked(cloudauth.GKE(getenv)),
+		kube.PluginAKS: masked(cloudauth.AKS(getenv, idToken)),
 	}}
 }

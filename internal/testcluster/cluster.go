@@ -60,6 +60,8 @@ type Cluster struct {
 	AWS *AWS
 	// Google is GKE's way in: stand-ins of Google's STS and IAM credentials service.
 	Google *Google
+	// Azure is AKS's way in: a stand-in of Microsoft Entra ID's token endpoint.
+	Azure *Azure
 
 	dataPlane *dataPlane
 
@@ -150,7 +152,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if c.Google, err = c.startGoogle(); err != nil {
 		return nil, err
 	}
-	c.AWS.others = append(c.AWS.others, c.Google.review)
+	if c.Azure, err = c.startAzure(); err != nil {
+		return nil, err
+	}
+	c.AWS.others = append(c.AWS.others, c.Google.review, c.Azure.review)
 	if err = c.startEtcd(ctx); err != nil {
 		return nil, err
 	}

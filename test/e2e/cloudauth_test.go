@@ -81,7 +81,7 @@ func TestEKSExecPluginInProcess(t *testing.T) {
 	ci := c.AWS.User("ci")
 	bindUser(t, c, ns, ci.ARN)
 	kc := execKubeconfig(c, "aws", "--region", c.AWS.Region, "eks", "get-token", "--cluster-name", c.AWS.ClusterID, "--output", "json")
-	env := []string{noCloudCLIs, "AWS_ACCESS_KEY_ID=" + ci.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ci.SecretAccessKey, "AWS_REGION=" + c.AWS.Region}
+	env := []string{noCloudCLIs, "RUNNER_DEBUG=1", "AWS_ACCESS_KEY_ID=" + ci.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ci.SecretAccessKey, "AWS_REGION=" + c.AWS.Region}
 	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
@@ -213,5 +213,52 @@ func TestGKEExecPluginInProcess(t *testing.T) {
 	}
 	if after := releaseSecrets(t, c, ns); after != before {
 		t.Errorf("the refused run wrote: %s → %s", before, after)
+	}
+}
+
+// AKS's plugin (kubelogin get-token) is made in process with Microsoft's azidentity against a
+// stand-in of Microsoft Entra ID: workload identity federated from the job's own GitHub OIDC
+// token, and a service principal's secret. The API server's token webhook names the app.
+func TestAKSExecPluginInProcess(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, c.CA().PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	grant := testcluster.Grant{Repository: keylessRepo, Environment: "production"}
+	for _, tc := range []struct {
+		login, client string
+		env           []string
+	}{
+		{"workloadidentity", "0b1f5f44-1111-4c2e-9a55-000000000001", c.OIDC.Runner(grant)},
+		{"spn", "0b1f5f44-2222-4c2e-9a55-000000000002", []string{"AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=sp-secret-98765"}},
+	} {
+		t.Run(tc.login, func(t *testing.T) {
+			t.Parallel()
+			ns := c.NewNamespace(t)
+			c.Azure.App(tc.client, grant.Subject(), "sp-secret-98765")
+			bindUser(t, c, ns, tc.client)
+			kc := execKubeconfig(c, "kubelogin", "get-token", "--login", tc.login, "--server-id", c.Azure.ServerID,
+				"--client-id", tc.client, "--tenant-id", tenant, "--environment", "AzurePublicCloud")
+			env := append([]string{noCloudCLIs, "SSL_CERT_FILE=" + caFile, "AZURE_AUTHORITY_HOST=" + c.Azure.Authority}, tc.env...)
+			r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
+			if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+				t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+			}
+			if want := fmt.Sprintf(`as user %q (Azure client %s in tenant %s`, tc.client, tc.client, tenant); !strings.Contains(r.Stdout, want) {
+				t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
+			}
+			if l := unmasked(r.Stdout); strings.Contains(l, "aad-") || strings.Contains(l, "sp-secret-98765") {
+				t.Errorf("a credential shows in the log:\n%s", r.Stdout)
+			}
+		})
+	}
+	// A browser login cannot happen in a job: the error says which modes work.
+	r := runAction(t, deployInputs(c, c.NewNamespace(t), "1.0.0", "kubeconfig", execKubeconfig(c, "kubelogin", "get-token", "--login", "devicecode",
+		"--server-id", c.Azure.ServerID, "--client-id", "x", "--tenant-id", tenant)), noCloudCLIs)
+	if r.Exit == 0 || !strings.Contains(r.Stdout, "-l workloadidentity") {
+		t.Errorf("exit %d\n%s", r.Exit, r.Stdout)
 	}
 }
