@@ -32,15 +32,19 @@ type AWS struct {
 	ClusterID string
 	Region    string
 	Account   string
+	// STSURL is the stand-in's URL (AWS_ENDPOINT_URL_STS), for a web identity's exchange.
+	STSURL string
 
 	mu    sync.Mutex
 	users map[string]awsUser // access key id → user
-	sts   string             // the stand-in's address
+	roles map[string]string  // role ARN → the GitHub subject that may assume it
+	oidc  *OIDC
+	sts   string // the stand-in's address
 	// others review the tokens that are not EKS's (GKE's, AKS's): the user, or false.
 	others []func(token string) (string, bool)
 }
 
-type awsUser struct{ secret, arn string }
+type awsUser struct{ secret, arn, userID string }
 
 // AWSUser is an IAM user the stand-in knows: its keys and ARN (the user name the cluster
 // gives it).
@@ -49,7 +53,8 @@ type AWSUser struct{ AccessKeyID, SecretAccessKey, ARN string }
 var defaultTransportOnce sync.Once
 
 func (c *Cluster) startAWS() (*AWS, string, error) {
-	a := &AWS{ClusterID: "shepherd-test", Region: "eu-west-1", Account: "111122223333", users: map[string]awsUser{}}
+	a := &AWS{ClusterID: "shepherd-test", Region: "eu-west-1", Account: "111122223333", users: map[string]awsUser{},
+		roles: map[string]string{}, oidc: c.OIDC}
 	if err := c.pki.sign("sts", "sts.amazonaws.com", "", true, "sts.amazonaws.com", "sts."+a.Region+".amazonaws.com"); err != nil {
 		return nil, "", err
 	}
@@ -57,7 +62,7 @@ func (c *Cluster) startAWS() (*AWS, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	a.sts = stsAddr
+	a.sts, a.STSURL = stsAddr, "https://"+stsAddr
 	if err := c.pki.sign("webhook", "authn-webhook", "", true); err != nil {
 		return nil, "", err
 	}
@@ -130,6 +135,10 @@ func (a *AWS) User(name string) AWSUser {
 // getCallerIdentity answers a presigned GetCallerIdentity when its SigV4 signature is the
 // one the user's secret key gives.
 func (a *AWS) getCallerIdentity(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		a.assumeRoleWithWebIdentity(w, r)
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("Action") != "GetCallerIdentity" {
 		http.Error(w, "only GetCallerIdentity", http.StatusBadRequest)
@@ -144,8 +153,12 @@ func (a *AWS) getCallerIdentity(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"Error": map[string]string{"Code": "SignatureDoesNotMatch", "Message": "The request signature we calculated does not match the signature you provided."}})
 		return
 	}
+	id := u.userID
+	if id == "" {
+		id = "AIDA" + akid[4:]
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"GetCallerIdentityResponse": map[string]any{"GetCallerIdentityResult": map[string]string{
-		"Account": a.Account, "Arn": u.arn, "UserId": "AIDA" + akid[4:]}}})
+		"Account": a.Account, "Arn": u.arn, "UserId": id}}})
 }
 
 // signed recomputes the request's presigned signature with secret.
@@ -202,4 +215,43 @@ func (a *AWS) tokenReview(w http.ResponseWriter, r *http.Request) {
 	tr.APIVersion, tr.Kind = "authentication.k8s.io/v1", "TokenReview"
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(tr)
+}
+
+// Role makes an IAM role that the GitHub jobs of subject may assume with their OIDC token.
+func (a *AWS) Role(name, subject string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	arn := "arn:aws:iam::" + a.Account + ":role/" + name
+	a.roles[arn] = subject
+	return arn
+}
+
+// assumeRoleWithWebIdentity exchanges a GitHub OIDC token (verified) for temporary keys of a
+// role that trusts its subject.
+func (a *AWS) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.Form.Get("Action") != "AssumeRoleWithWebIdentity" {
+		http.Error(w, "only AssumeRoleWithWebIdentity", http.StatusBadRequest)
+		return
+	}
+	role, session := r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName")
+	claims, err := a.oidc.Verify(r.Form.Get("WebIdentityToken"))
+	a.mu.Lock()
+	allowed := err == nil && a.roles[role] != "" && claims["sub"] == a.roles[role]
+	a.mu.Unlock()
+	if !allowed {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error></ErrorResponse>`)
+		return
+	}
+	u := a.User(session)
+	a.mu.Lock()
+	a.users[u.AccessKeyID] = awsUser{secret: u.SecretAccessKey, userID: "AROATESTROLE0000000001:" + session,
+		arn: "arn:aws:sts::" + a.Account + ":assumed-role/" + role[strings.LastIndex(role, "/")+1:] + "/" + session}
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>
+<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>session-%s</SessionToken><Expiration>%s</Expiration></Credentials>
+<SubjectFromWebIdentityToken>%s</SubjectFromWebIdentityToken><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`, u.AccessKeyID, u.SecretAccessKey, session, time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		claims["sub"], role, session)
 }

@@ -262,3 +262,35 @@ func TestAKSExecPluginInProcess(t *testing.T) {
 		t.Errorf("exit %d\n%s", r.Exit, r.Stdout)
 	}
 }
+
+// EKS with a web identity: the job's OIDC token in AWS_WEB_IDENTITY_TOKEN_FILE, exchanged at
+// (the stand-in of) STS for a role's keys, which sign the token; the cluster names the role.
+func TestEKSWebIdentity(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	grant := testcluster.Grant{Repository: keylessRepo, Environment: "production"}
+	role := c.AWS.Role("deploy", grant.Subject())
+	bindUser(t, c, ns, role)
+	jwt, err := c.OIDC.Token(grant, "sts.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenFile, caFile := filepath.Join(dir, "token"), filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(tokenFile, []byte(jwt), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caFile, c.CA().PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc := execKubeconfig(c, "aws", "eks", "get-token", "--cluster-name", c.AWS.ClusterID, "--region", c.AWS.Region)
+	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), noCloudCLIs, "SSL_CERT_FILE="+caFile,
+		"AWS_WEB_IDENTITY_TOKEN_FILE="+tokenFile, "AWS_ROLE_ARN="+role, "AWS_ENDPOINT_URL_STS="+c.AWS.STSURL)
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	if want := fmt.Sprintf("as user %q (EKS cluster %s in %s, AWS role %s (web identity))", role, c.AWS.ClusterID, c.AWS.Region, role); !strings.Contains(r.Stdout, want) {
+		t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
+	}
+}
