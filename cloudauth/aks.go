@@ -71,7 +71,7 @@ func AKS(env Env, idToken IDToken) func(p kube.Plugin) (kube.TokenFunc, string, 
 		fetch := func(ctx context.Context) (string, error) {
 			t, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{server + "/.default"}})
 			if err != nil {
-				return "", fmt.Errorf("Microsoft Entra token for %s: %v", server, err)
+				return "", fmt.Errorf("a Microsoft Entra token for %s: %v", server, err)
 			}
 			return t.Token, nil
 		}

@@ -32,14 +32,25 @@ func GKE(env Env) func(p kube.Plugin) (kube.TokenFunc, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: %v", err)
 		}
-		creds, err := google.CredentialsFromJSON(context.Background(), data, "https://www.googleapis.com/auth/cloud-platform")
+		var head struct{ Type google.CredentialsType }
+		if err := json.Unmarshal(data, &head); err != nil {
+			return nil, "", fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: not a credentials file: %v", err)
+		}
+		switch head.Type {
+		case google.ExternalAccount, google.ServiceAccount, google.ImpersonatedServiceAccount, google.AuthorizedUser:
+		default:
+			return nil, "", fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: type %q is not one Shepherd takes (external_account, service_account, impersonated_service_account, authorized_user)", head.Type)
+		}
+		// The file is the job's own (google-github-actions/auth wrote it), so its URLs are
+		// the ones the workflow chose.
+		creds, err := google.CredentialsFromJSONWithType(context.Background(), data, head.Type, "https://www.googleapis.com/auth/cloud-platform")
 		if err != nil {
 			return nil, "", fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: %v", err)
 		}
 		fetch := func(context.Context) (string, error) {
 			t, err := creds.TokenSource.Token()
 			if err != nil {
-				return "", fmt.Errorf("Google access token: %v", err)
+				return "", fmt.Errorf("a Google access token: %v", err)
 			}
 			return t.AccessToken, nil
 		}
