@@ -13,7 +13,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // Deployment records a run as a GitHub deployment of its environment: created when the run
@@ -108,7 +108,7 @@ func payload(cfg config.Config, chart *charts.Resolved) map[string]string {
 }
 
 // Finish gives the deployment the run's final status.
-func (d *Deployment) Finish(ctx context.Context, o deploy.Outcome) {
+func (d *Deployment) Finish(ctx context.Context, o outcome.Outcome) {
 	if d == nil || d.id == 0 {
 		return
 	}
@@ -124,7 +124,7 @@ func (d *Deployment) Finish(ctx context.Context, o deploy.Outcome) {
 // promotion (their latest status in_progress: a deploy stopped by auto_promote false)
 // inactive, once a promote, abort or rollback run has ended that wait. Only the 20 newest are
 // looked at; a failure to read them is a warning like any other.
-func (d *Deployment) endWaits(ctx context.Context, o deploy.Outcome) {
+func (d *Deployment) endWaits(ctx context.Context, o outcome.Outcome) {
 	deps, resp, err := d.client.Repositories.ListDeployments(ctx, d.owner, d.repo,
 		&github.DeploymentsListOptions{Environment: d.n.Environment, Task: "deploy", ListOptions: github.ListOptions{PerPage: 20}})
 	if err != nil {
@@ -169,21 +169,21 @@ func (d *Deployment) status(ctx context.Context, state, desc string) {
 // success when the release ended where the run meant it to, failure when it did not (the
 // reason said), error when Shepherd itself could not run (bad input, no cluster), inactive for
 // a deploy aborted before promotion, in_progress while one awaits promotion.
-func DeploymentState(o deploy.Outcome) (state, desc string) {
+func DeploymentState(o outcome.Outcome) (state, desc string) {
 	switch {
-	case o.Status == deploy.Succeeded && o.Mode == config.ModePromote:
+	case o.Status == outcome.Succeeded && o.Mode == config.ModePromote:
 		return "success", fmt.Sprintf("promoted: %s is on revision %d", o.Release, o.Revision)
-	case o.Status == deploy.Succeeded:
+	case o.Status == outcome.Succeeded:
 		return "success", fmt.Sprintf("%s is on revision %d", o.Release, o.Revision)
-	case o.Status == deploy.RolledBack && o.Mode == config.ModeRollback:
+	case o.Status == outcome.RolledBack && o.Mode == config.ModeRollback:
 		return "success", fmt.Sprintf("rolled back to revision %d: %s", o.RollbackRevision, orDefault(o.Reason, "no reason given"))
-	case o.Status == deploy.RolledBack:
+	case o.Status == outcome.RolledBack:
 		return "failure", fmt.Sprintf("rolled back (%s): %s", orDefault(string(o.FailureReason), "failed"), o.Message)
-	case o.Status == deploy.AwaitingPromotion:
+	case o.Status == outcome.AwaitingPromotion:
 		return "in_progress", "awaiting promotion: run again with mode promote or abort"
-	case o.Status == deploy.Aborted:
+	case o.Status == outcome.Aborted:
 		return "inactive", "aborted before promotion: " + orDefault(o.Reason, "no reason given")
-	case o.Status == deploy.Failed && o.Revision == 0 && o.FailureReason == "":
+	case o.Status == outcome.Failed && o.Revision == 0 && o.FailureReason == "":
 		return "error", "Shepherd could not run: " + o.Message
 	}
 	return "failure", orDefault(o.Message, "failed")

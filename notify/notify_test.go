@@ -14,8 +14,8 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // recorder is a local GitHub API: it records every request and answers as fail says.
@@ -73,7 +73,7 @@ func TestDeploymentRequests(t *testing.T) {
 	cfg.Release, cfg.ImageTag = "web", "2.0.0"
 	d.Start(context.Background(), cfg, &charts.Resolved{Kind: charts.OCI, Ref: "oci://ghcr.io/acme/charts/web:1.4.2", Version: "1.4.2",
 		Digest: "sha256:9f2c"})
-	d.Finish(context.Background(), deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.RolledBack, Release: "web", FailureReason: diagnose.CrashLoop, Message: "revision 3 failed"})
+	d.Finish(context.Background(), outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.RolledBack, Release: "web", FailureReason: diagnose.CrashLoop, Message: "revision 3 failed"})
 	if len(warnings) > 0 {
 		t.Fatalf("warnings: %v", warnings)
 	}
@@ -114,17 +114,17 @@ func TestDeploymentRequests(t *testing.T) {
 
 func TestDeploymentStates(t *testing.T) {
 	for _, tc := range []struct {
-		o    deploy.Outcome
+		o    outcome.Outcome
 		want string
 	}{
-		{deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.Succeeded, Revision: 3}, "success"},
-		{deploy.Outcome{Mode: config.ModeRollback, Status: deploy.RolledBack, RollbackRevision: 2, Reason: "bad"}, "success"},
-		{deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.RolledBack, FailureReason: diagnose.Analysis}, "failure"},
-		{deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.Failed, Revision: 3, FailureReason: diagnose.CrashLoop}, "failure"},
-		{deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.Failed, Message: "invalid input: release: required"}, "error"},
-		{deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.AwaitingPromotion}, "in_progress"},
-		{deploy.Outcome{Mode: config.ModeAbort, Status: deploy.Aborted}, "inactive"},
-		{deploy.Outcome{Mode: config.ModePromote, Status: deploy.Succeeded, Revision: 4}, "success"},
+		{outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.Succeeded, Revision: 3}, "success"},
+		{outcome.Outcome{Mode: config.ModeRollback, Status: outcome.RolledBack, RollbackRevision: 2, Reason: "bad"}, "success"},
+		{outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.RolledBack, FailureReason: diagnose.Analysis}, "failure"},
+		{outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.Failed, Revision: 3, FailureReason: diagnose.CrashLoop}, "failure"},
+		{outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.Failed, Message: "invalid input: release: required"}, "error"},
+		{outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.AwaitingPromotion}, "in_progress"},
+		{outcome.Outcome{Mode: config.ModeAbort, Status: outcome.Aborted}, "inactive"},
+		{outcome.Outcome{Mode: config.ModePromote, Status: outcome.Succeeded, Revision: 4}, "success"},
 	} {
 		if got, desc := DeploymentState(tc.o); got != tc.want || desc == "" {
 			t.Errorf("%s/%s: %s %q, want %s", tc.o.Mode, tc.o.Status, got, desc, tc.want)
@@ -151,7 +151,7 @@ func TestRetriesThenWarns(t *testing.T) {
 		t.Fatalf("retried create: id %d, warnings %v", d.id, warnings)
 	}
 	rc.fail = func(int, *http.Request) int { return http.StatusServiceUnavailable }
-	d.Finish(context.Background(), deploy.Outcome{Status: deploy.Succeeded})
+	d.Finish(context.Background(), outcome.Outcome{Status: outcome.Succeeded})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "HTTP 503") {
 		t.Errorf("warnings %v, want one naming HTTP 503", warnings)
 	}
@@ -167,9 +167,9 @@ func TestSlack(t *testing.T) {
 	s := NewSlack(n, Run{URL: "https://github.com/acme/web/actions/runs/1"}, func(w string) { warnings = append(warnings, w) })
 	fast(s.Retries())
 	diag := &diagnose.Diagnosis{Category: diagnose.Analysis, Summary: "error rate 31% above 5%", Hint: "compare the tracks"}
-	s.Finish(context.Background(), deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.RolledBack, Release: "web", Namespace: "prod",
+	s.Finish(context.Background(), outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.RolledBack, Release: "web", Namespace: "prod",
 		Revision: 3, FailureReason: diagnose.Analysis, Message: "the canary was aborted", Diagnosis: diag})
-	s.Finish(context.Background(), deploy.Outcome{Mode: config.ModeDeploy, Status: deploy.AwaitingPromotion, Release: "web", Namespace: "prod", Message: "waits"})
+	s.Finish(context.Background(), outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.AwaitingPromotion, Release: "web", Namespace: "prod", Message: "waits"})
 	if len(rc.reqs) != 2 || len(warnings) != 0 {
 		t.Fatalf("requests %d, warnings %v", len(rc.reqs), warnings)
 	}
@@ -185,12 +185,12 @@ func TestSlack(t *testing.T) {
 	}
 	// A webhook that fails: a warning naming the status, never the URL (it is a credential).
 	rc.fail = func(int, *http.Request) int { return http.StatusInternalServerError }
-	s.Finish(context.Background(), deploy.Outcome{Status: deploy.Succeeded, Release: "web"})
+	s.Finish(context.Background(), outcome.Outcome{Status: outcome.Succeeded, Release: "web"})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "HTTP 500") || strings.Contains(warnings[0], "SECRET") {
 		t.Errorf("warnings %v", warnings)
 	}
 	srv.Close()
-	s.Finish(context.Background(), deploy.Outcome{Status: deploy.Succeeded, Release: "web"})
+	s.Finish(context.Background(), outcome.Outcome{Status: outcome.Succeeded, Release: "web"})
 	if len(warnings) != 2 || strings.Contains(warnings[1], "SECRET") || !strings.Contains(warnings[1], "refused") {
 		t.Errorf("a network error quoted the webhook URL: %v", warnings)
 	}
@@ -245,9 +245,25 @@ func TestPromoteEndsTheWait(t *testing.T) {
 	cfg := config.Default()
 	cfg.Mode, cfg.Release = config.ModePromote, "web"
 	d.Start(context.Background(), cfg, nil)
-	d.Finish(context.Background(), deploy.Outcome{Mode: config.ModePromote, Status: deploy.Succeeded, Release: "web", Revision: 4})
+	d.Finish(context.Background(), outcome.Outcome{Mode: config.ModePromote, Status: outcome.Succeeded, Release: "web", Revision: 4})
 	want := "/repos/acme/web/deployments/42/statuses in_progress|/repos/acme/web/deployments/42/statuses success|/repos/acme/web/deployments/11/statuses inactive"
 	if got := strings.Join(marked, "|"); got != want {
 		t.Errorf("statuses written:\n got %s\nwant %s", got, want)
+	}
+}
+
+// The Slack message's facts come from outcome.Fields: each that has a value is there (Slack
+// takes ten; the image tag is one of them).
+func TestSlackFactsFollowTheFields(t *testing.T) {
+	o := outcome.Outcome{Mode: config.ModeDeploy, Status: outcome.Succeeded, Release: "web", Namespace: "prod", ImageTag: "2.0.0",
+		Revision: 8, PreviousRevision: 7, ActiveColor: "green", ChartVersion: "1.4.2", ChartDigest: "sha256:9f2c"}
+	b, err := json.Marshal(SlackMessage(o, Run{}, config.Notify{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range outcome.Facts(o) {
+		if !strings.Contains(string(b), f.Label) || !strings.Contains(string(b), f.Value) {
+			t.Errorf("the Slack message lacks %s (%s)", f.Label, f.Value)
+		}
 	}
 }

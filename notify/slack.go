@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // Slack posts one message per run outcome to an incoming webhook: Block Kit, with a plain-text
@@ -35,8 +35,8 @@ func NewSlack(n config.Notify, run Run, warn func(string)) *Slack {
 func (s *Slack) Retries() *Retrying { return s.client.Transport.(*Retrying) }
 
 // Finish posts the outcome. A failure is a warning, never the run's.
-func (s *Slack) Finish(ctx context.Context, o deploy.Outcome) {
-	if s == nil || o.Status == deploy.DryRun || o.Mode == config.ModeHistory {
+func (s *Slack) Finish(ctx context.Context, o outcome.Outcome) {
+	if s == nil || o.Status == outcome.DryRun || o.Mode == config.ModeHistory {
 		return
 	}
 	body, _ := json.Marshal(SlackMessage(o, s.run, s.n))
@@ -58,17 +58,17 @@ func (s *Slack) Finish(ctx context.Context, o deploy.Outcome) {
 }
 
 // slackHeadline is the outcome in a few words, with its emoji.
-var slackHeadline = map[deploy.Status]string{
-	deploy.Succeeded: ":white_check_mark: deployed", deploy.RolledBack: ":leftwards_arrow_with_hook: rolled back",
-	deploy.Failed: ":x: failed", deploy.AwaitingPromotion: ":double_vertical_bar: awaiting promotion", deploy.Aborted: ":black_square_for_stop: aborted",
+var slackHeadline = map[outcome.Status]string{
+	outcome.Succeeded: ":white_check_mark: deployed", outcome.RolledBack: ":leftwards_arrow_with_hook: rolled back",
+	outcome.Failed: ":x: failed", outcome.AwaitingPromotion: ":double_vertical_bar: awaiting promotion", outcome.Aborted: ":black_square_for_stop: aborted",
 }
 
 // SlackMessage is the webhook payload for an outcome: text (the fallback a notification
 // shows) and blocks — the headline, the message, the facts, the diagnosis for a failure, how
 // to promote for a paused deploy, and links.
-func SlackMessage(o deploy.Outcome, run Run, n config.Notify) map[string]any {
+func SlackMessage(o outcome.Outcome, run Run, n config.Notify) map[string]any {
 	head := slackHeadline[o.Status]
-	if o.Mode == config.ModeRollback && o.Status == deploy.RolledBack {
+	if o.Mode == config.ModeRollback && o.Status == outcome.RolledBack {
 		head = ":leftwards_arrow_with_hook: rolled back on request"
 	}
 	where := o.Release + " in " + o.Namespace
@@ -76,19 +76,7 @@ func SlackMessage(o deploy.Outcome, run Run, n config.Notify) map[string]any {
 		where += " (" + n.Environment + ")"
 	}
 	text := fmt.Sprintf("Shepherd %s: %s — %s", strings.Trim(strings.SplitN(head, " ", 2)[1], " "), where, o.Message)
-	facts := []map[string]string{{"type": "mrkdwn", "text": "*Status*\n`" + string(o.Status) + "`"}}
-	if o.Revision > 0 {
-		facts = append(facts, map[string]string{"type": "mrkdwn", "text": fmt.Sprintf("*Revision*\n%d", o.Revision)})
-	}
-	if o.ImageTag != "" {
-		facts = append(facts, map[string]string{"type": "mrkdwn", "text": "*Image tag*\n`" + o.ImageTag + "`"})
-	}
-	if o.FailureReason != "" {
-		facts = append(facts, map[string]string{"type": "mrkdwn", "text": "*Failure reason*\n`" + string(o.FailureReason) + "`"})
-	}
-	if o.Reason != "" {
-		facts = append(facts, map[string]string{"type": "mrkdwn", "text": "*Reason*\n" + o.Reason})
-	}
+	facts := slackFacts(o)
 	blocks := []map[string]any{
 		{"type": "header", "text": map[string]string{"type": "plain_text", "text": clip("Shepherd: "+where, 150)}},
 		{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": clip("*"+head+"* — "+o.Message, 3000)}},
@@ -101,7 +89,7 @@ func SlackMessage(o deploy.Outcome, run Run, n config.Notify) map[string]any {
 		}
 		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": clip(diag, 3000)}})
 	}
-	if o.Status == deploy.AwaitingPromotion {
+	if o.Status == outcome.AwaitingPromotion {
 		how := fmt.Sprintf("*To promote*: run the workflow again with `mode: promote` (or `mode: abort`) for release `%s`, e.g. `gh workflow run promote.yml -f release=%s -f mode=promote`", o.Release, o.Release)
 		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": how}})
 	}
@@ -123,4 +111,26 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// slackFacts are the outcome's named results (outcome.Fields) with a value, and the image tag,
+// as a section's fields: Slack takes at most 10.
+func slackFacts(o outcome.Outcome) []map[string]string {
+	var facts []map[string]string
+	add := func(label, v string, code bool) {
+		if code {
+			v = "`" + v + "`"
+		}
+		facts = append(facts, map[string]string{"type": "mrkdwn", "text": "*" + label + "*\n" + v})
+	}
+	for i, f := range outcome.Facts(o) {
+		add(f.Label, f.Value, f.Code)
+		if i == 0 && o.ImageTag != "" { // after the status
+			add("Image tag", o.ImageTag, true)
+		}
+	}
+	if len(facts) > 10 {
+		facts = facts[:10]
+	}
+	return facts
 }

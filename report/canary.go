@@ -5,13 +5,13 @@ import (
 	"math"
 	"strings"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // canaryMarkdown is the canary's section of the job summary: a table of the stages (weights
 // asked and given, replicas, both tracks' figures, verdict) and a chart of the canary's error
 // rate per stage against the threshold.
-func canaryMarkdown(c *deploy.CanaryReport) string {
+func canaryMarkdown(c *outcome.CanaryReport) string {
 	var b strings.Builder
 	b.WriteString("### Canary stages\n\n")
 	if !c.Metrics {
@@ -72,7 +72,7 @@ func canaryMarkdown(c *deploy.CanaryReport) string {
 
 // errorChart is a mermaid xychart of the canary's error rate per stage that ran, beside the
 // threshold ("" without metrics).
-func errorChart(c *deploy.CanaryReport) string {
+func errorChart(c *outcome.CanaryReport) string {
 	if !c.Metrics {
 		return ""
 	}

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 func TestCanaryMarkdown(t *testing.T) {
-	c := &deploy.CanaryReport{Metrics: true, ErrorLimit: "5%", Stages: []deploy.StageReport{
+	c := &outcome.CanaryReport{Metrics: true, ErrorLimit: "5%", Stages: []outcome.StageReport{
 		{Requested: 10, Actual: 25, Canary: 1, Stable: 3, Ran: true, Held: 300 * time.Second, Verdict: "pass", CanaryErrors: "0.40% (1/250)", StableErrors: "0.10% (1/1000)", ErrorRate: 0.4},
 		{Requested: 50, Actual: 50, Canary: 2, Stable: 2, Ran: true, Held: 12 * time.Second, Verdict: "fail", Metric: "error rate", Value: "31.00% (31 of 100 requests)", Limit: "5%", ErrorRate: 31},
 		{Requested: 100, Actual: 100, Canary: 4, ErrorRate: -1},
 	}}
-	md := Markdown(deploy.Outcome{Status: deploy.RolledBack, Release: "web", Canary: c})
+	md := Markdown(outcome.Outcome{Status: outcome.RolledBack, Release: "web", Canary: c})
 	for _, want := range []string{
 		"| Canary weight | 0% |",
 		"| 1 | 10% | 25% | 1 + 3 | 300.0s | 0.40% (1/250) | 0.10% (1/1000) | ✅ pass |",
@@ -31,7 +31,7 @@ func TestCanaryMarkdown(t *testing.T) {
 		t.Error("said no metrics were analysed")
 	}
 	c.Metrics = false
-	md = Markdown(deploy.Outcome{Status: deploy.Succeeded, Release: "web", Canary: c})
+	md = Markdown(outcome.Outcome{Status: outcome.Succeeded, Release: "web", Canary: c})
 	if !strings.Contains(md, "No metrics were analysed") || strings.Contains(md, "xychart") {
 		t.Errorf("without Prometheus:\n%s", md)
 	}

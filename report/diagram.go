@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // phaseDiagram is a mermaid flowchart of the run's phases in the order they began, each
 // coloured by the worst thing said in it; a canary's stages are nodes of their own, coloured by
 // their verdict. "" when the run has no timeline.
-func phaseDiagram(o deploy.Outcome) string {
+func phaseDiagram(o outcome.Outcome) string {
 	type node struct{ label, class string }
 	var nodes []node
 	at := map[string]int{}
@@ -33,9 +33,9 @@ func phaseDiagram(o deploy.Outcome) string {
 			nodes = append(nodes, node{e.Phase, "ok"})
 		}
 		switch {
-		case e.Level == deploy.Error:
+		case e.Level == outcome.Error:
 			nodes[i].class = "fail"
-		case e.Level == deploy.Warn && nodes[i].class == "ok":
+		case e.Level == outcome.Warn && nodes[i].class == "ok":
 			nodes[i].class = "warn"
 		}
 	}

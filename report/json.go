@@ -5,21 +5,21 @@ import (
 	"encoding/json"
 	"io"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // JSON reports for scripts: the outcome as one JSON object on W at the end; the live timeline
 // goes to Events (stderr on the CLI), so W carries nothing else.
 type JSON struct {
 	W      io.Writer
-	Events deploy.Reporter
+	Events outcome.Reporter
 }
 
-var _ deploy.Reporter = (*JSON)(nil)
+var _ outcome.Reporter = (*JSON)(nil)
 
 // Event passes the timeline line to Events.
-func (j *JSON) Event(ctx context.Context, e deploy.Event) {
+func (j *JSON) Event(ctx context.Context, e outcome.Event) {
 	if j.Events != nil {
 		j.Events.Event(ctx, e)
 	}
@@ -41,8 +41,8 @@ type jsonOutcome struct {
 	Reason           string              `json:"reason,omitempty"`
 	Recovered        string              `json:"recovered,omitempty"`
 	DurationSeconds  float64             `json:"duration_seconds"`
-	Chain            []deploy.Step       `json:"rollback_chain,omitempty"`
-	Revisions        []deploy.Revision   `json:"revisions,omitempty"`
+	Chain            []outcome.Step      `json:"rollback_chain,omitempty"`
+	Revisions        []outcome.Revision  `json:"revisions,omitempty"`
 	Diagnosis        *diagnose.Diagnosis `json:"diagnosis,omitempty"`
 	Diff             string              `json:"diff,omitempty"`
 	Timeline         []jsonEvent         `json:"timeline"`
@@ -57,7 +57,7 @@ type jsonEvent struct {
 }
 
 // Finish writes the outcome as JSON.
-func (j *JSON) Finish(_ context.Context, o deploy.Outcome) error {
+func (j *JSON) Finish(_ context.Context, o outcome.Outcome) error {
 	out := jsonOutcome{Status: string(o.Status), Mode: string(o.Mode), Release: o.Release, Namespace: o.Namespace,
 		Message: o.Message, ChartVersion: o.ChartVersion, ChartDigest: o.ChartDigest, Revision: o.Revision, RollbackRevision: o.RollbackRevision, FailureReason: string(o.FailureReason),
 		Reason: o.Reason, Recovered: o.Recovered, DurationSeconds: o.Duration.Seconds(), Chain: o.Chain,
@@ -70,5 +70,26 @@ func (j *JSON) Finish(_ context.Context, o deploy.Outcome) error {
 	}
 	enc := json.NewEncoder(j.W)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(withFields(out, o))
+}
+
+// withFields is the JSON object of out with every field of outcome.Fields that has a value
+// and no key of its own yet (as text; a detail's JSON as is), so that a field added there
+// reaches scripts too.
+func withFields(out jsonOutcome, o outcome.Outcome) map[string]any {
+	b, _ := json.Marshal(out)
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	for _, f := range outcome.Fields {
+		v := f.Value(o)
+		if _, ok := m[f.Name]; ok || v == "" {
+			continue
+		}
+		if f.Detail {
+			m[f.Name] = json.RawMessage(v)
+		} else {
+			m[f.Name] = v
+		}
+	}
+	return m
 }

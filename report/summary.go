@@ -8,17 +8,30 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
-var headline = map[deploy.Status]string{
-	deploy.Succeeded:  "✅ deployed",
-	deploy.RolledBack: "↩️ rolled back",
-	deploy.Failed:     "❌ failed",
-	deploy.DryRun:     "🔍 dry run",
+var headline = map[outcome.Status]string{
+	outcome.Succeeded:  "✅ deployed",
+	outcome.RolledBack: "↩️ rolled back",
+	outcome.Failed:     "❌ failed",
+	outcome.DryRun:     "🔍 dry run",
 	// The two stops on purpose of a deploy with auto_promote false.
-	deploy.AwaitingPromotion: "⏸️ awaiting promotion",
-	deploy.Aborted:           "⏹️ aborted",
+	outcome.AwaitingPromotion: "⏸️ awaiting promotion",
+	outcome.Aborted:           "⏹️ aborted",
+}
+
+// inRows are the fields the summary's table shows in rows of their own making; every other
+// field with a value gets a row from its description.
+var inRows = map[string]bool{"status": true, "revision": true, "previous_revision": true, "rollback_revision": true,
+	"active_color": true, "canary_weight": true, "reason": true, "failure_reason": true, "duration_seconds": true}
+
+// factText is a fact's value as the summary shows it.
+func factText(f outcome.Fact) string {
+	if f.Code {
+		return "`" + f.Value + "`"
+	}
+	return cell(f.Value)
 }
 
 // Links are where a summary points: the workflow run, the environment.
@@ -27,13 +40,13 @@ type Links struct {
 }
 
 // Markdown renders the outcome as a job summary, without links (MarkdownWith).
-func Markdown(o deploy.Outcome) string { return MarkdownWith(o, Links{}) }
+func Markdown(o outcome.Outcome) string { return MarkdownWith(o, Links{}) }
 
 // MarkdownWith renders the outcome as a job summary: the outcome in one line, a diagram of the
 // run's phases (a canary's stages among them), the diagnosis with its evidence and hint, the
 // links; then the release and its revisions, the stages, the timeline, and for a dry run the
 // diff.
-func MarkdownWith(o deploy.Outcome, l Links) string {
+func MarkdownWith(o outcome.Outcome, l Links) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Shepherd: `%s` %s\n\n%s\n\n", o.Release, Headline(o), o.Message)
 	b.WriteString(phaseDiagram(o))
@@ -91,6 +104,12 @@ func MarkdownWith(o deploy.Outcome, l Links) string {
 	if o.Recovered != "" {
 		fmt.Fprintf(&b, "| Recovered | %s |\n", cell(o.Recovered))
 	}
+	chartRow := o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory
+	for _, f := range outcome.Facts(o) { // every other named result, as outcome.Fields describes it
+		if !inRows[f.Name] && !(chartRow && (f.Name == "chart_version" || f.Name == "chart_digest")) {
+			fmt.Fprintf(&b, "| %s | %s |\n", f.Label, factText(f))
+		}
+	}
 	fmt.Fprintf(&b, "| Duration | %s |\n\n", o.Duration.Round(100*time.Millisecond))
 	if len(o.Timeline) > 0 {
 		b.WriteString("### Timeline\n\n| time | phase | what happened |\n|---:|---|---|\n")
@@ -117,7 +136,7 @@ func MarkdownWith(o deploy.Outcome, l Links) string {
 		}
 		b.WriteString("\n")
 	}
-	if o.Status == deploy.DryRun {
+	if o.Status == outcome.DryRun {
 		if o.Diff == "" {
 			b.WriteString("### Diff\n\nThe upgrade would change nothing.\n")
 		} else {
@@ -132,11 +151,11 @@ func MarkdownWith(o deploy.Outcome, l Links) string {
 }
 
 // Headline is the outcome in a few words: what happened, or for mode history what is shown.
-func Headline(o deploy.Outcome) string {
-	if o.Mode == config.ModeHistory && o.Status == deploy.Succeeded {
+func Headline(o outcome.Outcome) string {
+	if o.Mode == config.ModeHistory && o.Status == outcome.Succeeded {
 		return "📜 history"
 	}
-	if o.Mode == config.ModeRollback && o.Status == deploy.RolledBack {
+	if o.Mode == config.ModeRollback && o.Status == outcome.RolledBack {
 		return "↩️ rolled back (as asked)"
 	}
 	return headline[o.Status]
@@ -165,11 +184,11 @@ func rev(v int) string {
 	return fmt.Sprint(v)
 }
 
-func levelMark(l deploy.Level) string {
+func levelMark(l outcome.Level) string {
 	switch l {
-	case deploy.Error:
+	case outcome.Error:
 		return "❌ "
-	case deploy.Warn:
+	case outcome.Warn:
 		return "⚠️ "
 	}
 	return ""
@@ -182,7 +201,7 @@ func cell(s string) string { return cellEscaper.Replace(s) }
 
 // rolledBackTo says what a rollback went back to: a Helm revision re-applied as a new one, or
 // (blue-green) the colour that runs a revision, switched back to.
-func rolledBackTo(o deploy.Outcome) string {
+func rolledBackTo(o outcome.Outcome) string {
 	if o.RollbackNewRevision == 0 {
 		return fmt.Sprintf("revision %d (switched back to its colour, %s)", o.RollbackRevision, o.ActiveColor)
 	}
@@ -190,7 +209,7 @@ func rolledBackTo(o deploy.Outcome) string {
 }
 
 // chartCell names the chart deployed: as given, the version it resolved to and its digest.
-func chartCell(o deploy.Outcome) string {
+func chartCell(o outcome.Outcome) string {
 	s := "`" + o.Chart + "`"
 	if o.ChartVersion != "" {
 		s += " version `" + o.ChartVersion + "`"
@@ -203,7 +222,7 @@ func chartCell(o deploy.Outcome) string {
 
 // revisionChart is a revision's chart (name-version), with where it came from and a short
 // digest when Shepherd recorded them.
-func revisionChart(rv deploy.Revision) string {
+func revisionChart(rv outcome.Revision) string {
 	s := cell(rv.Chart)
 	if rv.ChartSource != "" {
 		s += " from `" + cell(rv.ChartSource) + "`"

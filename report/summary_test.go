@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the current output")
@@ -22,10 +22,10 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // seenAt is the fixed time of the test events.
 var seenAt = time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
 
-func succeededOutcome() deploy.Outcome {
-	return deploy.Outcome{
+func succeededOutcome() outcome.Outcome {
+	return outcome.Outcome{
 		Mode:             config.ModeDeploy,
-		Status:           deploy.Succeeded,
+		Status:           outcome.Succeeded,
 		Release:          "web",
 		Namespace:        "shop",
 		Chart:            "./chart",
@@ -34,12 +34,12 @@ func succeededOutcome() deploy.Outcome {
 		PreviousRevision: 7, HistoryRead: true,
 		Message:  "web is healthy on revision 8 (image tag v1.4.2)",
 		Duration: 42*time.Second + 370*time.Millisecond,
-		Timeline: []deploy.Event{
-			{At: 100 * time.Millisecond, Phase: "pre-flight", Level: deploy.Info, Message: "chart ./chart renders 2 resources"},
-			{At: 1200 * time.Millisecond, Phase: "upgrade", Level: deploy.Info, Message: "revision 8 written"},
-			{At: 15 * time.Second, Phase: "watch", Level: deploy.Warn, Message: "slow | progress\nstill rolling"},
-			{At: 30500 * time.Millisecond, Phase: "watch", Level: deploy.Info, Message: "web: 3/3 updated, 3 ready, 3 available, 3 total"},
-			{At: 42300 * time.Millisecond, Phase: "done", Level: deploy.Info, Message: "healthy"},
+		Timeline: []outcome.Event{
+			{At: 100 * time.Millisecond, Phase: "pre-flight", Level: outcome.Info, Message: "chart ./chart renders 2 resources"},
+			{At: 1200 * time.Millisecond, Phase: "upgrade", Level: outcome.Info, Message: "revision 8 written"},
+			{At: 15 * time.Second, Phase: "watch", Level: outcome.Warn, Message: "slow | progress\nstill rolling"},
+			{At: 30500 * time.Millisecond, Phase: "watch", Level: outcome.Info, Message: "web: 3/3 updated, 3 ready, 3 available, 3 total"},
+			{At: 42300 * time.Millisecond, Phase: "done", Level: outcome.Info, Message: "healthy"},
 		},
 	}
 }
@@ -70,10 +70,10 @@ func rolledBackDiagnosis() *diagnose.Diagnosis {
 	}
 }
 
-func rolledBackOutcome() deploy.Outcome {
-	return deploy.Outcome{
+func rolledBackOutcome() outcome.Outcome {
+	return outcome.Outcome{
 		Mode:             config.ModeDeploy,
-		Status:           deploy.RolledBack,
+		Status:           outcome.RolledBack,
 		Release:          "web",
 		Namespace:        "shop",
 		Chart:            "./chart",
@@ -86,21 +86,21 @@ func rolledBackOutcome() deploy.Outcome {
 		Diagnosis:           rolledBackDiagnosis(),
 		Message:             "revision 9 failed (crash-loop), rolled back to revision 8",
 		Duration:            61*time.Second + 240*time.Millisecond,
-		Chain:               []deploy.Step{{Target: 8, NewRevision: 10, Verdict: "verified"}},
-		Timeline: []deploy.Event{
-			{At: 200 * time.Millisecond, Phase: "pre-flight", Level: deploy.Info, Message: "ok"},
-			{At: 1 * time.Second, Phase: "upgrade", Level: deploy.Info, Message: "revision 9 written"},
-			{At: 20 * time.Second, Phase: "watch", Level: deploy.Error, Message: "Pod web-5d4f-abc12: CrashLoopBackOff"},
-			{At: 21 * time.Second, Phase: "rollback", Level: deploy.Info, Message: "rolling back to revision 8"},
-			{At: 61200 * time.Millisecond, Phase: "verify", Level: deploy.Info, Message: "revision 10 healthy"},
+		Chain:               []outcome.Step{{Target: 8, NewRevision: 10, Verdict: "verified"}},
+		Timeline: []outcome.Event{
+			{At: 200 * time.Millisecond, Phase: "pre-flight", Level: outcome.Info, Message: "ok"},
+			{At: 1 * time.Second, Phase: "upgrade", Level: outcome.Info, Message: "revision 9 written"},
+			{At: 20 * time.Second, Phase: "watch", Level: outcome.Error, Message: "Pod web-5d4f-abc12: CrashLoopBackOff"},
+			{At: 21 * time.Second, Phase: "rollback", Level: outcome.Info, Message: "rolling back to revision 8"},
+			{At: 61200 * time.Millisecond, Phase: "verify", Level: outcome.Info, Message: "revision 10 healthy"},
 		},
 	}
 }
 
-func dryRunOutcome() deploy.Outcome {
-	return deploy.Outcome{
+func dryRunOutcome() outcome.Outcome {
+	return outcome.Outcome{
 		Mode:             config.ModeDeploy,
-		Status:           deploy.DryRun,
+		Status:           outcome.DryRun,
 		Release:          "web",
 		Namespace:        "shop",
 		Chart:            "./chart",
@@ -121,7 +121,7 @@ func dryRunOutcome() deploy.Outcome {
 func TestMarkdownGolden(t *testing.T) {
 	tests := []struct {
 		name string
-		o    deploy.Outcome
+		o    outcome.Outcome
 		// want are a few lines the summary must have whatever the golden file says.
 		want []string
 	}{
@@ -234,7 +234,7 @@ func TestOutputs(t *testing.T) {
 	})
 
 	t.Run("first install failed: zero revisions are empty", func(t *testing.T) {
-		out := Outputs(deploy.Outcome{Status: deploy.Failed, Release: "web", Duration: 1500 * time.Millisecond})
+		out := Outputs(outcome.Outcome{Status: outcome.Failed, Release: "web", Duration: 1500 * time.Millisecond})
 		if keys := sortedKeys(out); !reflect.DeepEqual(keys, wantKeys) {
 			t.Fatalf("keys = %q, want %q", keys, wantKeys)
 		}
@@ -274,12 +274,12 @@ func TestOutputs(t *testing.T) {
 	})
 
 	t.Run("history: revisions is JSON", func(t *testing.T) {
-		o := deploy.Outcome{Mode: config.ModeHistory, Status: deploy.Succeeded, Release: "web", Revisions: []deploy.Revision{
+		o := outcome.Outcome{Mode: config.ModeHistory, Status: outcome.Succeeded, Release: "web", Revisions: []outcome.Revision{
 			{Revision: 1, Updated: seenAt, Status: "superseded", Chart: "web-0.1.0", AppVersion: "1.0", Description: "Install complete"},
 			{Revision: 2, Updated: seenAt.Add(time.Hour), Status: "deployed", Chart: "web-0.1.1", AppVersion: "1.1", Description: "Upgrade complete"},
 		}}
 		out := Outputs(o)
-		var back []deploy.Revision
+		var back []outcome.Revision
 		if err := json.Unmarshal([]byte(out["revisions"]), &back); err != nil {
 			t.Fatalf("revisions %q: %v", out["revisions"], err)
 		}
@@ -301,7 +301,7 @@ func sortedKeys(m map[string]string) []string {
 // A run that failed before it read the release's history does not claim a first install.
 func TestMarkdownRevisionBeforeOnlyWhenKnown(t *testing.T) {
 	o := succeededOutcome()
-	o.Status, o.HistoryRead, o.PreviousRevision, o.Revision = deploy.Failed, false, 0, 0
+	o.Status, o.HistoryRead, o.PreviousRevision, o.Revision = outcome.Failed, false, 0, 0
 	if got := Markdown(o); strings.Contains(got, "Revision before") {
 		t.Errorf("a pre-flight failure reports a revision before:\n%s", got)
 	}
@@ -309,9 +309,9 @@ func TestMarkdownRevisionBeforeOnlyWhenKnown(t *testing.T) {
 
 // History is a listing, not a deploy: no "deployed" heading, no status row; images per revision.
 func TestMarkdownHistory(t *testing.T) {
-	o := deploy.Outcome{Mode: config.ModeHistory, Status: deploy.Succeeded, Release: "web", Namespace: "prod", Revision: 2, HistoryRead: true,
+	o := outcome.Outcome{Mode: config.ModeHistory, Status: outcome.Succeeded, Release: "web", Namespace: "prod", Revision: 2, HistoryRead: true,
 		Message: "web has 2 revisions; revision 2 is deployed",
-		Revisions: []deploy.Revision{{Revision: 1, Status: "superseded", Images: []string{"ghcr.io/acme/web:1.0.0"}, Description: "Install complete"},
+		Revisions: []outcome.Revision{{Revision: 1, Status: "superseded", Images: []string{"ghcr.io/acme/web:1.0.0"}, Description: "Install complete"},
 			{Revision: 2, Status: "deployed", Images: []string{"ghcr.io/acme/web:1.1.0", "ghcr.io/acme/sidecar:2"}, Description: "Shepherd: upgrade to 1.1.0"}}}
 	got := Markdown(o)
 	for _, bad := range []string{"deployed |\n\n", "✅", "| Status |"} {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // Text reports to a person at a terminal: timeline lines as they happen, then the outcome as
@@ -26,7 +26,7 @@ type Text struct {
 	stopWait func()
 }
 
-var _ deploy.Reporter = (*Text)(nil)
+var _ outcome.Reporter = (*Text)(nil)
 
 const (
 	red, yellow, green, dim, bold, reset = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
@@ -41,15 +41,15 @@ func (t *Text) paint(color, s string) string {
 
 // Event prints one timeline line; an event that starts a wait shows its progress on a
 // terminal until the next line.
-func (t *Text) Event(_ context.Context, e deploy.Event) {
+func (t *Text) Event(_ context.Context, e outcome.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.endWait()
 	mark, color := "  ", ""
 	switch e.Level {
-	case deploy.Error:
+	case outcome.Error:
 		mark, color = "✗ ", red
-	case deploy.Warn:
+	case outcome.Warn:
 		mark, color = "! ", yellow
 	}
 	msg := strings.ReplaceAll(e.Message, "\n", " ") // one event, one line
@@ -97,7 +97,7 @@ func (t *Text) endWait() {
 
 // Finish prints the outcome: one line saying what happened, the facts aligned, then the
 // rollback chain, the revisions, the diagnosis and a dry run's diff.
-func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
+func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.endWait()
@@ -189,7 +189,7 @@ func (t *Text) Finish(_ context.Context, o deploy.Outcome) error {
 	if o.Diagnosis != nil {
 		t.diagnosis(*o.Diagnosis)
 	}
-	if o.Status == deploy.DryRun {
+	if o.Status == outcome.DryRun {
 		if o.Diff == "" {
 			fmt.Fprintln(t.W, "\nthe upgrade would change nothing")
 		} else {
@@ -236,7 +236,7 @@ func (t *Text) diagnosis(d diagnose.Diagnosis) {
 }
 
 // plainHeadline is Headline without the emoji, for a terminal.
-func plainHeadline(o deploy.Outcome) string {
+func plainHeadline(o outcome.Outcome) string {
 	h := Headline(o)
 	if i := strings.IndexByte(h, ' '); i >= 0 {
 		h = h[i+1:]

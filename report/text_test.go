@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
 // The CLI's text: aligned plain text, no markdown, golden files (-update rewrites them).
 func TestTextGolden(t *testing.T) {
-	for name, o := range map[string]deploy.Outcome{"succeeded": succeededOutcome(), "rolled-back": rolledBackOutcome(), "dry-run": dryRunOutcome()} {
+	for name, o := range map[string]outcome.Outcome{"succeeded": succeededOutcome(), "rolled-back": rolledBackOutcome(), "dry-run": dryRunOutcome()} {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
 			tx := &Text{W: &b}
@@ -54,9 +54,9 @@ func TestTextGolden(t *testing.T) {
 func TestTextColourAndProgress(t *testing.T) {
 	var b bytes.Buffer
 	tx := &Text{W: &lockedBuffer{b: &b}, Color: true, Progress: true}
-	tx.Event(context.Background(), deploy.Event{Phase: "verify", Message: "watching it for 3s", Wait: 3 * time.Second})
+	tx.Event(context.Background(), outcome.Event{Phase: "verify", Message: "watching it for 3s", Wait: 3 * time.Second})
 	time.Sleep(1500 * time.Millisecond)
-	tx.Event(context.Background(), deploy.Event{Phase: "done", Level: deploy.Error, Message: "bad"})
+	tx.Event(context.Background(), outcome.Event{Phase: "done", Level: outcome.Error, Message: "bad"})
 	got := b.String()
 	for _, want := range []string{"of up to 3s", "\r\033[K", "\033[31m"} {
 		if !strings.Contains(got, want) {
