@@ -72,8 +72,8 @@ type tracks struct {
 	n       map[string]int // the replicas the stages are planned from
 	stages  []int
 	splits  map[string][]strategy.Split
-	prom    *analysis.Prometheus
-	queries analysis.Queries
+	// metrics observes the tracks (nil: pod health only).
+	metrics analysis.Provider
 	limits  analysis.Limits
 	tick    time.Duration
 	report  *CanaryReport
@@ -87,10 +87,9 @@ type tracks struct {
 func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
 	cfg := r.cfg
 	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
-		config:  sortedNames(layout.CanaryConfig),
-		queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0},
-		limits:  analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
-		tick:    min(5*time.Second, max(time.Second, cfg.Interval/10))}
+		config: sortedNames(layout.CanaryConfig),
+		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
+		tick:   min(5*time.Second, max(time.Second, cfg.Interval/10))}
 	for _, name := range t.names {
 		want := n[name]
 		if want == 0 {
@@ -112,12 +111,9 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 	for _, s := range t.splits[t.names[0]] {
 		rep.Stages = append(rep.Stages, StageReport{Requested: s.Requested, Actual: s.Actual(), Canary: s.Canary, Stable: s.Stable, ErrorRate: -1})
 	}
-	if cfg.PrometheusURL != "" {
-		p, err := analysis.NewPrometheus(cfg.PrometheusURL, nil)
-		if err != nil {
-			return nil, err
-		}
-		t.prom = p
+	var err error
+	if t.metrics, err = metricsProvider(cfg); err != nil {
+		return nil, err
 	}
 	t.report = rep
 	r.out.Canary = rep

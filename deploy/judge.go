@@ -25,7 +25,7 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 	start := r.d.Clock.Now()
 	defer func() { st.Held = r.d.Clock.Since(start) }()
 	what := "pod health only"
-	if t.prom != nil {
+	if t.metrics != nil {
 		what = "pod health, error rate ≤ " + t.report.ErrorLimit
 		if t.report.LatencyLimit != "" {
 			what += ", p99 ≤ " + t.report.LatencyLimit
@@ -59,7 +59,7 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 			}
 			held = true
 		case <-tick.C():
-			if t.prom == nil {
+			if t.metrics == nil {
 				continue
 			}
 			if sig := c.observe(ctx, judge, i, start, false); sig != nil {
@@ -67,7 +67,7 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 			}
 		}
 	}
-	if t.prom == nil {
+	if t.metrics == nil {
 		st.Verdict = "pass"
 		return nil, nil
 	}
@@ -79,12 +79,12 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, final bool) *diagnose.Signal {
 	r, t := c.r, c.tr
 	st := &t.report.Stages[i]
-	window := fmt.Sprintf("%ds", max(1, int(math.Ceil(r.d.Clock.Since(start).Seconds()))))
-	vars := func(track string, names []string) map[string]string {
-		return map[string]string{"namespace": r.cfg.Namespace, "release": r.cfg.Release, "window": window, "track": track, "pods": c.podPattern(ctx, names)}
+	window := time.Duration(math.Ceil(r.d.Clock.Since(start).Seconds())) * time.Second
+	track := func(name string, names []string) analysis.Track {
+		return analysis.Track{Namespace: r.cfg.Namespace, Release: r.cfg.Release, Name: name, Pods: c.podPattern(ctx, names), Window: window}
 	}
 	where := fmt.Sprintf("stage %d/%d (%d%%)", i+1, len(t.stages), st.Requested)
-	canary, err := t.queries.Observe(ctx, t.prom, vars("canary", t.canaryNames()))
+	canary, err := t.metrics.Observe(ctx, track("canary", t.canaryNames()))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -93,7 +93,7 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 		return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + t.canaryNames()[0], Reason: "PrometheusError",
 			Message: fmt.Sprintf("the canary's metrics could not be read at %s: %v", where, err)}
 	}
-	stable, serr := t.queries.Observe(ctx, t.prom, vars("stable", t.names))
+	stable, serr := t.metrics.Observe(ctx, track("stable", t.names))
 	var j analysis.Judgement
 	if final {
 		judge.Observe(canary)
@@ -101,13 +101,13 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 	} else {
 		j = judge.Observe(canary)
 	}
-	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, t.queries.WithLatency)
+	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, t.metrics.Latency())
 	st.ErrorRate = -1
 	if canary.Ratio == canary.Ratio {
 		st.ErrorRate = 100 * canary.Ratio
 	}
 	if serr == nil {
-		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, t.queries.WithLatency)
+		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, t.metrics.Latency())
 	}
 	switch {
 	case j.Verdict == analysis.Fail || (final && j.Verdict == analysis.NoData):

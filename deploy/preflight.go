@@ -195,15 +195,27 @@ func (r *run) checkAnalysis(ctx context.Context) error {
 	if cfg.PrometheusURL == "" {
 		return nil
 	}
-	p, err := analysis.NewPrometheus(cfg.PrometheusURL, nil)
+	p, err := metricsProvider(cfg)
 	if err != nil {
 		return err
 	}
-	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
-	vars := map[string]string{"namespace": cfg.Namespace, "release": cfg.Release, "window": "1m", "track": "canary", "pods": strategy.PodPattern(nil)}
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return q.Check(qctx, p, vars, config.InPrometheus, config.InErrorQuery, config.InLatencyQ)
+	return p.Check(qctx, analysis.Track{Namespace: cfg.Namespace, Release: cfg.Release, Name: "canary", Pods: strategy.PodPattern(nil), Window: time.Minute})
+}
+
+// metricsProvider is the canary's metrics provider for cfg (nil: no analysis, pod health
+// only). Prometheus is the one there is.
+func metricsProvider(cfg config.Config) (analysis.Provider, error) {
+	if cfg.PrometheusURL == "" {
+		return nil, nil
+	}
+	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
+	p, err := analysis.NewPrometheusProvider(cfg.PrometheusURL, q, [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // planStrategy reads what the strategy needs of the live release (its colours or its tracks)
