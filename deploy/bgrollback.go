@@ -116,7 +116,7 @@ func (r *run) switchBackNow(ctx context.Context) bool {
 	if err != nil || st == nil || !st.Live || st.Phase != kube.PhaseSwitched || st.Notes[kube.AnnotationStrategy] != string(config.StrategyBlueGreen) {
 		return false
 	}
-	to, left := strategy.Color(st.Notes[kube.AnnotationFromColor]), strategy.Color(st.Notes[kube.AnnotationColor])
+	to, left := strategy.Color(st.Notes[strategy.NoteFromColor]), strategy.Color(st.Notes[strategy.NoteColor])
 	hist, err := r.d.Helm.History(cfg.Release)
 	if err != nil || len(hist) == 0 || to == "" || cfg.Revision > 0 {
 		return false
@@ -143,13 +143,13 @@ func (r *run) switchBackNow(ctx context.Context) bool {
 		}
 	}
 	owner := orDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationSwitchedBy: owner, kube.AnnotationSwitchReason: truncate(r.out.Reason, 500)}); err != nil {
+	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: owner, strategy.NoteSwitchReason: truncate(r.out.Reason, 500)}); err != nil {
 		return false
 	}
 	// The note is on the Lease: a holder that ends its grace period from now on sees it. Is it
 	// still in its grace period (not already scaling the warm colour down)?
 	if now, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release); err != nil || now == nil || now.Holder != st.Holder || now.Phase != kube.PhaseSwitched {
-		_ = kube.Annotate(context.WithoutCancel(ctx), cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationSwitchedBy: "", kube.AnnotationSwitchReason: ""})
+		_ = kube.Annotate(context.WithoutCancel(ctx), cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: "", strategy.NoteSwitchReason: ""})
 		return false
 	}
 	r.event(ctx, "rollback", Info, "%s is in its grace period on %s under %s, %s warm: switching back now, without waiting for the lock: %s", cfg.Release, left, st.Holder, to, r.out.Reason)
@@ -174,10 +174,10 @@ func (c *cluster) Commit(ctx context.Context, rev int, next, from strategy.Color
 		return "", nil
 	}
 	notes := colorNotes(next, from)
-	delete(notes, kube.AnnotationSwitchedBy)
-	notes[kube.AnnotationActive] = string(next)
+	delete(notes, strategy.NoteSwitchedBy)
+	notes[strategy.NoteActive] = string(next)
 	err := r.lock.SetStateIf(ctx, kube.PhaseDone, rev, notes, func(ann map[string]string) error {
-		if by := ann[kube.AnnotationSwitchedBy]; by != "" {
+		if by := ann[strategy.NoteSwitchedBy]; by != "" {
 			return &errSwitchedAway{by: by}
 		}
 		return nil
@@ -196,7 +196,7 @@ func (c *cluster) Commit(ctx context.Context, rev int, next, from strategy.Color
 // who names the run that left the work; hist is the release's history.
 func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*helmrelease.Release) error {
 	prev := r.lock.Previous
-	col, from := strategy.Color(prev.Notes[kube.AnnotationColor]), strategy.Color(prev.Notes[kube.AnnotationFromColor])
+	col, from := strategy.Color(prev.Notes[strategy.NoteColor]), strategy.Color(prev.Notes[strategy.NoteFromColor])
 	last := hist[len(hist)-1]
 	if last.Version != rev {
 		return nil // someone has moved on since

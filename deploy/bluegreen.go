@@ -59,7 +59,7 @@ func (r *run) liveColor(ctx context.Context, l strategy.Layout) (strategy.Color,
 	} else if st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release); err == nil && st != nil {
 		notes = st.Notes
 	}
-	return strategy.Color(notes[kube.AnnotationActive]), nil
+	return strategy.Color(notes[strategy.NoteActive]), nil
 }
 
 // planColors checks, before any write, that a blue-green deploy can run on this release, and
@@ -133,7 +133,7 @@ func (r *run) awaited() (*awaiting, []*helmrelease.Release, error) {
 	if len(hist) == 0 || hist[len(hist)-1].Version != rev {
 		return nil, nil, fmt.Errorf("revision %d awaited promotion, but release %s has moved on since (latest: revision %s)", rev, r.cfg.Release, versions(hist[max(len(hist)-1, 0):]))
 	}
-	return &awaiting{rev: rev, color: strategy.Color(prev.Notes[kube.AnnotationColor]), from: strategy.Color(prev.Notes[kube.AnnotationFromColor])}, hist, nil
+	return &awaiting{rev: rev, color: strategy.Color(prev.Notes[strategy.NoteColor]), from: strategy.Color(prev.Notes[strategy.NoteFromColor])}, hist, nil
 }
 
 // colorCluster is the run's cluster for blue-green work on revision rev's colour col outside

@@ -134,9 +134,9 @@ func (t *tracks) notes(stage int) map[string]string {
 	for i, n := range t.names {
 		reps[i] = fmt.Sprintf("%s=%d", n, t.n[n])
 	}
-	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), kube.AnnotationStage: strconv.Itoa(stage),
-		kube.AnnotationStages: joinInts(t.stages), kube.AnnotationReplicas: strings.Join(reps, ","), kube.AnnotationPromoting: "",
-		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""}
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), strategy.NoteStage: strconv.Itoa(stage),
+		strategy.NoteStages: joinInts(t.stages), strategy.NoteReplicas: strings.Join(reps, ","), strategy.NotePromoting: "",
+		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: ""}
 }
 
 // parseReplicas reads the Lease's "web=4,api=2".
@@ -155,12 +155,18 @@ func parseReplicas(s string) map[string]int {
 type canaryCluster struct {
 	*cluster
 	tr *tracks
+	// watched is the last watch of the canary's pods Ready at a weight (its selector names
+	// them for a diagnosis).
+	watched health.Result
 	// chart is the chart the promotion renders, when found before the stages ran (mode
 	// promote checks that it can, before it acts); nil: found at the promotion.
 	chart *chart.Chart
 }
 
 var _ strategy.Tracks = (*canaryCluster)(nil)
+
+// router is how the canary's traffic moves: the replica split (router_replicas.go).
+func (c *canaryCluster) router() strategy.Router { return replicaRouter{c: c} }
 
 // FirstInstall: the release has no revision yet.
 func (c *canaryCluster) FirstInstall() bool {
@@ -217,24 +223,13 @@ func (r *run) scale(ctx context.Context, name string, replicas int) error {
 // stable track down: capacity never drops below the stage's.
 func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, error) {
 	r, t := c.r, c.tr
-	since := r.d.Clock.Now()
-	for _, name := range t.names {
-		if err := r.scale(ctx, name+strategy.CanarySuffix, t.splits[name][i].Canary); err != nil {
-			return health.Result{}, err
+	if _, err := c.router().SetWeight(ctx, t.stages[i]); err != nil {
+		if nr, werr, ok := strategy.AsNotReady(err); ok {
+			return nr, werr // as the watch ended: its result, and its error if any
 		}
+		return health.Result{}, err
 	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
-	if err != nil || !res.Ready {
-		return res, err
-	}
-	for _, name := range t.names {
-		if err := r.pinHPA(ctx, t, name, t.splits[name][i].Stable); err != nil {
-			return res, err
-		}
-		if err := r.scale(ctx, name, t.splits[name][i].Stable); err != nil {
-			return res, err
-		}
-	}
+	res := c.watched
 	st := &t.report.Stages[i]
 	st.Ran, t.report.Weight = true, int(math.Round(st.Actual))
 	if err := r.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1)); err != nil {
@@ -307,7 +302,7 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 		}
 	}
 	notes := t.notes(len(t.stages))
-	notes[kube.AnnotationPromoting] = strconv.Itoa(t.rev)
+	notes[strategy.NotePromoting] = strconv.Itoa(t.rev)
 	if err := r.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
 		return strategy.Revision{}, err
 	}

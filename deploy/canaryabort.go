@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
@@ -34,45 +33,13 @@ func (c *canaryCluster) Abort(ctx context.Context, f *strategy.Failure) error {
 	if err := r.state(ctx, kube.PhaseRollingBack, t.rev, t.notes(0)); err != nil {
 		return err
 	}
-	ready, err := c.readyStable(ctx)
-	if err != nil {
+	if err := c.router().Reset(ctx, f != nil && f.Metrics()); err != nil {
 		return err
-	}
-	since := r.d.Clock.Now()
-	var early []string // canaries taken out at once: their stable twin already serves
-	for _, name := range t.names {
-		if err := r.scale(ctx, name, max(t.restore[name], t.n[name], 1)); err != nil { // N: an HPA's count, too
-			return err
-		}
-		if f != nil && f.Metrics() && ready[name] > 0 {
-			if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
-				return err
-			}
-			early = append(early, fmt.Sprintf("%s (%d stable pods Ready serve meanwhile)", name+strategy.CanarySuffix, ready[name]))
-		}
-	}
-	if len(early) > 0 {
-		t.report.Weight = 0
-		r.event(ctx, "abort", Info, "out of traffic at once: %s", strings.Join(early, ", "))
-	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.names}, since)
-	switch {
-	case err != nil:
-		return err
-	case !res.Ready:
-		return fmt.Errorf("the stable track did not come back ready (%s); the canary keeps serving beside it", res.Status)
-	}
-	for _, name := range t.canaryNames() {
-		if err := r.scale(ctx, name, 0); err != nil {
-			return err
-		}
 	}
 	for _, name := range t.names {
 		r.restoreHPA(ctx, t, name)
 	}
 	r.dropCanaryConfig(ctx, t)
-	t.report.Weight = 0
-	r.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
 	return nil
 }
 

@@ -28,15 +28,15 @@ func (r *run) canaryFromLease(hist []*helmrelease.Release, rev int, notes map[st
 	if err != nil {
 		return nil, 0, err
 	}
-	stages, err := config.ParseStages(notes[kube.AnnotationStages])
+	stages, err := config.ParseStages(notes[strategy.NoteStages])
 	if err != nil {
 		stages = r.cfg.Stages
 	}
-	t, err := r.newTracks(rev, l, parseReplicas(notes[kube.AnnotationReplicas]), stages)
+	t, err := r.newTracks(rev, l, parseReplicas(notes[strategy.NoteReplicas]), stages)
 	if err != nil {
 		return nil, 0, err
 	}
-	passed, _ := strconv.Atoi(notes[kube.AnnotationStage])
+	passed, _ := strconv.Atoi(notes[strategy.NoteStage])
 	passed = min(max(passed, 0), len(stages))
 	for i := 0; i < passed; i++ {
 		t.report.Stages[i].Ran, t.report.Stages[i].Verdict = true, "pass"
@@ -59,7 +59,11 @@ func (r *run) promoteCanary(ctx context.Context, rev int, hist []*helmrelease.Re
 		return
 	}
 	r.out.Revision, r.out.PreviousRevision, r.out.HistoryRead = rev, rev, true
-	r.event(ctx, "promote", Info, "promoting revision %d's canary: it passed %d of %d stages; the rest run now", rev, passed, len(c.tr.stages))
+	live := "its share of traffic unknown"
+	if w, werr := c.router().Weight(ctx); werr == nil {
+		live = pct(w) + " of traffic live on it"
+	}
+	r.event(ctx, "promote", Info, "promoting revision %d's canary (%s): it passed %d of %d stages; the rest run now", rev, live, passed, len(c.tr.stages))
 	r.wrote = true
 	k := strategy.Canary{AutoPromote: true}
 	res := k.Resume(ctx, c, rev, passed)
@@ -130,7 +134,7 @@ func (r *run) finishCanary(ctx context.Context, rev int, who string, hist []*hel
 // an interrupted run left: the stable track serves the new version).
 func (r *run) retireCanaries(ctx context.Context, notes map[string]string) {
 	var done []string
-	for name := range parseReplicas(notes[kube.AnnotationReplicas]) {
+	for name := range parseReplicas(notes[strategy.NoteReplicas]) {
 		if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err == nil {
 			done = append(done, name+strategy.CanarySuffix)
 		}

@@ -80,7 +80,7 @@ func (r *run) releaseKept(ctx context.Context, kept []string, verified bool) {
 // each stable Deployment at (at least) the count the stages were planned from, and Ready,
 // before the canary goes to zero — never 0/0 called ready.
 func (r *run) finishPromotion(ctx context.Context, notes map[string]string, kept []string) error {
-	want := parseReplicas(notes[kube.AnnotationReplicas])
+	want := parseReplicas(notes[strategy.NoteReplicas])
 	names := make([]string, 0, len(want))
 	for name := range want {
 		names = append(names, name)

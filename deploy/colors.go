@@ -91,8 +91,8 @@ func (c *cluster) notEmpty(ctx context.Context, col strategy.Color) error {
 
 // colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.
 func colorNotes(color, from strategy.Color) map[string]string {
-	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), kube.AnnotationColor: string(color),
-		kube.AnnotationFromColor: string(from), kube.AnnotationSwitchedBy: ""}
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), strategy.NoteColor: string(color),
+		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: ""}
 }
 
 // Smoke runs the smoke tests on colour col.
@@ -170,8 +170,8 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 			}
 			if to := c.servedColor(ctx); to != "" && to != col {
 				by := "another run"
-				if st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release); err == nil && st != nil && st.Notes[kube.AnnotationSwitchedBy] != "" {
-					by = st.Notes[kube.AnnotationSwitchedBy]
+				if st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchedBy] != "" {
+					by = st.Notes[strategy.NoteSwitchedBy]
 				}
 				cancel(&errSwitchedAway{by: by})
 				return
@@ -329,8 +329,8 @@ func (c *cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
 	if f.By != "" { // the reason is the one the run that switched back gave
 		f.Why = "no reason given"
-		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil && st.Notes[kube.AnnotationSwitchReason] != "" {
-			f.Why = st.Notes[kube.AnnotationSwitchReason]
+		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchReason] != "" {
+			f.Why = st.Notes[strategy.NoteSwitchReason]
 		}
 	}
 }

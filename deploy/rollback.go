@@ -282,7 +282,7 @@ func (r *run) confirmRollback(ctx context.Context, hist []*helmrelease.Release, 
 	}
 	plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
 	if plan.To == 0 {
-		if good := release.LastGood(hist, from); good != nil {
+		if good := release.LastGood(hist, from, strategy.NotAVersion); good != nil {
 			plan.To = good.Version
 		}
 	}

@@ -74,7 +74,7 @@ func (r *run) reachable(ctx context.Context) error {
 // phase records what the run is doing on the lock, for the next run to read if this one dies.
 func (r *run) phase(ctx context.Context, phase kube.Phase, revision int) {
 	r.state(ctx, phase, revision, map[string]string{kube.AnnotationStrategy: string(config.StrategyRolling),
-		kube.AnnotationColor: "", kube.AnnotationFromColor: "", kube.AnnotationSwitchedBy: ""})
+		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: ""})
 }
 
 // state records the phase with a strategy's notes on the lock. Recovery acts on what it
@@ -139,7 +139,7 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
 		return r.finishColors(ctx, rev, who, hist)
 	}
-	if isCanary(prev.Notes) && prev.Notes[kube.AnnotationPromoting] == "" {
+	if isCanary(prev.Notes) && prev.Notes[strategy.NotePromoting] == "" {
 		return r.finishCanary(ctx, rev, who, hist)
 	}
 	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
@@ -212,7 +212,7 @@ func (r *run) leftHealthy(ctx context.Context, last *helmrelease.Release, rev in
 // track is Ready at its count — or leaves the canary serving when the work is unfinished.
 func (r *run) promotionFinisher(ctx context.Context, notes map[string]string, who string) func(*error) {
 	var canaries []string
-	for name := range parseReplicas(notes[kube.AnnotationReplicas]) {
+	for name := range parseReplicas(notes[strategy.NoteReplicas]) {
 		canaries = append(canaries, name+strategy.CanarySuffix)
 	}
 	kept := r.keepCanaries(ctx, canaries)

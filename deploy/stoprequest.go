@@ -43,7 +43,7 @@ func stopRequest(ctx context.Context) *errStopRequested {
 func (r *run) askCanaryToStop(ctx context.Context) {
 	cfg, cs := r.cfg, r.d.Clients.Typed
 	st, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release)
-	if err != nil || st == nil || !st.Live || !isCanary(st.Notes) || st.Phase != kube.PhaseDeploying || st.Notes[kube.AnnotationPromoting] != "" {
+	if err != nil || st == nil || !st.Live || !isCanary(st.Notes) || st.Phase != kube.PhaseDeploying || st.Notes[strategy.NotePromoting] != "" {
 		return
 	}
 	reason := orDefault(cfg.Reason, "no reason given")
@@ -54,7 +54,7 @@ func (r *run) askCanaryToStop(ctx context.Context) {
 	}
 	r.stopAsked = by
 	r.event(ctx, "rollback", Info, "%s holds %s with a canary in flight (stage %s): asked it to abort the canary now (%s); it notices within %s",
-		st.Holder, cfg.Release, orDefault(st.Notes[kube.AnnotationStage], "0"), reason, stopPoll)
+		st.Holder, cfg.Release, orDefault(st.Notes[strategy.NoteStage], "0"), reason, stopPoll)
 }
 
 // watchStop cancels the run's work (cause errStopRequested) when a rollback asks it to stop.

@@ -21,24 +21,10 @@ const (
 	AnnotationPhase = Prefix + "phase"    // what the holder is doing: deploying, rolling-back, verifying, done
 	AnnotationRev   = Prefix + "revision" // the revision the holder is working on
 	AnnotationRun   = Prefix + "run"      // who: the workflow run URL
-	// The blue-green state: the strategy of the work recorded, the colour it deployed, the
-	// colour that served before it, and who switched traffic back while it held the lock.
-	AnnotationStrategy   = Prefix + "strategy"
-	AnnotationColor      = Prefix + "color"
-	AnnotationFromColor  = Prefix + "from-color"
-	AnnotationSwitchedBy = Prefix + "switched-by"
-	// AnnotationSwitchReason is the reason the run named by AnnotationSwitchedBy gave.
-	AnnotationSwitchReason = Prefix + "switch-reason"
-	// AnnotationActive is the colour live traffic goes to (for a chart without Services).
-	AnnotationActive = Prefix + "active-color"
-	LabelRelease     = Prefix + "release"
-	// The canary's state: the stage it reached (1-based), the stages and each stable
-	// Deployment's replica count planned from ("web=4,api=2"), and the promotion revision
-	// while the stable track is upgraded.
-	AnnotationStage     = Prefix + "canary-stage"
-	AnnotationStages    = Prefix + "canary-stages"
-	AnnotationReplicas  = Prefix + "canary-replicas"
-	AnnotationPromoting = Prefix + "canary-promoting"
+	// AnnotationStrategy is the strategy whose work the Lease records; the strategy's own
+	// notes (package strategy) sit beside it.
+	AnnotationStrategy = Prefix + "strategy"
+	LabelRelease       = Prefix + "release"
 	// A rollback's request to the run holding the lock (a canary in flight) to stop now: who
 	// asks, and why. The holder polls for it every second.
 	AnnotationStopBy     = Prefix + "stop-requested-by"

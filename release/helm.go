@@ -153,18 +153,12 @@ func (h *Helm) SetStatus(name string, revision int, status helmrelease.Status, d
 	return h.cfg.Releases.Update(rel)
 }
 
-// The label of a canary's Helm revision (a release label): it ran the stable track beside a
-// canary, so it is never a version to go back to.
-const (
-	TrackLabel  = "shepherd.io/track"
-	TrackCanary = "canary"
-)
-
 // LastGood returns the newest revision older than before that was deployed successfully
 // (status deployed or superseded) — not simply before−1, which may itself have failed — and
 // that differs from revision before: a revision rendering the same manifest (say, an earlier
-// rollback's copy of it) would change nothing, or fail the same way.
-func LastGood(history []*helmrelease.Release, before int) *helmrelease.Release {
+// rollback's copy of it) would change nothing, or fail the same way. A revision notOwn says is
+// no version of its own (a strategy's intermediate state, such as a canary's) is passed over.
+func LastGood(history []*helmrelease.Release, before int, notOwn func(*helmrelease.Release) bool) *helmrelease.Release {
 	var best *helmrelease.Release
 	leaving := ""
 	for _, r := range history {
@@ -179,7 +173,7 @@ func LastGood(history []*helmrelease.Release, before int) *helmrelease.Release {
 		if s := r.Info.Status; s != helmrelease.StatusDeployed && s != helmrelease.StatusSuperseded {
 			continue
 		}
-		if r.Labels[TrackLabel] == TrackCanary { // the stable and a canary side by side: no version of its own
+		if notOwn != nil && notOwn(r) {
 			continue
 		}
 		if best == nil || r.Version > best.Version {

@@ -55,7 +55,7 @@ func TestLastGood(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := LastGood(tt.history, tt.before)
+			got := LastGood(tt.history, tt.before, nil)
 			switch {
 			case tt.want == 0 && got != nil:
 				t.Errorf("LastGood = revision %d, want nil", got.Version)

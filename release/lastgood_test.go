@@ -18,13 +18,13 @@ func TestLastGoodSkipsCopiesOfTheRevisionBeingLeft(t *testing.T) {
 		rel(3, helmrelease.StatusFailed, "image: 1.2.0-crashloop"),
 		rel(4, helmrelease.StatusDeployed, "image: 1.1.0"),
 	}
-	if got := LastGood(hist, 4); got == nil || got.Version != 1 {
+	if got := LastGood(hist, 4, nil); got == nil || got.Version != 1 {
 		t.Fatalf("LastGood(before 4) = %v, want revision 1", got)
 	}
-	if got := LastGood(hist, 3); got == nil || got.Version != 2 {
+	if got := LastGood(hist, 3, nil); got == nil || got.Version != 2 {
 		t.Fatalf("LastGood(before 3) = %v, want revision 2", got)
 	}
-	if got := LastGood(hist[:2], 2); got == nil || got.Version != 1 {
+	if got := LastGood(hist[:2], 2, nil); got == nil || got.Version != 1 {
 		t.Fatalf("LastGood(before 2) = %v, want revision 1", got)
 	}
 }

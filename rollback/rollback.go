@@ -13,6 +13,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // ErrNoGoodRevision means there is nothing to roll back to (e.g. a failed first install).
@@ -91,7 +92,7 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 			if err != nil {
 				return chain, err
 			}
-			good := release.LastGood(hist, before)
+			good := release.LastGood(hist, before, strategy.NotAVersion)
 			if good == nil {
 				if len(chain) == 0 {
 					return chain, ErrNoGoodRevision
@@ -152,7 +153,7 @@ func (r Rollbacker) ToLastGood(ctx context.Context, name string, before int, des
 	if err != nil {
 		return Attempt{}, err
 	}
-	good := release.LastGood(hist, before)
+	good := release.LastGood(hist, before, strategy.NotAVersion)
 	if good == nil {
 		return Attempt{}, ErrNoGoodRevision
 	}

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"fmt"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	"sort"
 	"strings"
 
@@ -16,12 +17,17 @@ import (
 // canary track is <name>-canary, whose pods carry the labels the chart's Services select plus
 // shepherd.io/track: canary, so traffic splits by ready replicas through the same Services.
 
-// The track label and the canary's name suffix.
+// The track label (on the canary's objects, and on a canary's Helm revision as a release
+// label) and the canary's name suffix.
 const (
-	TrackLabel   = release.TrackLabel
-	TrackCanary  = release.TrackCanary
+	TrackLabel   = "shepherd.io/track"
+	TrackCanary  = "canary"
 	CanarySuffix = "-canary"
 )
+
+// NotAVersion says that a Helm revision is no version of its own to go back to: a canary's,
+// which ran the stable track beside the canary (release.LastGood passes it over).
+func NotAVersion(r *helmrelease.Release) bool { return r.Labels[TrackLabel] == TrackCanary }
 
 // TrackLayout is what a release's manifest holds, as the canary sees it.
 type TrackLayout struct {

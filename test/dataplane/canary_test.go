@@ -21,6 +21,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // image is Deployment name's image tag.
@@ -175,6 +176,7 @@ func TestCanaryGateThenPromote(t *testing.T) {
 	if r.Exit != 0 {
 		t.Fatalf("promote: exit %d\n%s", r.Exit, r.Stdout)
 	}
+	contains(t, "the promotion's log", r.Stdout, "(50% of traffic live on it)") // the router's reading
 	wantOut(t, r, "status", "succeeded")
 	wantOut(t, r, "canary_weight", "100")
 	if tag := image(t, c, ns, "web"); tag != "2.0.0" {
@@ -303,7 +305,7 @@ func canaryStage(c *testcluster.Cluster, ns string) string {
 	if err != nil || st == nil {
 		return ""
 	}
-	return st.Notes[kube.AnnotationStage]
+	return st.Notes[strategy.NoteStage]
 }
 
 // SIGTERM during a stage aborts the canary before the run exits; a run killed outright during a

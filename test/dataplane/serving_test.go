@@ -18,6 +18,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // The paths that end a canary, each with the Service web's ready endpoints sampled every
@@ -248,7 +249,7 @@ func TestCanaryInterruptedPromotionKeepsServing(t *testing.T) {
 	go func() {
 		for {
 			st, err := kube.Peek(context.Background(), c.Client, ns, "web")
-			if err == nil && st != nil && st.Notes[kube.AnnotationPromoting] != "" {
+			if err == nil && st != nil && st.Notes[strategy.NotePromoting] != "" {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
