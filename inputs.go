@@ -23,21 +23,7 @@ import (
 // outputs, summary, annotation → exit code.
 func runAction(ctx, abort context.Context, getenv func(string) string, stdout io.Writer) int {
 	a := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
-	maskKubeconfig(a, a.GetInput(config.InKubeconfig))
-	for _, s := range config.URLSecrets(a.GetInput(config.InPrometheus)) { // user:password@
-		a.AddMask(s)
-	}
-	for _, s := range config.SetLineSecrets(strings.Split(a.GetInput(config.InSet), "\n")) { // before any validation quotes them
-		a.AddMask(strings.TrimSpace(s))
-	}
-	for _, s := range config.URLSecrets(a.GetInput(config.InChartRepo)) { // https://user:password@
-		a.AddMask(s)
-	}
-	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook, config.InRegistryPass} {
-		if s := strings.TrimSpace(a.GetInput(in)); s != "" {
-			a.AddMask(s)
-		}
-	}
+	maskInputs(a)
 	run := notify.Run{APIURL: getenv("GITHUB_API_URL"), Repository: getenv("GITHUB_REPOSITORY"), SHA: getenv("GITHUB_SHA"), URL: runURL(getenv)}
 	cfg, err := config.FromInputs(a.GetInput)
 	rep := &report.Actions{A: a, RunURL: run.URL, Environment: cfg.Notify.Environment, EnvironmentURL: cfg.Notify.EnvironmentURL}
@@ -65,10 +51,10 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		}
 		return finish(o)
 	}
-	token, terr := jobToken(a, cfg, getenv)
-	if terr != nil {
+	token, err := jobToken(a, cfg, getenv)
+	if err != nil {
 		gh.Start(ctx, cfg, nil)
-		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: terr.Error()})
+		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
 	}
 	if len(cfg.Kubeconfig) == 0 && token == nil {
 		// A self-hosted runner inside the cluster (e.g. actions-runner-controller's
@@ -86,10 +72,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	for _, s := range cfg.SetSecrets() { // values set for secret-looking keys, too
 		a.AddMask(s)
 	}
-	cfg.Owner = runURL(getenv)
-	if job := getenv("GITHUB_JOB"); job != "" {
-		cfg.Owner += " job " + job
-	}
+	cfg.Owner = owner(getenv)
 	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
 	chart, o := findChart(ctx, cfg, rep, log)
 	gh.Start(ctx, cfg, chart) // the deployment's payload names the chart, version and digest
@@ -152,6 +135,25 @@ func findChart(ctx context.Context, cfg config.Config, rep deploy.Reporter, log 
 		Chart: cfg.Chart, ImageTag: cfg.ImageTag, Message: msg, Duration: time.Since(start)}
 }
 
+// maskInputs tells the runner to hide every secret the inputs hold, before anything is
+// validated or printed: the kubeconfig's credentials, user:password@ in URLs, `set` values of
+// secret-looking keys, tokens, passwords and webhook URLs.
+func maskInputs(a *githubactions.Action) {
+	maskKubeconfig(a, a.GetInput(config.InKubeconfig))
+	var secrets []string
+	secrets = append(secrets, config.URLSecrets(a.GetInput(config.InPrometheus))...)
+	secrets = append(secrets, config.SetLineSecrets(strings.Split(a.GetInput(config.InSet), "\n"))...)
+	secrets = append(secrets, config.URLSecrets(a.GetInput(config.InChartRepo))...)
+	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook, config.InRegistryPass} {
+		secrets = append(secrets, a.GetInput(in))
+	}
+	for _, s := range secrets {
+		if s = strings.TrimSpace(s); s != "" {
+			a.AddMask(s)
+		}
+	}
+}
+
 // maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,
 // keys, passwords, auth-provider tokens, exec plugin env values), line by line, before
 // anything else is printed.
@@ -174,6 +176,15 @@ func unjoin(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// owner names this run in the release's lock: the workflow run, and the job.
+func owner(getenv func(string) string) string {
+	o := runURL(getenv)
+	if job := getenv("GITHUB_JOB"); job != "" {
+		o += " job " + job
+	}
+	return o
 }
 
 // runURL identifies this workflow run (the holder named when another run waits for the lock).

@@ -67,49 +67,7 @@ func MarkdownWith(o outcome.Outcome, l Links) string {
 	if len(links) > 0 {
 		fmt.Fprintf(&b, "**Links:** %s\n\n", strings.Join(links, " · "))
 	}
-	b.WriteString("| | |\n|---|---|\n")
-	if o.Mode != config.ModeHistory {
-		fmt.Fprintf(&b, "| Status | `%s` |\n", o.Status)
-	}
-	fmt.Fprintf(&b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
-	if o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
-		fmt.Fprintf(&b, "| Chart | %s |\n", chartCell(o))
-	}
-	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
-		fmt.Fprintf(&b, "| Image tag | `%s` |\n", o.ImageTag)
-	}
-	if o.HistoryRead && o.Mode != config.ModeHistory { // else it is not known
-		fmt.Fprintf(&b, "| Revision before | %s |\n", rev(o.PreviousRevision))
-	}
-	if o.Revision > 0 && o.Mode == config.ModeHistory {
-		fmt.Fprintf(&b, "| Current revision | %d |\n", o.Revision)
-	} else if o.Revision > 0 {
-		fmt.Fprintf(&b, "| Revision deployed | %d |\n", o.Revision)
-	}
-	if o.RollbackRevision > 0 {
-		fmt.Fprintf(&b, "| Rolled back to | %s |\n", rolledBackTo(o))
-	}
-	if o.ActiveColor != "" {
-		fmt.Fprintf(&b, "| Live colour | `%s` |\n", o.ActiveColor)
-	}
-	if o.Canary != nil {
-		fmt.Fprintf(&b, "| Canary weight | %d%% |\n", o.Canary.Weight)
-	}
-	if o.Reason != "" {
-		fmt.Fprintf(&b, "| Reason | %s |\n", cell(o.Reason))
-	}
-	if o.FailureReason != "" {
-		fmt.Fprintf(&b, "| Failure reason | `%s` |\n", o.FailureReason)
-	}
-	if o.Recovered != "" {
-		fmt.Fprintf(&b, "| Recovered | %s |\n", cell(o.Recovered))
-	}
-	chartRow := o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory
-	for _, f := range outcome.Facts(o) { // every other named result, as outcome.Fields describes it
-		if !inRows[f.Name] && !(chartRow && (f.Name == "chart_version" || f.Name == "chart_digest")) {
-			fmt.Fprintf(&b, "| %s | %s |\n", f.Label, factText(f))
-		}
-	}
+	summaryTable(&b, o)
 	fmt.Fprintf(&b, "| Duration | %s |\n\n", o.Duration.Round(100*time.Millisecond))
 	if len(o.Timeline) > 0 {
 		b.WriteString("### Timeline\n\n| time | phase | what happened |\n|---:|---|---|\n")
@@ -231,4 +189,52 @@ func revisionChart(rv outcome.Revision) string {
 		s += " `sha256:" + d[:min(12, len(d))] + "`"
 	}
 	return s
+}
+
+// summaryTable writes the table of the release, the chart, the revisions and every other
+// named result with a value (outcome.Fields), without its last row (the duration).
+func summaryTable(b *strings.Builder, o outcome.Outcome) {
+	b.WriteString("| | |\n|---|---|\n")
+	if o.Mode != config.ModeHistory {
+		fmt.Fprintf(b, "| Status | `%s` |\n", o.Status)
+	}
+	fmt.Fprintf(b, "| Release | `%s` in namespace `%s` |\n", o.Release, o.Namespace)
+	if o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
+		fmt.Fprintf(b, "| Chart | %s |\n", chartCell(o))
+	}
+	if o.ImageTag != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory {
+		fmt.Fprintf(b, "| Image tag | `%s` |\n", o.ImageTag)
+	}
+	if o.HistoryRead && o.Mode != config.ModeHistory { // else it is not known
+		fmt.Fprintf(b, "| Revision before | %s |\n", rev(o.PreviousRevision))
+	}
+	if o.Revision > 0 && o.Mode == config.ModeHistory {
+		fmt.Fprintf(b, "| Current revision | %d |\n", o.Revision)
+	} else if o.Revision > 0 {
+		fmt.Fprintf(b, "| Revision deployed | %d |\n", o.Revision)
+	}
+	if o.RollbackRevision > 0 {
+		fmt.Fprintf(b, "| Rolled back to | %s |\n", rolledBackTo(o))
+	}
+	if o.ActiveColor != "" {
+		fmt.Fprintf(b, "| Live colour | `%s` |\n", o.ActiveColor)
+	}
+	if o.Canary != nil {
+		fmt.Fprintf(b, "| Canary weight | %d%% |\n", o.Canary.Weight)
+	}
+	if o.Reason != "" {
+		fmt.Fprintf(b, "| Reason | %s |\n", cell(o.Reason))
+	}
+	if o.FailureReason != "" {
+		fmt.Fprintf(b, "| Failure reason | `%s` |\n", o.FailureReason)
+	}
+	if o.Recovered != "" {
+		fmt.Fprintf(b, "| Recovered | %s |\n", cell(o.Recovered))
+	}
+	chartRow := o.Chart != "" && o.Mode != config.ModeRollback && o.Mode != config.ModeHistory
+	for _, f := range outcome.Facts(o) { // every other named result, as outcome.Fields describes it
+		if !inRows[f.Name] && !(chartRow && (f.Name == "chart_version" || f.Name == "chart_digest")) {
+			fmt.Fprintf(b, "| %s | %s |\n", f.Label, factText(f))
+		}
+	}
 }
