@@ -144,6 +144,7 @@ func maskInputs(a *githubactions.Action) {
 	secrets = append(secrets, config.URLSecrets(a.GetInput(config.InPrometheus))...)
 	secrets = append(secrets, config.SetLineSecrets(strings.Split(a.GetInput(config.InSet), "\n"))...)
 	secrets = append(secrets, config.URLSecrets(a.GetInput(config.InChartRepo))...)
+	secrets = append(secrets, config.PrometheusSecrets(a.GetInput(config.InPromToken), a.GetInput(config.InPromHeaders))...)
 	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook, config.InRegistryPass} {
 		secrets = append(secrets, a.GetInput(in))
 	}

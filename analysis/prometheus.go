@@ -41,12 +41,33 @@ type Prometheus struct {
 // user:password@ in the URL is used for basic auth and never shown). client nil: a client
 // with a 10s timeout.
 func NewPrometheus(address string, client *http.Client) (*Prometheus, error) {
+	return NewPrometheusWith(address, Auth{}, client)
+}
+
+// Auth is how a Prometheus is reached beyond its URL: a bearer token, and headers sent with
+// every query (X-Scope-OrgID for a Mimir, Cortex or Thanos tenant).
+type Auth struct {
+	Token   string
+	Headers map[string]string
+}
+
+// NewPrometheusWith is NewPrometheus with a token and headers on every request.
+func NewPrometheusWith(address string, a Auth, client *http.Client) (*Prometheus, error) {
 	u, err := url.Parse(address)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("prometheus_url: %q is not an http(s) URL", redactURL(address))
 	}
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if a.Token != "" || len(a.Headers) > 0 {
+		base := client.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		c := *client
+		c.Transport = &authed{base: base, a: a}
+		client = &c
 	}
 	c, err := api.NewClient(api.Config{Address: address, Client: client})
 	if err != nil {
@@ -138,4 +159,21 @@ func scrub(err error) error {
 		return errors.New("request failed (details hidden: they quote credentials)")
 	}
 	return err
+}
+
+// authed puts the token and the headers on every request.
+type authed struct {
+	base http.RoundTripper
+	a    Auth
+}
+
+func (t *authed) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range t.a.Headers {
+		req.Header.Set(k, v)
+	}
+	if t.a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.a.Token)
+	}
+	return t.base.RoundTrip(req)
 }

@@ -45,8 +45,8 @@ var _ Provider = (*PrometheusProvider)(nil)
 
 // NewPrometheusProvider is the provider of the Prometheus at address (user:password@ in it is
 // a credential, never printed).
-func NewPrometheusProvider(address string, q Queries, inputs [3]string) (*PrometheusProvider, error) {
-	p, err := NewPrometheus(address, nil)
+func NewPrometheusProvider(address string, a Auth, q Queries, inputs [3]string) (*PrometheusProvider, error) {
+	p, err := NewPrometheusWith(address, a, nil)
 	if err != nil {
 		return nil, err
 	}

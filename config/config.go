@@ -112,6 +112,8 @@ type Config struct {
 	// PrometheusURL is where the canary's metrics are read ("": pod health only). Its
 	// user info, if any, is a credential: never print it.
 	PrometheusURL string
+	// PrometheusAuth is a bearer token and extra headers for it.
+	PrometheusAuth PrometheusAuth
 	// ErrorRateQuery and LatencyQuery override the default PromQL (templates with
 	// placeholders, see analysis.Placeholders).
 	ErrorRateQuery, LatencyQuery string
@@ -215,7 +217,7 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
-	InClusterURL, InClusterCA, InOIDCAudience}
+	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -263,6 +265,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	errs = append(errs, c.canaryInputs(get)...)
 	errs = append(errs, c.notifyInputs(get)...)
 	c.sourceInputs(get)
+	errs = append(errs, c.prometheusInputs(get)...)
 	errs = append(errs, c.keylessInputs(get)...)
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
@@ -341,6 +344,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateSource()...)
 	errs = append(errs, c.validateKeyless()...)
+	errs = append(errs, c.validatePrometheusAuth()...)
 	for i, s := range c.Set {
 		if err := validateSet(s); err != nil {
 			bad("%s: line %d%s: %v (one key=value a line, e.g. replicaCount=3)", InSet, i+1, keyOf(s), err)

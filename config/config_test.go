@@ -220,6 +220,21 @@ func TestFromInputs(t *testing.T) {
 		{name: "keyless and a kubeconfig", in: map[string]string{config.InClusterURL: "https://k8s.example.com",
 			config.InKubeconfig: "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"}, badInput: config.InClusterURL, wantMsg: "not both"},
 		{name: "cluster_ca not a certificate", in: map[string]string{config.InKubeconfig: "", config.InClusterURL: "https://k", config.InClusterCA: "hello"}, badInput: config.InClusterCA, wantMsg: "PEM"},
+		{name: "prometheus token and headers", in: map[string]string{config.InPrometheus: "https://prom.example.com", config.InPromToken: "glc_x",
+			config.InPromHeaders: "X-Scope-OrgID: tenant-1\nAuthorization: Basic YWJj"},
+			check: func(t *testing.T, c config.Config) {
+				if c.PrometheusAuth.Token != "glc_x" || c.PrometheusAuth.Headers["X-Scope-OrgID"] != "tenant-1" {
+					t.Errorf("PrometheusAuth = %+v", c.PrometheusAuth)
+				}
+				s := c.SecretValues()
+				if !slices.Contains(s, "glc_x") || !slices.Contains(s, "Basic YWJj") || !slices.Contains(s, "YWJj") || slices.Contains(s, "tenant-1") {
+					t.Errorf("secrets %q: the token and the Authorization value, not the tenant", s)
+				}
+			}},
+		{name: "prometheus header not a header", in: map[string]string{config.InPrometheus: "https://p", config.InPromHeaders: "X-Scope-OrgID tenant-1"},
+			badInput: config.InPromHeaders, wantMsg: "Name: value"},
+		{name: "prometheus token and user:password@", in: map[string]string{config.InPrometheus: "https://u:p@p", config.InPromToken: "t"},
+			badInput: config.InPromToken, wantMsg: "not both"},
 		{name: "registry user without password", in: map[string]string{config.InRegistryUser: "ci"}, badInput: config.InRegistryUser, wantMsg: "both or neither"},
 		{name: "ghcr.io takes the job's token", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InGitHubToken: "ghs_abc"},
 			check: func(t *testing.T, c config.Config) {

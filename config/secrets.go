@@ -16,6 +16,7 @@ var secretKeyRE = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|secret|token|ap
 func (c Config) SecretValues() []string {
 	out := append(append(KubeconfigSecrets(string(c.Kubeconfig)), c.SetSecrets()...), URLSecrets(c.PrometheusURL)...)
 	out = append(out, URLSecrets(c.Source.Repository)...)
+	out = append(out, c.prometheusSecrets()...)
 	for _, s := range []string{c.Notify.GitHubToken, c.Notify.SlackWebhookURL, c.Source.Password} {
 		if s != "" {
 			out = append(out, s)
@@ -102,4 +103,13 @@ func KubeconfigSecrets(content string) []string {
 		}
 	}
 	return out
+}
+
+// prometheusSecrets are the parsed Prometheus credentials (PrometheusSecrets reads raw input).
+func (c Config) prometheusSecrets() []string {
+	var b strings.Builder
+	for k, v := range c.PrometheusAuth.Headers {
+		b.WriteString(k + ": " + v + "\n")
+	}
+	return PrometheusSecrets(c.PrometheusAuth.Token, b.String())
 }

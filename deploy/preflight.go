@@ -211,7 +211,8 @@ func metricsProvider(cfg config.Config) (analysis.Provider, error) {
 		return nil, nil
 	}
 	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
-	p, err := analysis.NewPrometheusProvider(cfg.PrometheusURL, q, [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ})
+	auth := analysis.Auth{Token: cfg.PrometheusAuth.Token, Headers: cfg.PrometheusAuth.Headers}
+	p, err := analysis.NewPrometheusProvider(cfg.PrometheusURL, auth, q, [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ})
 	if err != nil {
 		return nil, err
 	}
