@@ -46,6 +46,7 @@ var (
 var canaryJudgeFlags = []flagSpec{
 	{name: "interval", input: config.InInterval, arg: "DURATION", help: "Canary: how long each stage holds while it is judged.", def: human(config.DefaultInterval)},
 	{name: "prometheus-url", input: config.InPrometheus, arg: "URL", help: "Canary: the Prometheus the error rate and latency are read from (without it: pod health only)."},
+	{name: "prometheus-service", input: config.InPromService, arg: "NS/SVC:PORT", help: "Canary: a Prometheus inside the cluster, reached through the API server (instead of --prometheus-url)."},
 	{name: "prometheus-token", input: config.InPromToken, arg: "TOKEN", help: "Canary: a bearer token for the Prometheus."},
 	{name: "prometheus-headers", input: config.InPromHeaders, arg: "NAME: VALUE", help: "Canary: a header sent with every query (e.g. X-Scope-OrgID: tenant-1); repeat for more.", repeat: true},
 	{name: "error-threshold", input: config.InErrorThresh, arg: "PERCENT", help: "Canary: the highest error rate (5xx/all) a stage may show.", def: fmt.Sprint(config.DefaultErrorPercent)},
@@ -82,7 +83,7 @@ var commands = map[string]command{
 			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},
 			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
 			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
-			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8],
+			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8], canaryJudgeFlags[9],
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",

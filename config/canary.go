@@ -118,8 +118,8 @@ func (c Config) validateCanary() []error {
 	if c.Strategy != StrategyCanary {
 		return errs
 	}
-	if (c.ErrorRateQuery != "" || c.LatencyQuery != "" || c.LatencyThreshold > 0) && c.PrometheusURL == "" {
-		bad("%s: required when %s, %s or %s is set (the metrics are read there)", InPrometheus, InErrorQuery, InLatencyQ, InLatency)
+	if (c.ErrorRateQuery != "" || c.LatencyQuery != "" || c.LatencyThreshold > 0) && !c.HasPrometheus() {
+		bad("%s: required (or %s) when %s, %s or %s is set (the metrics are read there)", InPrometheus, InPromService, InErrorQuery, InLatencyQ, InLatency)
 	}
 	return errs
 }

@@ -114,6 +114,9 @@ type Config struct {
 	PrometheusURL string
 	// PrometheusAuth is a bearer token and extra headers for it.
 	PrometheusAuth PrometheusAuth
+	// PrometheusService is a Prometheus inside the cluster, reached through the API server
+	// (nil: PrometheusURL, or none).
+	PrometheusService *PrometheusService
 	// ErrorRateQuery and LatencyQuery override the default PromQL (templates with
 	// placeholders, see analysis.Placeholders).
 	ErrorRateQuery, LatencyQuery string
@@ -217,7 +220,7 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
-	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders}
+	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -266,6 +269,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	errs = append(errs, c.notifyInputs(get)...)
 	c.sourceInputs(get)
 	errs = append(errs, c.prometheusInputs(get)...)
+	errs = append(errs, c.promServiceInput(get)...)
 	errs = append(errs, c.keylessInputs(get)...)
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Prometheus as teams run it: a bearer token, or extra headers (X-Scope-OrgID for Mimir,
@@ -12,7 +13,38 @@ import (
 const (
 	InPromToken   = "prometheus_token"
 	InPromHeaders = "prometheus_headers"
+	// InPromService is a Prometheus inside the cluster (NAMESPACE/SERVICE:PORT), reached
+	// through the API server with the run's own credentials (a port-forward to one of its
+	// pods): a GitHub-hosted runner cannot resolve prometheus.monitoring:9090.
+	InPromService = "prometheus_service"
 )
+
+// PrometheusService is a Prometheus Service inside the cluster.
+type PrometheusService struct {
+	Namespace, Name string
+	Port            string // the Service port's number or name
+}
+
+// String is NAMESPACE/SERVICE:PORT.
+func (s PrometheusService) String() string { return s.Namespace + "/" + s.Name + ":" + s.Port }
+
+// HasPrometheus says whether the canary's metrics are read at all (a URL or a Service).
+func (c Config) HasPrometheus() bool { return c.PrometheusURL != "" || c.PrometheusService != nil }
+
+// promServiceInput reads NAMESPACE/SERVICE:PORT.
+func (c *Config) promServiceInput(get func(string) string) []error {
+	v := strings.TrimSpace(get(InPromService))
+	if v == "" {
+		return nil
+	}
+	ns, rest, ok1 := strings.Cut(v, "/")
+	name, port, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1035Label(name)) > 0 || port == "" {
+		return []error{fmt.Errorf("%s: %q is not NAMESPACE/SERVICE:PORT (e.g. monitoring/prometheus-server:9090)", InPromService, v)}
+	}
+	c.PrometheusService = &PrometheusService{Namespace: ns, Name: name, Port: port}
+	return nil
+}
 
 // PrometheusAuth is how the canary's metrics are read beyond the URL (whose user:password@ is
 // basic auth).
@@ -46,8 +78,11 @@ func (c *Config) prometheusInputs(get func(string) string) []error {
 func (c Config) validatePrometheusAuth() []error {
 	a := c.PrometheusAuth
 	var errs []error
-	if (a.Token != "" || len(a.Headers) > 0) && c.PrometheusURL == "" {
-		errs = append(errs, fmt.Errorf("%s: %s and %s need %s", InPrometheus, InPromToken, InPromHeaders, InPrometheus))
+	if (a.Token != "" || len(a.Headers) > 0) && !c.HasPrometheus() {
+		errs = append(errs, fmt.Errorf("%s: %s and %s need %s or %s", InPrometheus, InPromToken, InPromHeaders, InPrometheus, InPromService))
+	}
+	if c.PrometheusURL != "" && c.PrometheusService != nil {
+		errs = append(errs, fmt.Errorf("%s: give %s (a URL the runner reaches) or %s (inside the cluster), not both", InPromService, InPrometheus, InPromService))
 	}
 	if a.Token != "" && len(URLSecrets(c.PrometheusURL)) > 0 {
 		errs = append(errs, fmt.Errorf("%s: give a bearer token or user:password@ in %s, not both", InPromToken, InPrometheus))

@@ -104,7 +104,7 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 	if len(t.names) == 0 {
 		return nil, fmt.Errorf("the release's revision %d has no stable Deployment", rev)
 	}
-	rep := &CanaryReport{Metrics: cfg.PrometheusURL != "", ErrorLimit: fmt.Sprintf("%g%%", cfg.ErrorThreshold)}
+	rep := &CanaryReport{Metrics: cfg.HasPrometheus(), ErrorLimit: fmt.Sprintf("%g%%", cfg.ErrorThreshold)}
 	if cfg.LatencyThreshold > 0 {
 		rep.LatencyLimit = analysis.FormatSeconds(cfg.LatencyThreshold.Seconds())
 	}
@@ -112,7 +112,7 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 		rep.Stages = append(rep.Stages, StageReport{Requested: s.Requested, Actual: s.Actual(), Canary: s.Canary, Stable: s.Stable, ErrorRate: -1})
 	}
 	var err error
-	if t.metrics, err = metricsProvider(cfg); err != nil {
+	if t.metrics, err = r.metricsProvider(); err != nil {
 		return nil, err
 	}
 	t.report = rep

@@ -96,6 +96,8 @@ type run struct {
 	// stopAsked is who this rollback asked the run holding a canary in flight to stop as ("":
 	// it asked no one).
 	stopAsked string
+	// closers end what the run opened for its whole length (port-forwards), when it ends.
+	closers []func()
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -115,6 +117,11 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 		d.Abort = context.Background()
 	}
 	r := &run{cfg: cfg, d: d, start: d.Clock.Now()}
+	defer func() {
+		for _, f := range r.closers {
+			f()
+		}
+	}()
 	r.out = Outcome{Mode: cfg.Mode, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart, ImageTag: cfg.ImageTag}
 	defer func() {
 		if p := recover(); p != nil {

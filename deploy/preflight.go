@@ -192,10 +192,10 @@ func describeMissing(ref release.Ref, err error) string {
 // work: it answers, and it runs the user's query templates.
 func (r *run) checkAnalysis(ctx context.Context) error {
 	cfg := r.cfg
-	if cfg.PrometheusURL == "" {
+	if !cfg.HasPrometheus() {
 		return nil
 	}
-	p, err := metricsProvider(cfg)
+	p, err := r.metricsProvider()
 	if err != nil {
 		return err
 	}
@@ -204,14 +204,20 @@ func (r *run) checkAnalysis(ctx context.Context) error {
 	return p.Check(qctx, analysis.Track{Namespace: cfg.Namespace, Release: cfg.Release, Name: "canary", Pods: strategy.PodPattern(nil), Window: time.Minute})
 }
 
-// metricsProvider is the canary's metrics provider for cfg (nil: no analysis, pod health
-// only). Prometheus is the one there is.
-func metricsProvider(cfg config.Config) (analysis.Provider, error) {
-	if cfg.PrometheusURL == "" {
+// metricsProvider is the canary's metrics provider (nil: no analysis, pod health only):
+// Prometheus at its URL, or inside the cluster through the API server.
+func (r *run) metricsProvider() (analysis.Provider, error) {
+	cfg := r.cfg
+	if !cfg.HasPrometheus() {
 		return nil, nil
 	}
 	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
 	auth := analysis.Auth{Token: cfg.PrometheusAuth.Token, Headers: cfg.PrometheusAuth.Headers}
+	if svc := cfg.PrometheusService; svc != nil {
+		sp := &servicePrometheus{r: r, svc: *svc, auth: auth, q: q}
+		r.closers = append(r.closers, sp.close)
+		return sp, nil
+	}
 	p, err := analysis.NewPrometheusProvider(cfg.PrometheusURL, auth, q, [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ})
 	if err != nil {
 		return nil, err
