@@ -44,6 +44,7 @@ var (
 
 // The canary's judges: what deploy and promote (which runs the last stage) both take.
 var canaryJudgeFlags = []flagSpec{
+	{name: "max-interval", input: config.InMaxInterval, arg: "DURATION", help: "Canary: how long an inconclusive stage (too few requests) may hold on before it fails as no data (default: twice the interval)."},
 	{name: "interval", input: config.InInterval, arg: "DURATION", help: "Canary: how long each stage holds while it is judged.", def: human(config.DefaultInterval)},
 	{name: "prometheus-url", input: config.InPrometheus, arg: "URL", help: "Canary: the Prometheus the error rate and latency are read from (without it: pod health only)."},
 	{name: "prometheus-service", input: config.InPromService, arg: "NS/SVC:PORT", help: "Canary: a Prometheus inside the cluster, reached through the API server (instead of --prometheus-url)."},
@@ -83,7 +84,7 @@ var commands = map[string]command{
 			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},
 			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
 			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
-			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8], canaryJudgeFlags[9],
+			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8], canaryJudgeFlags[9], canaryJudgeFlags[10],
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",

@@ -95,6 +95,9 @@ func (c Config) validateCanary() []error {
 	if c.Interval <= 0 {
 		bad("%s: must be positive, got %s", InInterval, c.Interval)
 	}
+	if c.MaxInterval != 0 && c.MaxInterval < c.Interval {
+		bad("%s: must be at least %s (%s), got %s", InMaxInterval, InInterval, c.Interval, c.MaxInterval)
+	}
 	if !(c.ErrorThreshold >= 0 && c.ErrorThreshold <= 100) { // NaN too
 		bad("%s: must be a percentage from 0 to 100, got %g", InErrorThresh, c.ErrorThreshold)
 	}

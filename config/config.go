@@ -120,6 +120,9 @@ type Config struct {
 	// ErrorRateQuery and LatencyQuery override the default PromQL (templates with
 	// placeholders, see analysis.Placeholders).
 	ErrorRateQuery, LatencyQuery string
+	// MaxInterval is how long a stage may hold, beyond Interval, while too few requests came to
+	// decide (0: 2 × Interval); then too few is no data, which fails.
+	MaxInterval time.Duration
 	// MinRequests is how many requests a stage's window needs before its error rate is
 	// judged; fewer is no data.
 	MinRequests int
@@ -211,6 +214,7 @@ const (
 	InErrorQuery  = "error_rate_query"
 	InLatencyQ    = "latency_query"
 	InMinRequests = "min_requests"
+	InMaxInterval = "max_interval"
 )
 
 // Inputs lists every input name Shepherd reads.
@@ -220,7 +224,7 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
-	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService}
+	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService, InMaxInterval}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -252,7 +256,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InPreviewURL, &c.PreviewURL)
 	c.SmokePaths = lines(get(InSmokePaths))
 	for name, dst := range map[string]*time.Duration{InTimeout: &c.Timeout, InVerify: &c.VerifyDuration, InLockTimeout: &c.LockTimeout,
-		InGrace: &c.GracePeriod, InSmokeTime: &c.SmokeTimeout, InInterval: &c.Interval} {
+		InGrace: &c.GracePeriod, InSmokeTime: &c.SmokeTimeout, InInterval: &c.Interval, InMaxInterval: &c.MaxInterval} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -459,4 +463,13 @@ func join[T ~string](list []T) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
+}
+
+// StageLimit is how long a canary stage may hold while too few requests came to decide:
+// MaxInterval, or twice Interval.
+func (c Config) StageLimit() time.Duration {
+	if c.MaxInterval > 0 {
+		return c.MaxInterval
+	}
+	return 2 * c.Interval
 }

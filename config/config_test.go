@@ -235,6 +235,14 @@ func TestFromInputs(t *testing.T) {
 			badInput: config.InPromHeaders, wantMsg: "Name: value"},
 		{name: "prometheus token and user:password@", in: map[string]string{config.InPrometheus: "https://u:p@p", config.InPromToken: "t"},
 			badInput: config.InPromToken, wantMsg: "not both"},
+		{name: "max_interval below interval", in: map[string]string{config.InStrategy: "canary", config.InInterval: "5m", config.InMaxInterval: "1m"},
+			badInput: config.InMaxInterval, wantMsg: "at least interval"},
+		{name: "max_interval defaults to twice interval", in: map[string]string{config.InStrategy: "canary", config.InInterval: "90s"},
+			check: func(t *testing.T, c config.Config) {
+				if c.StageLimit() != 3*time.Minute {
+					t.Errorf("StageLimit = %s, want 3m", c.StageLimit())
+				}
+			}},
 		{name: "registry user without password", in: map[string]string{config.InRegistryUser: "ci"}, badInput: config.InRegistryUser, wantMsg: "both or neither"},
 		{name: "ghcr.io takes the job's token", in: map[string]string{config.InChart: "oci://ghcr.io/acme/charts/web", config.InGitHubToken: "ghs_abc"},
 			check: func(t *testing.T, c config.Config) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/diagnose"
@@ -71,7 +72,43 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 		st.Verdict = "pass"
 		return nil, nil
 	}
-	return c.observe(ctx, judge, i, start, true), nil
+	return c.decide(ctx, judge, i, start, tick)
+}
+
+// decide judges the stage's whole window at its end. Too few requests to decide is
+// inconclusive, not a pass and not yet a failure: the stage holds on, judged as it goes, until
+// enough came or the stage limit (max_interval) is reached — then too few is no data.
+func (c *canaryCluster) decide(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, tick clock.Ticker) (*diagnose.Signal, error) {
+	r, t := c.r, c.tr
+	sig := c.observe(ctx, judge, i, start, true)
+	limit := r.cfg.StageLimit()
+	if sig == nil || sig.Reason != "NoData" || r.d.Clock.Since(start) >= limit {
+		return sig, nil
+	}
+	st := &t.report.Stages[i]
+	st.Verdict, st.Metric, st.Value, st.Limit = "", "", "", ""
+	r.waitEvent(ctx, "stage", limit-r.d.Clock.Since(start), "stage %d/%d: inconclusive after %s (%s): holding on, up to %s (max_interval)",
+		i+1, len(t.stages), r.d.Clock.Since(start).Round(time.Second), sig.Message, limit)
+	for r.d.Clock.Since(start) < limit {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C():
+		}
+		if sig := c.observe(ctx, judge, i, start, false); sig != nil {
+			return sig, nil
+		}
+		if judge.End().Verdict != analysis.NoData {
+			break
+		}
+	}
+	if sig := c.observe(ctx, judge, i, start, true); sig != nil {
+		if sig.Reason == "NoData" {
+			sig.Message += fmt.Sprintf(" (held %s, the stage's limit: max_interval %s)", r.d.Clock.Since(start).Round(time.Second), limit)
+		}
+		return sig, nil
+	}
+	return nil, nil
 }
 
 // observe reads both tracks' metrics over the stage so far and judges the canary's; final
