@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -358,6 +359,17 @@ func httpGet(ctx context.Context, url string) (string, error) {
 }
 
 func freePort() (int, error) {
+	// Below the kernel's ephemeral range (32768–60999 by default): a port handed to a process
+	// that binds it a moment later must not be taken meanwhile as the local port of one of the
+	// many connections the tests open (seen: a pod's process failing with "address already in
+	// use"), nor by a listener on port 0.
+	for i := 0; i < 50; i++ {
+		port := 20000 + mathrand.IntN(12000)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -193,6 +193,9 @@ func TestActionQuotaRollsBack(t *testing.T) {
 		return err == nil && len(q.Status.Hard) > 0, "", nil
 	})
 	r := runAction(t, deployInputs(c, ns, "1.1.0"))
+	if r.Outputs["status"] != "rolled-back" {
+		t.Logf("the run's log:\n%s", r.Stdout)
+	}
 	want(t, "status", r.Outputs["status"], "rolled-back")
 	want(t, "failure_reason", r.Outputs["failure_reason"], "capacity")
 	want(t, "rollback_revision", r.Outputs["rollback_revision"], "1")
