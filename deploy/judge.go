@@ -75,6 +75,41 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 	return c.decide(ctx, judge, i, start, tick)
 }
 
+// holdOn holds an inconclusive stage until enough requests came or the limit, judging its
+// metrics as it goes and watching its pods as the stage itself did (none may restart or go
+// unready): a signal when either fails.
+func (c *canaryCluster) holdOn(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, limit time.Duration, tick clock.Ticker) (*diagnose.Signal, error) {
+	r, t := c.r, c.tr
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pods := make(chan *diagnose.Signal, 1)
+	go func() {
+		sig, _ := c.steadyPods(pctx, t.canaryNames(), limit-r.d.Clock.Since(start))
+		pods <- sig
+	}()
+	for r.d.Clock.Since(start) < limit {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case sig := <-pods:
+			if sig != nil {
+				t.report.Stages[i].Verdict, t.report.Stages[i].Metric = "fail", "pods"
+				return sig, nil
+			}
+			pods = nil // held steady to the limit
+			continue
+		case <-tick.C():
+		}
+		if sig := c.observe(ctx, judge, i, start, false); sig != nil {
+			return sig, nil
+		}
+		if judge.End().Verdict != analysis.NoData {
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
 // decide judges the stage's whole window at its end. Too few requests to decide is
 // inconclusive, not a pass and not yet a failure: the stage holds on, judged as it goes, until
 // enough came or the stage limit (max_interval) is reached — then too few is no data.
@@ -89,18 +124,8 @@ func (c *canaryCluster) decide(ctx context.Context, judge *analysis.StageJudge, 
 	st.Verdict, st.Metric, st.Value, st.Limit = "", "", "", ""
 	r.waitEvent(ctx, "stage", limit-r.d.Clock.Since(start), "stage %d/%d: inconclusive after %s (%s): holding on, up to %s (max_interval)",
 		i+1, len(t.stages), r.d.Clock.Since(start).Round(time.Second), sig.Message, limit)
-	for r.d.Clock.Since(start) < limit {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C():
-		}
-		if sig := c.observe(ctx, judge, i, start, false); sig != nil {
-			return sig, nil
-		}
-		if judge.End().Verdict != analysis.NoData {
-			break
-		}
+	if sig, err := c.holdOn(ctx, judge, i, start, limit, tick); sig != nil || err != nil {
+		return sig, err
 	}
 	if sig := c.observe(ctx, judge, i, start, true); sig != nil {
 		if sig.Reason == "NoData" {
