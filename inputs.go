@@ -57,17 +57,10 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
 	}
 	if len(cfg.Kubeconfig) == 0 && token == nil {
-		// A self-hosted runner inside the cluster (e.g. actions-runner-controller's
-		// kubernetes mode runs container steps as pods): the pod's own service account.
-		kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
-		if err != nil {
+		if cfg.Kubeconfig, err = podKubeconfig(a, getenv); err != nil {
 			gh.Start(ctx, cfg, nil)
-			o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-				Message: "invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret), unless the runner runs in the cluster: " + err.Error()}
-			return finish(o)
+			return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
 		}
-		cfg.Kubeconfig = kc
-		a.Infof("kubeconfig not given: using the service account of the pod this step runs in")
 	}
 	for _, s := range cfg.SetSecrets() { // values set for secret-looking keys, too
 		a.AddMask(s)
@@ -177,6 +170,18 @@ func unjoin(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// podKubeconfig is the kubeconfig of a self-hosted runner inside the cluster (e.g.
+// actions-runner-controller's kubernetes mode runs container steps as pods): the pod's own
+// service account.
+func podKubeconfig(a *githubactions.Action, getenv func(string) string) ([]byte, error) {
+	kc, err := kube.InClusterKubeconfig(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"))
+	if err != nil {
+		return nil, fmt.Errorf("invalid input: kubeconfig: required (the content of a kubeconfig file, from a secret), unless the runner runs in the cluster: %v", err)
+	}
+	a.Infof("kubeconfig not given: using the service account of the pod this step runs in")
+	return kc, nil
 }
 
 // owner names this run in the release's lock: the workflow run, and the job.

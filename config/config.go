@@ -275,6 +275,16 @@ func FromInputs(get func(name string) string) (Config, error) {
 	errs = append(errs, c.prometheusInputs(get)...)
 	errs = append(errs, c.promServiceInput(get)...)
 	errs = append(errs, c.keylessInputs(get)...)
+	errs = append(errs, c.numberInputs(get)...)
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// numberInputs reads the whole-number and boolean inputs.
+func (c *Config) numberInputs(get func(string) string) []error {
+	var errs []error
 	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
@@ -295,10 +305,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 			}
 		}
 	}
-	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 // ParseDuration accepts a Go duration ("90s", "5m") or a whole number of seconds ("300").

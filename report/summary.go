@@ -55,18 +55,7 @@ func MarkdownWith(o outcome.Outcome, l Links) string {
 		b.WriteString(o.Diagnosis.Markdown())
 		b.WriteString("\n")
 	}
-	var links []string
-	if l.Run != "" {
-		links = append(links, "[the workflow run]("+l.Run+")")
-	}
-	if l.EnvironmentURL != "" {
-		links = append(links, "["+orDash(l.Environment)+"]("+l.EnvironmentURL+")")
-	} else if l.Environment != "" {
-		links = append(links, "environment `"+l.Environment+"`")
-	}
-	if len(links) > 0 {
-		fmt.Fprintf(&b, "**Links:** %s\n\n", strings.Join(links, " · "))
-	}
+	writeLinks(&b, l)
 	summaryTable(&b, o)
 	fmt.Fprintf(&b, "| Duration | %s |\n\n", o.Duration.Round(100*time.Millisecond))
 	if len(o.Timeline) > 0 {
@@ -236,5 +225,21 @@ func summaryTable(b *strings.Builder, o outcome.Outcome) {
 		if !inRows[f.Name] && !(chartRow && (f.Name == "chart_version" || f.Name == "chart_digest")) {
 			fmt.Fprintf(b, "| %s | %s |\n", f.Label, factText(f))
 		}
+	}
+}
+
+// writeLinks writes where the summary points: the workflow run, the environment.
+func writeLinks(b *strings.Builder, l Links) {
+	var links []string
+	if l.Run != "" {
+		links = append(links, "[the workflow run]("+l.Run+")")
+	}
+	if l.EnvironmentURL != "" {
+		links = append(links, "["+orDash(l.Environment)+"]("+l.EnvironmentURL+")")
+	} else if l.Environment != "" {
+		links = append(links, "environment `"+l.Environment+"`")
+	}
+	if len(links) > 0 {
+		fmt.Fprintf(b, "**Links:** %s\n\n", strings.Join(links, " · "))
 	}
 }

@@ -112,3 +112,15 @@ func RunCmd(t testing.TB, cmd *exec.Cmd, inputs map[string]string, env ...string
 	}
 	return r
 }
+
+// Unmasked is a step's log without its ::add-mask:: commands (which name the secrets the
+// runner hides), for checking that no secret shows anywhere else.
+func Unmasked(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

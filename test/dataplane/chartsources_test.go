@@ -100,7 +100,7 @@ func TestChartSources(t *testing.T) {
 			wantOut(t, r, "chart_version", "1.4.1")
 			wantOut(t, r, "chart_digest", s.ociDigest["1.4.1"])
 			contains(t, "the summary", r.Summary, s.ociDigest["1.4.1"])
-			if strings.Contains(unmasked(r.Stdout)+r.Summary, s.reg.Password) {
+			if strings.Contains(actionrun.Unmasked(r.Stdout)+r.Summary, s.reg.Password) {
 				t.Errorf("the registry password shows in the log or summary")
 			}
 			sampler := c.SampleEndpoints(ns, "web")
@@ -154,7 +154,7 @@ func refusals(t *testing.T, c *testcluster.Cluster, ns string, s *chartServers, 
 			contains(t, tc.name+": the error", r.Stdout, w)
 		}
 		contains(t, tc.name+": the error", r.Stdout, "nothing was changed")
-		if strings.Contains(unmasked(r.Stdout)+r.Summary, "not-the-password-42") {
+		if strings.Contains(actionrun.Unmasked(r.Stdout)+r.Summary, "not-the-password-42") {
 			t.Errorf("%s: the password shows in the log or summary", tc.name)
 		}
 	}
@@ -223,17 +223,6 @@ func history(t *testing.T, c *testcluster.Cluster, ns string, s *chartServers) {
 		contains(t, "the history", all, want)
 	}
 	contains(t, "the history's summary", r.Summary, "from `oci://"+s.reg.Host)
-}
-
-// unmasked is a log without the ::add-mask:: commands (which name the secrets to hide).
-func unmasked(log string) string {
-	var out []string
-	for _, l := range strings.Split(log, "\n") {
-		if !strings.HasPrefix(l, "::add-mask::") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // A chart with dependencies, from the registry, through the canary's gate: Helm keeps a

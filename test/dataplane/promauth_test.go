@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 )
 
 // A canary judged on a Prometheus behind a gateway that wants a bearer token and a tenant
@@ -51,7 +53,7 @@ func TestCanaryPrometheusBehindAGateway(t *testing.T) {
 		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
 	contains(t, "the log", r.Stdout, "judging pod health, error rate")
-	if strings.Contains(unmasked(r.Stdout)+r.Summary, "glc_s3cr3t-token") {
+	if strings.Contains(actionrun.Unmasked(r.Stdout)+r.Summary, "glc_s3cr3t-token") {
 		t.Errorf("the token shows in the log or summary")
 	}
 	before := workloadState(t, c, ns)

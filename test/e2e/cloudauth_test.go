@@ -12,8 +12,8 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
+	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
 
@@ -50,14 +50,7 @@ current-context: cloud
 // bindUser binds examples/rbac.yaml's Role in ns to user.
 func bindUser(t *testing.T, c *testcluster.Cluster, ns, user string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "rbac.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role rbacv1.Role
-	if err := yaml.Unmarshal(raw, &role); err != nil {
-		t.Fatal(err)
-	}
+	role := exampleRole(t)
 	role.Namespace = ns
 	ctx := context.Background()
 	if _, err := c.Client.RbacV1().Roles(ns).Create(ctx, &role, metav1.CreateOptions{}); err != nil {
@@ -90,7 +83,7 @@ func TestEKSExecPluginInProcess(t *testing.T) {
 	if !strings.Contains(r.Stdout, want) {
 		t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
 	}
-	if strings.Contains(unmasked(r.Stdout), ci.SecretAccessKey) || strings.Contains(unmasked(r.Stdout), "k8s-aws-v1.") {
+	if strings.Contains(actionrun.Unmasked(r.Stdout), ci.SecretAccessKey) || strings.Contains(actionrun.Unmasked(r.Stdout), "k8s-aws-v1.") {
 		t.Errorf("a credential shows in the log:\n%s", r.Stdout)
 	}
 
@@ -104,7 +97,7 @@ func TestEKSExecPluginInProcess(t *testing.T) {
 			t.Errorf("the refusal does not say %q:\n%s", w, r.Stdout)
 		}
 	}
-	if r.Exit == 0 || strings.Contains(unmasked(r.Stdout), "not-the-secret-0000") {
+	if r.Exit == 0 || strings.Contains(actionrun.Unmasked(r.Stdout), "not-the-secret-0000") {
 		t.Errorf("exit %d, or the secret shows:\n%s", r.Exit, r.Stdout)
 	}
 	if after := releaseSecrets(t, c, ns); after != before {
@@ -133,17 +126,6 @@ func TestUnknownExecPlugin(t *testing.T) {
 	if r.Exit == 0 || releaseSecrets(t, c, ns) != "" {
 		t.Errorf("exit %d, or it wrote", r.Exit)
 	}
-}
-
-// unmasked is a log without its ::add-mask:: lines (which name the secrets to hide).
-func unmasked(log string) string {
-	var out []string
-	for _, l := range strings.Split(log, "\n") {
-		if !strings.HasPrefix(l, "::add-mask::") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // GKE's plugin (gke-gcloud-auth-plugin) is made in process from the external-account file
@@ -195,7 +177,7 @@ func TestGKEExecPluginInProcess(t *testing.T) {
 	if !strings.Contains(r.Stdout, want) {
 		t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
 	}
-	if strings.Contains(unmasked(r.Stdout), "ya29.") {
+	if strings.Contains(actionrun.Unmasked(r.Stdout), "ya29.") {
 		t.Errorf("a Google token shows in the log:\n%s", r.Stdout)
 	}
 
@@ -250,7 +232,7 @@ func TestAKSExecPluginInProcess(t *testing.T) {
 			if want := fmt.Sprintf(`as user %q (Azure client %s in tenant %s`, tc.client, tc.client, tenant); !strings.Contains(r.Stdout, want) {
 				t.Errorf("the log does not say %q:\n%s", want, r.Stdout)
 			}
-			if l := unmasked(r.Stdout); strings.Contains(l, "aad-") || strings.Contains(l, "sp-secret-98765") {
+			if l := actionrun.Unmasked(r.Stdout); strings.Contains(l, "aad-") || strings.Contains(l, "sp-secret-98765") {
 				t.Errorf("a credential shows in the log:\n%s", r.Stdout)
 			}
 		})

@@ -6,15 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
@@ -30,26 +26,7 @@ const keylessRepo = "acme/web"
 // becomes.
 func bindEnvironment(t *testing.T, c *testcluster.Cluster, ns, env string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "rbac.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role rbacv1.Role
-	if err := yaml.Unmarshal(raw, &role); err != nil {
-		t.Fatal(err)
-	}
-	role.Namespace = ns
-	ctx := context.Background()
-	if _, err := c.Client.RbacV1().Roles(ns).Create(ctx, &role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	user := c.OIDC.UsernamePrefix + testcluster.Grant{Repository: keylessRepo, Environment: env}.Subject()
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "shepherd-" + env, Namespace: ns},
-		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name}}
-	if _, err := c.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	bindUser(t, c, ns, c.OIDC.UsernamePrefix+testcluster.Grant{Repository: keylessRepo, Environment: env}.Subject())
 }
 
 func keylessInputs(c *testcluster.Cluster, ns, tag string, extra ...string) map[string]string {

@@ -169,9 +169,8 @@ func TestAPIServerRestartDuringWatch(t *testing.T) {
 	serving(t, c, ns, "1.0.0")
 }
 
-// rbacKubeconfig binds a fresh ServiceAccount to the Role of examples/rbac.yaml (optionally
-// without one resource) and returns a token kubeconfig for it.
-func rbacKubeconfig(t *testing.T, c *testcluster.Cluster, ns, dropResource string) []byte {
+// exampleRole is examples/rbac.yaml's Role: the least privilege Shepherd documents.
+func exampleRole(t *testing.T) rbacv1.Role {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "rbac.yaml"))
 	if err != nil {
@@ -181,6 +180,14 @@ func rbacKubeconfig(t *testing.T, c *testcluster.Cluster, ns, dropResource strin
 	if err := yaml.Unmarshal(raw, &role); err != nil {
 		t.Fatal(err)
 	}
+	return role
+}
+
+// rbacKubeconfig binds a fresh ServiceAccount to the Role of examples/rbac.yaml (optionally
+// without one resource) and returns a token kubeconfig for it.
+func rbacKubeconfig(t *testing.T, c *testcluster.Cluster, ns, dropResource string) []byte {
+	t.Helper()
+	role := exampleRole(t)
 	var rules []rbacv1.PolicyRule
 	for _, r := range role.Rules {
 		if len(r.Resources) == 1 && r.Resources[0] == dropResource {
