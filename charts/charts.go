@@ -186,7 +186,7 @@ func newest(versions []string, n int) string {
 	return strings.Join(versions, ", ")
 }
 
-// errNoCredential is returned when the work dir cannot be made.
+// errNoWorkDir is returned when the work directory cannot be made.
 var errNoWorkDir = errors.New("charts: no work directory")
 
 // work is one resolution's scratch space and clients.
