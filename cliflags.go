@@ -55,6 +55,9 @@ var canaryJudgeFlags = []flagSpec{
 	{name: "min-requests", input: config.InMinRequests, arg: "N", help: "Canary: fewer requests in a stage's window is no data, which fails the stage.", def: fmt.Sprint(config.DefaultMinRequests)},
 	{name: "error-rate-query", input: config.InErrorQuery, arg: "PROMQL", help: "Canary: a template of the error ratio (0–1) replacing the default; placeholders {{ namespace }}, {{ release }}, {{ pods }}, {{ window }}, {{ track }}."},
 	{name: "latency-query", input: config.InLatencyQ, arg: "PROMQL", help: "Canary: a template of the p99 latency in seconds replacing the default; same placeholders."},
+	{name: "alpha", input: config.InAlpha, arg: "FRACTION", help: "Canary: the chance a stage aborts a canary that is not worse, over all its looks together.", def: fmt.Sprint(config.DefaultAlpha)},
+	{name: "baseline", input: config.InBaseline, arg: "stable|none", help: "Canary: judge against the stable track over the same window too (stable), or the thresholds alone (none).", def: config.DefaultBaseline},
+	{name: "max-error-ratio", input: config.InMaxErrorRatio, arg: "RATIO", help: "Canary: how many times the stable track's error rate (or share of slow requests) the canary may show.", def: fmt.Sprint(config.DefaultMaxErrorRatio)},
 }
 
 var commands = map[string]command{
@@ -85,6 +88,7 @@ var commands = map[string]command{
 			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
 			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
 			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8], canaryJudgeFlags[9], canaryJudgeFlags[10],
+			canaryJudgeFlags[11], canaryJudgeFlags[12], canaryJudgeFlags[13],
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",

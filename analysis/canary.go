@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
+	"strconv"
 )
 
 // QueryVars are the placeholders a canary query template may use: the namespace, the release,
@@ -17,6 +17,7 @@ var QueryVars = []string{"namespace", "release", "pods", "window", "track"}
 const (
 	RequestsQuery = `sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}]))`
 	ErrorsQuery   = `sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ pods }}",code=~"5.."}[{{ window }}]))`
+	BucketsQuery  = `sum by (le) (increase(http_request_duration_seconds_bucket{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}]))`
 	LatencyQuery  = `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}])))`
 )
 
@@ -25,7 +26,16 @@ type Querier interface {
 	Query(ctx context.Context, promQL string) (Sample, error)
 }
 
-var _ Querier = (*Prometheus)(nil)
+// VectorQuerier also evaluates a query to its series (Prometheus does); the latency
+// histograms are read through it.
+type VectorQuerier interface {
+	QueryVector(ctx context.Context, promQL string) ([]Series, error)
+}
+
+var (
+	_ Querier       = (*Prometheus)(nil)
+	_ VectorQuerier = (*Prometheus)(nil)
+)
 
 // Queries are a canary's metric queries, as templates.
 type Queries struct {
@@ -37,6 +47,9 @@ type Queries struct {
 	Latency string
 	// WithLatency: read the latency at all (a threshold is set).
 	WithLatency bool
+	// WithBuckets: read the latency histogram's buckets (BucketsQuery), to compare the tracks'
+	// distributions.
+	WithBuckets bool
 }
 
 // Observation is what one round of queries saw of one track over its window.
@@ -48,6 +61,9 @@ type Observation struct {
 	Ratio float64
 	// P99 is the p99 latency in seconds (NoData when not read or no data).
 	P99 Sample
+	// Buckets are the latency histogram's cumulative buckets over the window (nil when not
+	// read or no series).
+	Buckets []Bucket
 }
 
 // Observe runs the queries for one track; vars fill the templates' placeholders.
@@ -96,106 +112,34 @@ func (q Queries) Observe(ctx context.Context, p Querier, vars map[string]string)
 			return o, err
 		}
 	}
+	if vq, ok := p.(VectorQuerier); ok && q.WithBuckets && o.RequestsKnown {
+		if o.Buckets, err = buckets(ctx, vq, vars); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
 }
 
-// Limits are what a canary stage is judged against.
-type Limits struct {
-	ErrorRate   float64       // highest error ratio (0.05 for 5%)
-	Latency     time.Duration // highest p99 (0: not judged)
-	MinRequests float64       // fewer requests in the window is no data
-}
-
-// Judgement is a stage's verdict so far, and the metric that decided it.
-type Judgement struct {
-	Verdict Verdict
-	// Metric names what decided a Fail or NoData: "error rate" or "p99 latency".
-	Metric string
-	// Value and Limit are the measured figure and the threshold, as a person reads them.
-	Value, Limit string
-	Ratio        Ratio
-}
-
-// StageJudge judges one stage's observations as they come (Observe) and at its end (End). An
-// error rate significantly above the limit fails at once; a p99 above the limit fails once seen
-// in two observations in a row with enough requests (one slow scrape decides nothing); anything
-// else waits for the end, where too few requests, or no series, is NoData — never a pass.
-type StageJudge struct {
-	Limits Limits
-	slow   int
-	last   Observation
-}
-
-// Observe takes the latest observation (its window covers the stage so far) and returns Fail
-// when the evidence is already conclusive, Undecided otherwise.
-func (j *StageJudge) Observe(o Observation) Judgement {
-	j.last = o
-	r := j.ratio(o)
-	if r.Verdict == Fail {
-		return j.errorJudgement(r, Fail)
+// buckets reads the latency histogram's buckets over the window (nil: no series).
+func buckets(ctx context.Context, vq VectorQuerier, vars map[string]string) ([]Bucket, error) {
+	promQL, err := Render(BucketsQuery, vars)
+	if err != nil {
+		return nil, err
 	}
-	if j.Limits.Latency > 0 && !o.P99.NoData && j.enough(o) && o.P99.Value > j.Limits.Latency.Seconds() {
-		if j.slow++; j.slow >= 2 {
-			return j.latencyJudgement(o, r, Fail)
+	series, err := vq.QueryVector(ctx, promQL)
+	if err != nil {
+		return nil, err
+	}
+	var out []Bucket
+	for _, s := range series {
+		le, err := strconv.ParseFloat(s.Labels["le"], 64)
+		if err != nil || math.IsNaN(s.Value) {
+			continue
 		}
-	} else {
-		j.slow = 0
+		out = append(out, Bucket{Le: le, Count: s.Value})
 	}
-	return Judgement{Verdict: Undecided, Ratio: r}
-}
-
-// End is the stage's verdict from its last observation.
-func (j *StageJudge) End() Judgement {
-	o := j.last
-	r := j.ratio(o)
-	switch v := r.Final(j.Limits.ErrorRate); v {
-	case Fail, NoData:
-		return j.errorJudgement(r, v)
-	}
-	if j.Limits.Latency > 0 {
-		switch {
-		case o.P99.NoData:
-			return j.latencyJudgement(o, r, NoData)
-		case o.P99.Value > j.Limits.Latency.Seconds():
-			return j.latencyJudgement(o, r, Fail)
-		}
-	}
-	return Judgement{Verdict: Pass, Ratio: r}
-}
-
-func (j *StageJudge) enough(o Observation) bool {
-	return (!o.RequestsKnown && j.Limits.MinRequests == 0) || (o.RequestsKnown && o.Requests >= j.Limits.MinRequests && o.Requests > 0)
-}
-
-// ratio is the observation's error ratio judged against the limit, with its confidence when
-// the request count is known.
-func (j *StageJudge) ratio(o Observation) Ratio {
-	if o.Ratio != o.Ratio { // NaN: no series
-		return Ratio{Requests: o.Requests, Verdict: NoData}
-	}
-	if !o.RequestsKnown { // a user's ratio without a count: the point estimate, at the end
-		if j.Limits.MinRequests > 0 {
-			return Ratio{Verdict: NoData}
-		}
-		return Ratio{Estimate: o.Ratio, Low: o.Ratio, High: o.Ratio, Errors: o.Errors, Verdict: Undecided}
-	}
-	return JudgeRatio(o.Errors, o.Requests, j.Limits.ErrorRate, j.Limits.MinRequests)
-}
-
-func (j *StageJudge) errorJudgement(r Ratio, v Verdict) Judgement {
-	value := fmt.Sprintf("%.2f%% (%.0f of %.0f requests)", 100*r.Estimate, r.Errors, r.Requests)
-	if v == NoData {
-		value = fmt.Sprintf("no data (%.0f requests, %.0f needed)", r.Requests, j.Limits.MinRequests)
-	}
-	return Judgement{Verdict: v, Metric: "error rate", Value: value, Limit: fmt.Sprintf("%g%%", 100*j.Limits.ErrorRate), Ratio: r}
-}
-
-func (j *StageJudge) latencyJudgement(o Observation, r Ratio, v Verdict) Judgement {
-	value := "no data"
-	if !o.P99.NoData {
-		value = FormatSeconds(o.P99.Value)
-	}
-	return Judgement{Verdict: v, Metric: "p99 latency", Value: value, Limit: FormatSeconds(j.Limits.Latency.Seconds()), Ratio: r}
+	SortBuckets(out)
+	return out, nil
 }
 
 // FormatSeconds writes a latency in seconds as milliseconds (or seconds from 10 s).

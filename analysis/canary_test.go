@@ -6,61 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestStageJudge(t *testing.T) {
-	lim := Limits{ErrorRate: 0.05, Latency: 100 * time.Millisecond, MinRequests: 20}
-	noLat := Limits{ErrorRate: 0.05, MinRequests: 20}
-	ok := func(e, n float64) Observation {
-		return Observation{Errors: e, Requests: n, RequestsKnown: true, Ratio: e / n, P99: Sample{Value: 0.02}}
-	}
-	slow := func(n float64, p99 float64) Observation {
-		return Observation{Requests: n, RequestsKnown: true, P99: Sample{Value: p99}}
-	}
-	for _, tc := range []struct {
-		name     string
-		limits   Limits
-		obs      []Observation
-		observed Verdict // the last Observe's verdict
-		end      Verdict // End's ("" when the stage stops early)
-		metric   string
-	}{
-		{"healthy", lim, []Observation{ok(0, 50), ok(0, 100)}, Undecided, Pass, ""},
-		{"erroring: significant at once", lim, []Observation{ok(50, 100)}, Fail, "", "error rate"},
-		{"a few errors in a few requests abort nothing", lim, []Observation{ok(3, 8)}, Undecided, NoData, "error rate"},
-		{"just above the limit: decided at the end", lim, []Observation{ok(6, 100)}, Undecided, Fail, "error rate"},
-		{"no series is no data", noLat, []Observation{{Ratio: math.NaN(), P99: Sample{NoData: true}}}, Undecided, NoData, "error rate"},
-		{"slow twice in a row", lim, []Observation{slow(50, 0.3), slow(60, 0.3)}, Fail, "", "p99 latency"},
-		{"slow once is not enough", lim, []Observation{slow(50, 0.3), slow(60, 0.05), slow(70, 0.3)}, Undecided, Fail, "p99 latency"},
-		{"latency without data", lim, []Observation{{Requests: 50, RequestsKnown: true, P99: Sample{NoData: true}}}, Undecided, NoData, "p99 latency"},
-		{"latency not judged", noLat, []Observation{slow(50, 9)}, Undecided, Pass, ""},
-		{"user ratio without counts and min_requests 0", Limits{ErrorRate: 0.05}, []Observation{{Ratio: 0.01, P99: Sample{NoData: true}}}, Undecided, Pass, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			j := &StageJudge{Limits: tc.limits}
-			var got Judgement
-			for _, o := range tc.obs {
-				got = j.Observe(o)
-			}
-			if got.Verdict != tc.observed {
-				t.Fatalf("Observe: %+v, want %s", got, tc.observed)
-			}
-			if tc.end != "" {
-				got = j.End()
-				if got.Verdict != tc.end {
-					t.Fatalf("End: %+v, want %s", got, tc.end)
-				}
-			}
-			if got.Metric != tc.metric {
-				t.Errorf("metric %q, want %q", got.Metric, tc.metric)
-			}
-			if got.Verdict == Fail && (got.Value == "" || got.Limit == "") {
-				t.Errorf("a failure without its figures: %+v", got)
-			}
-		})
-	}
-}
 
 type fakeProm map[string]Sample // query substring → answer
 

@@ -126,6 +126,8 @@ type Config struct {
 	// MinRequests is how many requests a stage's window needs before its error rate is
 	// judged; fewer is no data.
 	MinRequests int
+	// Judge is how a canary stage's evidence is weighed.
+	Judge Judge
 	// Notify is where the outcome is reported beyond the job (Deployments API, Slack).
 	Notify Notify
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
@@ -176,6 +178,7 @@ func Default() Config {
 		Interval:       DefaultInterval,
 		ErrorThreshold: DefaultErrorPercent,
 		MinRequests:    DefaultMinRequests,
+		Judge:          DefaultJudge(),
 	}
 }
 
@@ -224,7 +227,8 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
-	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService, InMaxInterval}
+	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService, InMaxInterval,
+	InAlpha, InBaseline, InMaxErrorRatio}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -270,6 +274,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InErrorQuery, &c.ErrorRateQuery)
 	str(InLatencyQ, &c.LatencyQuery)
 	errs = append(errs, c.canaryInputs(get)...)
+	errs = append(errs, c.judgeInputs(get)...)
 	errs = append(errs, c.notifyInputs(get)...)
 	c.sourceInputs(get)
 	errs = append(errs, c.prometheusInputs(get)...)
@@ -428,6 +433,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateCanary()...)
+	errs = append(errs, c.Judge.validate()...)
 	errs = append(errs, c.validateNotify()...)
 	return errors.Join(errs...)
 }

@@ -88,8 +88,9 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 	cfg := r.cfg
 	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
 		config: sortedNames(layout.CanaryConfig),
-		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests)},
-		tick:   min(5*time.Second, max(time.Second, cfg.Interval/10))}
+		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests),
+			Alpha: cfg.Judge.Alpha, Baseline: cfg.Judge.Baseline == config.BaselineStable, MaxRatio: cfg.Judge.MaxErrorRatio},
+		tick: min(5*time.Second, max(time.Second, cfg.Interval/10))}
 	for _, name := range t.names {
 		want := n[name]
 		if want == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
@@ -136,8 +137,9 @@ func (c *canaryCluster) decide(ctx context.Context, judge *analysis.StageJudge, 
 	return nil, nil
 }
 
-// observe reads both tracks' metrics over the stage so far and judges the canary's; final
-// judges the whole window. It returns the failure's signal, if any.
+// observe reads both tracks' metrics over the stage so far and judges the canary against its
+// limits and the stable track; final judges the whole window. It returns the failure's signal,
+// if any.
 func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, final bool) *diagnose.Signal {
 	r, t := c.r, c.tr
 	st := &t.report.Stages[i]
@@ -156,44 +158,83 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 			Message: fmt.Sprintf("the canary's metrics could not be read at %s: %v", where, err)}
 	}
 	stable, serr := t.metrics.Observe(ctx, track("stable", t.names))
-	var j analysis.Judgement
+	if serr != nil {
+		stable = analysis.Observation{Ratio: math.NaN(), P99: analysis.Sample{NoData: true}}
+	}
+	j := judge.Observe(canary, stable)
 	if final {
-		judge.Observe(canary)
 		j = judge.End()
-	} else {
-		j = judge.Observe(canary)
 	}
-	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, t.metrics.Latency())
-	st.ErrorRate = -1
-	if canary.Ratio == canary.Ratio {
-		st.ErrorRate = 100 * canary.Ratio
-	}
-	if serr == nil {
-		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, t.metrics.Latency())
-	}
+	c.record(st, j, canary, stable, serr == nil, r.d.Clock.Since(start))
 	switch {
 	case j.Verdict == analysis.Fail || (final && j.Verdict == analysis.NoData):
 		st.Verdict, st.Metric, st.Value, st.Limit = string(j.Verdict), j.Metric, j.Value, j.Limit
-		reason, msg := "ErrorRate", fmt.Sprintf("error rate %s is above the %s threshold at %s", j.Value, j.Limit, where)
-		switch {
-		case j.Verdict == analysis.NoData:
-			reason, msg = "NoData", fmt.Sprintf("%s: %s at %s, and no data is not a pass", j.Metric, j.Value, where)
-		case j.Metric == "p99 latency":
-			reason, msg = "Latency", fmt.Sprintf("p99 latency %s is above the %s threshold at %s", j.Value, j.Limit, where)
-		}
-		base := st.StableErrors
-		if j.Metric == "p99 latency" {
-			base = st.StableP99
-		}
-		msg += "; stable track: " + orDefault(base, "no data")
-		if !final {
-			msg += fmt.Sprintf(" (decided after %s of %s)", r.d.Clock.Since(start).Round(time.Second), r.cfg.Interval)
-		}
-		return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + t.canaryNames()[0], Reason: reason, Message: msg}
+		return c.failure(j, st, where, final, r.d.Clock.Since(start))
+	case final && j.Both:
+		st.Verdict, st.Metric = outcome.VerdictBoth, "error rate"
+		st.Value = fmt.Sprintf("canary %s, stable %s", describeErrors(canary), describeErrors(stable))
+		st.Limit = j.Limit
 	case final:
 		st.Verdict = "pass"
 	}
 	return nil
+}
+
+// record puts what the stage has seen so far into its report: both tracks' figures and the
+// tests' evidence.
+func (c *canaryCluster) record(st *StageReport, j analysis.Judgement, canary, stable analysis.Observation, stableRead bool, held time.Duration) {
+	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, c.tr.metrics.Latency())
+	st.ErrorRate = -1
+	if canary.Ratio == canary.Ratio {
+		st.ErrorRate = 100 * canary.Ratio
+	}
+	if stableRead {
+		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, c.tr.metrics.Latency())
+	}
+	if s, ok := j.Strongest(); ok {
+		st.Test, st.Evidence, st.Bound, st.Decided = s.Name, s.E, s.Bound, held
+	}
+}
+
+// failure is the signal of a failed (or no-data) stage, naming what decided it and the stable
+// track's figure beside it.
+func (c *canaryCluster) failure(j analysis.Judgement, st *StageReport, where string, final bool, held time.Duration) *diagnose.Signal {
+	reason := "ErrorRate"
+	switch {
+	case j.Verdict == analysis.NoData:
+		reason = "NoData"
+	case j.Metric == analysis.TestP99 || j.Metric == analysis.TestLatencyStable:
+		reason = "Latency"
+	}
+	msg := j.Sentence() + " at " + where
+	if j.Verdict == analysis.NoData {
+		msg += ", and no data is not a pass"
+	}
+	base := st.StableErrors
+	if j.Metric == analysis.TestP99 {
+		base = st.StableP99
+	}
+	if j.Metric != analysis.TestErrorsStable && j.Metric != analysis.TestLatencyStable {
+		msg += "; stable track: " + orDefault(base, "no data")
+	}
+	if s, ok := j.Strongest(); ok && j.Verdict == analysis.Fail && j.Metric != analysis.TestP99 {
+		msg += fmt.Sprintf(" (evidence %s against a bound of %s, alpha %g)", evidence(s.E), evidence(s.Bound), c.r.cfg.Judge.Alpha)
+	}
+	if !final {
+		msg += fmt.Sprintf(" (decided after %s of %s)", held.Round(time.Second), c.r.cfg.Interval)
+	}
+	return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + c.tr.canaryNames()[0], Reason: reason, Message: msg}
+}
+
+// evidence writes an e-value as a person reads it.
+func evidence(e float64) string {
+	switch {
+	case math.IsInf(e, 1) || e >= 1e6:
+		return "over 10⁶"
+	case e >= 100:
+		return fmt.Sprintf("%.0f", e)
+	}
+	return fmt.Sprintf("%.2g", e)
 }
 
 func describeErrors(o analysis.Observation) string {

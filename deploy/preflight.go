@@ -211,7 +211,8 @@ func (r *run) metricsProvider() (analysis.Provider, error) {
 	if !cfg.HasPrometheus() {
 		return nil, nil
 	}
-	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0}
+	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0,
+		WithBuckets: cfg.Judge.Baseline == config.BaselineStable}
 	auth := analysis.Auth{Token: cfg.PrometheusAuth.Token, Headers: cfg.PrometheusAuth.Headers}
 	if svc := cfg.PrometheusService; svc != nil {
 		sp := &servicePrometheus{r: r, svc: *svc, auth: auth, q: q}

@@ -166,4 +166,14 @@ type StageReport struct {
 	CanaryErrors, StableErrors, CanaryP99, StableP99 string
 	// ErrorRate is the canary's error rate in percent, for the chart (negative: no data).
 	ErrorRate float64
+	// Test is the anytime-valid test nearest to deciding at the stage's last look, Evidence
+	// its e-value and Bound the value at which it decides (1/alpha, shared by the tests run);
+	// Decided is how long into the stage that look was ("" and zeros without metrics).
+	Test            string
+	Evidence, Bound float64
+	Decided         time.Duration
 }
+
+// VerdictBoth is a stage's verdict when both tracks showed errors above the threshold and the
+// canary was no worse than the stable track: an outage beside the canary, which is not blamed.
+const VerdictBoth = "both tracks"

@@ -156,14 +156,14 @@ func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 			fmt.Fprintln(t.W, "  no metrics were analysed (no --prometheus-url): pod health only")
 		}
 		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  #	asked	live	canary+stable	held	canary errors	stable errors	verdict")
+		fmt.Fprintln(tw, "  #	asked	live	canary+stable	held	canary errors	stable errors	evidence	verdict")
 		for i, s := range c.Stages {
 			verdict := "not run"
 			if s.Ran {
 				verdict = strings.TrimSpace(s.Verdict + " " + s.Metric + " " + s.Value)
 			}
-			fmt.Fprintf(tw, "  %d\t%d%%\t%s\t%d+%d\t%s\t%s\t%s\t%s\n", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable,
-				secs(s.Held), orDash(s.CanaryErrors), orDash(s.StableErrors), verdict)
+			fmt.Fprintf(tw, "  %d\t%d%%\t%s\t%d+%d\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable,
+				secs(s.Held), orDash(s.CanaryErrors), orDash(s.StableErrors), evidenceCell(s), verdict)
 		}
 		_ = tw.Flush()
 	}
