@@ -170,26 +170,28 @@ func (j *StageJudge) tests(c, s Observation) Judgement {
 	abs := Test{TestThreshold, BernoulliE(c.Errors, c.Requests, j.Limits.ErrorRate), bound}
 	jd.Tests = append(jd.Tests, abs)
 	base := j.Limits.Baseline && s.RequestsKnown && s.Requests > 0 && s.Ratio == s.Ratio
-	if base {
-		rel := Test{TestErrorsStable, RatioE(c.Errors, s.Errors, c.Requests, s.Requests, ratio), bound}
-		e, le := SlowerE(c.Buckets, s.Buckets, ratio)
-		lat := Test{TestLatencyStable, e, bound}
-		jd.Tests = append(jd.Tests, rel, lat)
-		switch {
-		case rel.E >= bound:
-			return j.fail(jd, TestErrorsStable, fmt.Sprintf("%.2f%% (%.0f of %.0f requests) against the stable's %.2f%% (%.0f of %.0f)",
-				100*c.Ratio, c.Errors, c.Requests, 100*s.Ratio, s.Errors, s.Requests), fmt.Sprintf("%g× the stable's", ratio))
-		case lat.E >= bound:
-			return j.fail(jd, TestLatencyStable, fmt.Sprintf("%.1f%% of its requests slower than %s against the stable's %.1f%%",
-				100*SlowerShare(c.Buckets, le), FormatSeconds(le), 100*SlowerShare(s.Buckets, le)), fmt.Sprintf("%g× the stable's share", ratio))
-		}
-	}
 	if abs.E >= bound {
-		if base && s.Requests >= math.Max(1, j.Limits.MinRequests) && s.Ratio > j.Limits.ErrorRate {
-			jd.Both = true
-			return jd
+		if !base || s.Requests < math.Max(1, j.Limits.MinRequests) || s.Ratio <= j.Limits.ErrorRate {
+			return j.fail(jd, TestThreshold, fmt.Sprintf("%.2f%% (%.0f of %.0f requests)", 100*c.Ratio, c.Errors, c.Requests), pct(j.Limits.ErrorRate))
 		}
-		return j.fail(jd, TestThreshold, fmt.Sprintf("%.2f%% (%.0f of %.0f requests)", 100*c.Ratio, c.Errors, c.Requests), pct(j.Limits.ErrorRate))
+		jd.Both, jd.Limit = true, pct(j.Limits.ErrorRate) // the stable track shows it too: judged against the stable alone
+	}
+	if !base {
+		return jd
+	}
+	rel := Test{TestErrorsStable, RatioE(c.Errors, s.Errors, c.Requests, s.Requests, ratio), bound}
+	e, le := SlowerE(c.Buckets, s.Buckets, ratio)
+	lat := Test{TestLatencyStable, e, bound}
+	jd.Tests = append(jd.Tests, rel, lat)
+	switch {
+	case rel.E >= bound:
+		jd.Both = false
+		return j.fail(jd, TestErrorsStable, fmt.Sprintf("%.2f%% (%.0f of %.0f requests) against the stable's %.2f%% (%.0f of %.0f)",
+			100*c.Ratio, c.Errors, c.Requests, 100*s.Ratio, s.Errors, s.Requests), fmt.Sprintf("%g× the stable's", ratio))
+	case lat.E >= bound:
+		jd.Both = false
+		return j.fail(jd, TestLatencyStable, fmt.Sprintf("%.1f%% of its requests slower than %s against the stable's %.1f%%",
+			100*SlowerShare(c.Buckets, le), FormatSeconds(le), 100*SlowerShare(s.Buckets, le)), fmt.Sprintf("%g× the stable's share", ratio))
 	}
 	return jd
 }

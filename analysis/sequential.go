@@ -99,18 +99,19 @@ type Bucket struct {
 // SlowerE is the anytime-valid evidence that the canary is slower than the stable track: at
 // each finite bucket bound both tracks have, a request slower than the bound is an event, and
 // the canary's share of them is tested against ratio times the stable's (RatioE); the bounds'
-// e-values are averaged, which is an e-process again. It returns the evidence and the bound
-// that gave the most (NaN when the histograms share none); 1 when either track has no
-// requests.
-func SlowerE(canary, stable []Bucket, ratio float64) (e, worst float64) {
+// e-values are averaged, which is an e-process again. It returns the evidence and the bound a
+// person reads it at: of the bounds with evidence, the one where the canary's share of slower
+// requests most exceeds ratio times the stable's (the highest of equals) (NaN when the histograms share none); 1 when
+// either track has no requests.
+func SlowerE(canary, stable []Bucket, ratio float64) (e, at float64) {
 	nc, ns := total(canary), total(stable)
-	worst = math.NaN()
+	at = math.NaN()
 	if !(nc > 0) || !(ns > 0) {
-		return 1, worst
+		return 1, at
 	}
 	sc, ss := finite(canary), finite(stable)
 	var logs []float64
-	best := math.Inf(-1)
+	gap := math.Inf(-1)
 	for le, cc := range sc {
 		cs, ok := ss[le]
 		if !ok {
@@ -118,14 +119,14 @@ func SlowerE(canary, stable []Bucket, ratio float64) (e, worst float64) {
 		}
 		v := math.Log(RatioE(nc-cc, ns-cs, nc, ns, ratio))
 		logs = append(logs, v)
-		if v > best || (v == best && le < worst) {
-			best, worst = v, le
+		if g := (nc-cc)/nc - ratio*(ns-cs)/ns; v > 0 && (g > gap || (g == gap && le > at)) {
+			gap, at = g, le
 		}
 	}
 	if len(logs) == 0 {
 		return 1, math.NaN()
 	}
-	return math.Exp(logMeanExp(logs)), worst
+	return math.Exp(logMeanExp(logs)), at
 }
 
 // total is the +Inf bucket's count (0 when there is none).

@@ -78,8 +78,12 @@ type tracks struct {
 	tick    time.Duration
 	report  *CanaryReport
 	pods    map[string]string // the pods placeholder per track, once read
-	hpas    map[string]strategy.HPA
-	config  []string // the canary's copies of config, "Kind/name"
+	// baseline is the stable track's last observation with requests, and its stage: the
+	// baseline of a stage where the stable track serves nothing (the last, at 100%).
+	baseline      *analysis.Observation
+	baselineStage int
+	hpas          map[string]strategy.HPA
+	config        []string // the canary's copies of config, "Kind/name"
 }
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to

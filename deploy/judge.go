@@ -157,15 +157,12 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 		return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + t.canaryNames()[0], Reason: "PrometheusError",
 			Message: fmt.Sprintf("the canary's metrics could not be read at %s: %v", where, err)}
 	}
-	stable, serr := t.metrics.Observe(ctx, track("stable", t.names))
-	if serr != nil {
-		stable = analysis.Observation{Ratio: math.NaN(), P99: analysis.Sample{NoData: true}}
-	}
+	stable, label := c.stable(ctx, track("stable", t.names), i)
 	j := judge.Observe(canary, stable)
 	if final {
 		j = judge.End()
 	}
-	c.record(st, j, canary, stable, serr == nil, r.d.Clock.Since(start))
+	c.record(st, j, canary, stable, label, r.d.Clock.Since(start))
 	switch {
 	case j.Verdict == analysis.Fail || (final && j.Verdict == analysis.NoData):
 		st.Verdict, st.Metric, st.Value, st.Limit = string(j.Verdict), j.Metric, j.Value, j.Limit
@@ -180,16 +177,38 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 	return nil
 }
 
-// record puts what the stage has seen so far into its report: both tracks' figures and the
-// tests' evidence.
-func (c *canaryCluster) record(st *StageReport, j analysis.Judgement, canary, stable analysis.Observation, stableRead bool, held time.Duration) {
+// stable observes the stable track over the stage so far. Where it serves nothing (the last
+// stage, at 100%), the baseline is its last observation with requests, from an earlier stage;
+// label says which ("" this stage's; "-" none could be read).
+func (c *canaryCluster) stable(ctx context.Context, tr analysis.Track, i int) (analysis.Observation, string) {
+	t := c.tr
+	o, err := t.metrics.Observe(ctx, tr)
+	switch {
+	case err == nil && o.RequestsKnown && o.Requests > 0:
+		t.baseline, t.baselineStage = &o, i
+		return o, ""
+	case t.baseline != nil && t.baselineStage != i:
+		return *t.baseline, fmt.Sprintf("stage %d", t.baselineStage+1)
+	case err != nil:
+		return analysis.Observation{Ratio: math.NaN(), P99: analysis.Sample{NoData: true}}, "-"
+	}
+	return o, ""
+}
+
+// record puts what the stage has seen so far into its report: both tracks' figures (the
+// stable's from an earlier stage when label names one) and the tests' evidence.
+func (c *canaryCluster) record(st *StageReport, j analysis.Judgement, canary, stable analysis.Observation, label string, held time.Duration) {
 	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, c.tr.metrics.Latency())
 	st.ErrorRate = -1
 	if canary.Ratio == canary.Ratio {
 		st.ErrorRate = 100 * canary.Ratio
 	}
-	if stableRead {
+	switch label {
+	case "":
 		st.StableErrors, st.StableP99 = describeErrors(stable), describeP99(stable, c.tr.metrics.Latency())
+	case "-":
+	default:
+		st.StableErrors = describeErrors(stable) + " (" + label + ")"
 	}
 	if s, ok := j.Strongest(); ok {
 		st.Test, st.Evidence, st.Bound, st.Decided = s.Name, s.E, s.Bound, held
