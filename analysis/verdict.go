@@ -39,10 +39,11 @@ func (r Ratio) String() string {
 	return fmt.Sprintf("%.2f%% (%.0f/%.0f; %.2f–%.2f%%)", 100*r.Estimate, r.Errors, r.Requests, 100*r.Low, 100*r.High)
 }
 
-// JudgeRatio judges an error ratio against threshold (a fraction, 0.05 for 5%) as the counts
-// come in: fewer than minRequests requests is NoData; Fail once the whole confidence interval
-// is above the threshold, Pass once it is all at or below it, Undecided in between. A handful
-// of errors in a handful of requests decides nothing.
+// JudgeRatio judges an error ratio against threshold (a fraction, 0.05 for 5%) at one look — the
+// rule the canary's judge used before its anytime-valid tests (StageJudge), kept for comparison
+// (bench/judgesim): read again and again, its error rate exceeds Z's. Fewer than minRequests
+// requests is NoData; Fail once the whole confidence interval is above the threshold, Pass once
+// it is all at or below it, Undecided in between.
 func JudgeRatio(errors, requests, threshold, minRequests float64) Ratio {
 	r := Ratio{Errors: errors, Requests: requests}
 	if requests <= 0 || math.IsNaN(requests) || requests < minRequests {

@@ -376,6 +376,19 @@ func (c Config) Validate() error {
 	if !valuesKeyRE.MatchString(c.ImageTagKey) {
 		bad("%s: %q is not a values path (e.g. image.tag)", InImageTagKey, c.ImageTagKey)
 	}
+	errs = append(errs, c.validateCluster()...)
+	errs = append(errs, c.validateRollout()...)
+	errs = append(errs, c.validateBlueGreen()...)
+	errs = append(errs, c.validateCanary()...)
+	errs = append(errs, c.Judge.validate()...)
+	errs = append(errs, c.validateNotify()...)
+	return errors.Join(errs...)
+}
+
+// validateCluster checks the kubeconfig and its context.
+func (c Config) validateCluster() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if len(c.Kubeconfig) > 0 {
 		if kc, err := clientcmd.Load(c.Kubeconfig); err != nil || len(kc.Clusters) == 0 {
 			bad("%s: not a valid kubeconfig (expected the YAML content of a kubeconfig file, with clusters, users and contexts — not a path)", InKubeconfig)
@@ -388,6 +401,13 @@ func (c Config) Validate() error {
 			bad("%s: %q is not a context of the kubeconfig (it has: %s)", InContext, c.Context, strings.Join(names, ", "))
 		}
 	}
+	return errs
+}
+
+// validateRollout checks the deadlines, the rollback settings and the health URLs.
+func (c Config) validateRollout() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Timeout <= 0 {
 		bad("%s: must be positive, got %s", InTimeout, c.Timeout)
 	}
@@ -421,6 +441,13 @@ func (c Config) Validate() error {
 			bad("%s: %q is not an http(s) URL", name, v)
 		}
 	}
+	return errs
+}
+
+// validateBlueGreen checks the blue-green settings: grace period and smoke tests.
+func (c Config) validateBlueGreen() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.GracePeriod < 0 {
 		bad("%s: must not be negative, got %s", InGrace, c.GracePeriod)
 	}
@@ -432,10 +459,7 @@ func (c Config) Validate() error {
 			bad("%s: %q is not a path (one a line, each starting with /, e.g. /api/health)", InSmokePaths, p)
 		}
 	}
-	errs = append(errs, c.validateCanary()...)
-	errs = append(errs, c.Judge.validate()...)
-	errs = append(errs, c.validateNotify()...)
-	return errors.Join(errs...)
+	return errs
 }
 
 // validateSet checks one `set` line. Its errors never quote the line's value (it may be a

@@ -22,7 +22,6 @@ import (
 // goes to zero and its revision is marked failed with the reason.
 func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 	cfg := r.cfg
-	last := hist[len(hist)-1]
 	if r.colorsUndone != "" { // finishing the interrupted run's work was this rollback
 		r.out.Status, r.out.ActiveColor = RolledBack, r.colorsUndone
 		r.out.Message = fmt.Sprintf("%s: the interrupted run's release was taken back: %s", cfg.Release, r.out.Recovered)
@@ -39,33 +38,11 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 		}
 		return
 	}
-	l, err := strategy.ReadLayout(last.Manifest)
-	if err != nil {
-		r.fail(ctx, "rollback", "", "%v", err)
+	p, ok := r.planSwitchBack(ctx, hist)
+	if !ok {
 		return
 	}
-	active, err := r.liveColor(ctx, l)
-	if err != nil {
-		r.fail(ctx, "rollback", "", "%v (nothing was changed)", err)
-		return
-	}
-	target := strategy.Next(active)
-	toRev, fromRev := revisionOf(hist, target, true), revisionOf(hist, active, false)
-	switch {
-	case active == "":
-		r.fail(ctx, "rollback", "", "release %s takes no traffic yet: nothing to roll back (nothing was changed)", cfg.Release)
-		return
-	case len(l.Deployments[target]) == 0 || toRev == 0:
-		r.fail(ctx, "rollback", "", "release %s has no good version on %s to switch back to (live: %s); nothing was changed", cfg.Release, target, active)
-		return
-	}
-	r.out.RollbackRevision, r.out.ActiveColor = toRev, string(active)
-	c := &cluster{r: r, layout: l, rev: max(fromRev, last.Version), deploying: active}
-	if r.d.Confirm != nil && !r.d.Confirm(ctx, RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: fromRev, To: toRev, Verify: cfg.VerifyDuration,
-		FromColor: string(active), ToColor: string(target), FromImages: release.Images(manifestOf(hist, fromRev)), ToImages: release.Images(manifestOf(hist, toRev))}) {
-		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
-		return
-	}
+	active, target, toRev, fromRev, c := p.active, p.target, p.toRev, p.fromRev, p.c
 	r.event(ctx, "rollback", Info, "switching %s back from %s (revision %d) to %s (revision %d): %s", cfg.Release, active, fromRev, target, toRev, r.out.Reason)
 	if err := r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(active, target)); err != nil {
 		r.fail(ctx, "rollback", "", "%v; nothing was changed", err)
@@ -91,8 +68,51 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 		r.out.Status, r.out.ActiveColor = RolledBack, string(target)
 		r.out.Message = fmt.Sprintf("%s switched back from %s to %s (revision %d), verified: %s", cfg.Release, active, target, toRev, r.out.Reason)
 		r.event(ctx, "done", Info, "%s", r.out.Message)
-		r.recordSwitch(ctx, l.Deployments[target], target, toRev)
+		r.recordSwitch(ctx, c.layout.Deployments[target], target, toRev)
 	}
+}
+
+// switchBack is what a colour rollback will do: from the live colour and its revision to the
+// other colour and the good revision it holds.
+type switchBack struct {
+	active, target strategy.Color
+	toRev, fromRev int
+	c              *cluster
+}
+
+// planSwitchBack reads the live colour and what the other holds, and asks for confirmation;
+// false when there is nothing to switch back to or it was not confirmed (the run has failed,
+// nothing was changed).
+func (r *run) planSwitchBack(ctx context.Context, hist []*helmrelease.Release) (switchBack, bool) {
+	cfg, last := r.cfg, hist[len(hist)-1]
+	l, err := strategy.ReadLayout(last.Manifest)
+	if err != nil {
+		r.fail(ctx, "rollback", "", "%v", err)
+		return switchBack{}, false
+	}
+	active, err := r.liveColor(ctx, l)
+	if err != nil {
+		r.fail(ctx, "rollback", "", "%v (nothing was changed)", err)
+		return switchBack{}, false
+	}
+	target := strategy.Next(active)
+	toRev, fromRev := revisionOf(hist, target, true), revisionOf(hist, active, false)
+	switch {
+	case active == "":
+		r.fail(ctx, "rollback", "", "release %s takes no traffic yet: nothing to roll back (nothing was changed)", cfg.Release)
+		return switchBack{}, false
+	case len(l.Deployments[target]) == 0 || toRev == 0:
+		r.fail(ctx, "rollback", "", "release %s has no good version on %s to switch back to (live: %s); nothing was changed", cfg.Release, target, active)
+		return switchBack{}, false
+	}
+	r.out.RollbackRevision, r.out.ActiveColor = toRev, string(active)
+	c := &cluster{r: r, layout: l, rev: max(fromRev, last.Version), deploying: active}
+	if r.d.Confirm != nil && !r.d.Confirm(ctx, RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: fromRev, To: toRev, Verify: cfg.VerifyDuration,
+		FromColor: string(active), ToColor: string(target), FromImages: release.Images(manifestOf(hist, fromRev)), ToImages: release.Images(manifestOf(hist, toRev))}) {
+		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
+		return switchBack{}, false
+	}
+	return switchBack{active: active, target: target, toRev: toRev, fromRev: fromRev, c: c}, true
 }
 
 // recordSwitch puts a Kubernetes Event on the colour's Deployments saying who switched back and why.

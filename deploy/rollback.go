@@ -47,19 +47,8 @@ func (r *run) rollback(ctx context.Context) {
 	if r.resumeFrom > 0 && cfg.Revision == 0 {
 		from = r.resumeFrom // an earlier run's unfinished rollback: leave what it was leaving
 	}
-	if cfg.Revision > 0 {
-		found := false
-		for _, h := range hist {
-			found = found || h.Version == cfg.Revision
-		}
-		switch {
-		case !found:
-			r.fail(ctx, "rollback", "", "revision: %d does not exist; release %s has revisions %s", cfg.Revision, cfg.Release, versions(hist))
-			return
-		case cfg.Revision == current:
-			r.fail(ctx, "rollback", "", "revision: %d is the current revision; nothing to roll back", cfg.Revision)
-			return
-		}
+	if !r.targetExists(ctx, hist, current) {
+		return
 	}
 	if !r.confirmRollback(ctx, hist, from) {
 		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
@@ -77,6 +66,35 @@ func (r *run) rollback(ctx context.Context) {
 		},
 		r.verifyFull)
 	r.recordChain(ctx, chain)
+	r.cascaded(ctx, chain, err, current, from)
+}
+
+// targetExists checks the revision asked for (none: the last good one) against the history; a
+// failure says what exists.
+func (r *run) targetExists(ctx context.Context, hist []*helmrelease.Release, current int) bool {
+	cfg := r.cfg
+	if cfg.Revision == 0 {
+		return true
+	}
+	found := false
+	for _, h := range hist {
+		found = found || h.Version == cfg.Revision
+	}
+	switch {
+	case !found:
+		r.fail(ctx, "rollback", "", "revision: %d does not exist; release %s has revisions %s", cfg.Revision, cfg.Release, versions(hist))
+		return false
+	case cfg.Revision == current:
+		r.fail(ctx, "rollback", "", "revision: %d is the current revision; nothing to roll back", cfg.Revision)
+		return false
+	}
+	return true
+}
+
+// cascaded ends a rollback from how its cascade went: verified, no good revision, or not
+// finished (the lock keeps its phase for the next run).
+func (r *run) cascaded(ctx context.Context, chain []rollback.Attempt, err error, current, from int) {
+	cfg := r.cfg
 	final := lastAttempt(chain)
 	switch {
 	case errors.Is(err, rollback.ErrNoGoodRevision):
