@@ -75,59 +75,17 @@ type Config struct {
 	HealthURL string // checked after the rollout when not empty
 	// HealthTimeout bounds the health check (retries until it answers healthy).
 	HealthTimeout time.Duration
-	// Revision is the rollback target (0: the last good revision before the current one).
-	Revision int
-	// Reason is why a rollback is done; recorded in Helm history, an Event and the summary.
-	Reason string
-	// VerifyDuration is the window after a rollback in which no pod may restart or go unready.
-	VerifyDuration time.Duration
-	// MaxCascade bounds how many older revisions a rollback tries after its target fails.
-	MaxCascade int
 	// LockTimeout is how long a run waits for another run of the same release to finish.
 	LockTimeout time.Duration
 	// AutoPromote: a blue-green deploy switches traffic once its checks pass; false stops it
 	// before the switch (status awaiting-promotion) for a later mode promote or abort.
 	AutoPromote bool
-	// KeepCapacity: a rolling deploy's Deployments roll with maxUnavailable 0.
-	KeepCapacity bool
-	// GracePeriod is how long a blue-green deploy watches the new colour after the switch,
-	// with the old colour warm, before scaling the old colour to zero.
-	GracePeriod time.Duration
-	// SmokePaths are the paths requested on the new colour before the switch (empty: the
-	// readiness probe's httpGet path, if any).
-	SmokePaths []string
-	// SmokeTimeout bounds each smoke test (retried until it answers 2xx, healthy).
-	SmokeTimeout time.Duration
-	// PreviewURL, when set, is where the smoke tests ask instead of a port-forward to a pod.
-	PreviewURL string
-	// Stages are the canary's traffic weights in percent: strictly increasing, 1–100, ending
-	// at 100.
-	Stages []int
-	// Interval is how long each canary stage holds while it is judged.
-	Interval time.Duration
-	// ErrorThreshold is the canary's highest acceptable error rate, in percent (5 = 5%).
-	ErrorThreshold float64
-	// LatencyThreshold is the canary's highest acceptable p99 latency (0: not judged).
-	LatencyThreshold time.Duration
-	// PrometheusURL is where the canary's metrics are read ("": pod health only). Its
-	// user info, if any, is a credential: never print it.
-	PrometheusURL string
-	// PrometheusAuth is a bearer token and extra headers for it.
-	PrometheusAuth PrometheusAuth
-	// PrometheusService is a Prometheus inside the cluster, reached through the API server
-	// (nil: PrometheusURL, or none).
-	PrometheusService *PrometheusService
-	// ErrorRateQuery and LatencyQuery override the default PromQL (templates with
-	// placeholders, see analysis.Placeholders).
-	ErrorRateQuery, LatencyQuery string
-	// MaxInterval is how long a stage may hold, beyond Interval, while too few requests came to
-	// decide (0: 2 × Interval); then too few is no data, which fails.
-	MaxInterval time.Duration
-	// MinRequests is how many requests a stage's window needs before its error rate is
-	// judged; fewer is no data.
-	MinRequests int
-	// Judge is how a canary stage's evidence is weighed.
-	Judge Judge
+	// Each strategy's settings, and rollback's, in their own structs (embedded: their fields
+	// read as the Config's own).
+	Rolling
+	BlueGreen
+	Canary
+	Rollback
 	// Notify is where the outcome is reported beyond the job (Deployments API, Slack).
 	Notify Notify
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
@@ -161,24 +119,19 @@ var DefaultStageWeights = []int{10, 25, 50, 75, 100}
 // Default returns a Config holding every default.
 func Default() Config {
 	return Config{
-		Mode:           DefaultMode,
-		Strategy:       DefaultStrategy,
-		Namespace:      DefaultNamespace,
-		ImageTagKey:    DefaultImageTagKey,
-		Timeout:        DefaultTimeout,
-		HealthTimeout:  DefaultHealthTimeout,
-		VerifyDuration: DefaultVerify,
-		MaxCascade:     DefaultMaxCascade,
-		LockTimeout:    DefaultLockTimeout,
-		AutoPromote:    DefaultAutoPromote,
-		KeepCapacity:   DefaultKeepCapacity,
-		GracePeriod:    DefaultGracePeriod,
-		SmokeTimeout:   DefaultSmokeTimeout,
-		Stages:         append([]int(nil), DefaultStageWeights...),
-		Interval:       DefaultInterval,
-		ErrorThreshold: DefaultErrorPercent,
-		MinRequests:    DefaultMinRequests,
-		Judge:          DefaultJudge(),
+		Mode:          DefaultMode,
+		Strategy:      DefaultStrategy,
+		Namespace:     DefaultNamespace,
+		ImageTagKey:   DefaultImageTagKey,
+		Timeout:       DefaultTimeout,
+		HealthTimeout: DefaultHealthTimeout,
+		LockTimeout:   DefaultLockTimeout,
+		AutoPromote:   DefaultAutoPromote,
+		Rolling:       Rolling{KeepCapacity: DefaultKeepCapacity},
+		BlueGreen:     BlueGreen{GracePeriod: DefaultGracePeriod, SmokeTimeout: DefaultSmokeTimeout},
+		Canary: Canary{Stages: append([]int(nil), DefaultStageWeights...), Interval: DefaultInterval,
+			ErrorThreshold: DefaultErrorPercent, MinRequests: DefaultMinRequests, Judge: DefaultJudge()},
+		Rollback: Rollback{VerifyDuration: DefaultVerify, MaxCascade: DefaultMaxCascade},
 	}
 }
 
