@@ -49,9 +49,14 @@ type Event struct {
 	Wait time.Duration
 }
 
+// Events receives a run's events as they happen: all the engine needs of a reporter.
+type Events interface {
+	Event(ctx context.Context, e Event)
+}
+
 // Reporter is everything a user sees of a run: live events, then the outcome.
 type Reporter interface {
-	Event(ctx context.Context, e Event)
+	Events
 	Finish(ctx context.Context, o Outcome) error
 }
 

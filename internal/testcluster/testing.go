@@ -47,6 +47,10 @@ func runMain(m *testing.M, o Options) int {
 	return m.Run()
 }
 
+// Current is the package's cluster started by Main, for code without a testing.TB (an
+// Example); nil without one.
+func Current() *Cluster { return shared }
+
 // Shared returns the package's cluster started by Main.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()

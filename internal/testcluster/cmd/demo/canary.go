@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
 

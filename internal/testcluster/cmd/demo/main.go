@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/report"
 )

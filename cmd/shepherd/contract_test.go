@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 

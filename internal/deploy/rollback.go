@@ -13,9 +13,9 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/rollback"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/rollback"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 

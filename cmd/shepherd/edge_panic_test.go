@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 )
 
 // A panic that escapes the engine (a bug) is a failed run as the runner sees any other: exit 1,
@@ -14,7 +15,7 @@ import (
 func TestActionPanicIsAFailedRun(t *testing.T) {
 	saved := engine
 	t.Cleanup(func() { engine = saved })
-	engine = func(context.Context, config.Config, deploy.Edge) deploy.Outcome {
+	engine = func(context.Context, config.Config, shepherd.Options) shepherd.Outcome {
 		var d *deploy.Outcome
 		return *d // a nil dereference: a runtime panic, as a bug would cause
 	}

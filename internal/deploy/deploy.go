@@ -15,9 +15,10 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/rollback"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/rollback"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
@@ -52,7 +53,7 @@ func healthBound(cfg config.Config) time.Duration {
 type Deps struct {
 	Clients  *kube.Clients
 	Helm     *release.Helm
-	Reporter Reporter
+	Reporter outcome.Events
 	Clock    clock.WithTicker // default: real clock
 	Log      *slog.Logger     // debug log (never the user's view)
 	HTTP     *http.Client     // for health checks

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 

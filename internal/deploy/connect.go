@@ -10,13 +10,14 @@ import (
 	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
 // Edge is what the edge hands the engine: where the user sees the run, the debug log, and the
 // context that ends when the user insists on stopping (a second signal; nil: never).
 type Edge struct {
-	Reporter Reporter
+	Reporter outcome.Events
 	Log      *slog.Logger
 	Abort    context.Context
 	// Confirm, when set, is asked before a rollback writes anything (a person on a terminal);

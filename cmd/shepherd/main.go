@@ -12,16 +12,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
-	"github.com/shepherd-deploy/shepherd/diagnose"
 )
 
 func main() {
@@ -83,22 +81,19 @@ func oneCancellation(first, second os.Signal) bool {
 	return first == os.Interrupt && second == syscall.SIGTERM
 }
 
-// engine is the engine's entry point (a variable so the edge's own safety net can be tested).
-var engine = deploy.Execute
+// engine is the library's entry point (a variable so the edge's own safety net can be tested).
+var engine = shepherd.Run
 
-// execute runs the engine and turns a panic that escaped it (a bug) into a failed outcome, so
+// execute runs the library and turns a panic that escaped it (a bug) into a failed outcome, so
 // the user still gets outputs, a summary, an ::error and an ended GitHub deployment, never a
-// Go crash; the engine frees the release lock keeping its phase for the next run.
-func execute(ctx context.Context, cfg config.Config, e deploy.Edge) (o deploy.Outcome) {
+// Go crash. The library has the same net inside; this one also covers the edge's own calls.
+func execute(ctx context.Context, cfg config.Config, o shepherd.Options) (out shepherd.Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			o = deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-				Chart: cfg.Chart, ImageTag: cfg.ImageTag,
-				Message: fmt.Sprintf("Shepherd stopped on an internal error, a bug (%s); the next Shepherd run of %s finishes or undoes what this one left; please report it with this run's log",
-					diagnose.Redact(fmt.Sprint(p), cfg.SecretValues()), cfg.Release)}
+			out = shepherd.Recovered(cfg, p)
 		}
 	}()
-	return engine(ctx, cfg, e)
+	return engine(ctx, cfg, o)
 }
 
 // debugLogger logs to w at debug level when enabled, else nowhere. The configuration is never

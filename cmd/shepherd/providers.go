@@ -4,7 +4,7 @@ import (
 	"context"
 	"os/exec"
 
-	"github.com/shepherd-deploy/shepherd/cloudauth"
+	"github.com/shepherd-deploy/shepherd/internal/cloudauth"
 	"github.com/shepherd-deploy/shepherd/kube"
 )
 

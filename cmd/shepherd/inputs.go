@@ -10,10 +10,11 @@ import (
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
+	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/charts"
-	"github.com/shepherd-deploy/shepherd/cloudauth"
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/cloudauth"
+	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/notify"
 	"github.com/shepherd-deploy/shepherd/report"
@@ -72,7 +73,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	if o != nil {
 		return finish(*o)
 	}
-	return finish(execute(ctx, cfg, deploy.Edge{Reporter: rep, Log: log, Abort: abort, Chart: chart, Token: token,
+	return finish(execute(ctx, cfg, shepherd.Options{Events: rep, Log: log, Abort: abort, Chart: chart, Token: token,
 		Providers: providers(getenv, func(s string) { a.AddMask(s) }, idToken(a, getenv))}))
 }
 
