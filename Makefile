@@ -3,6 +3,9 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOOLS_BIN   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shepherd/bin
 E2E_TIMEOUT ?= 40m
+# Tests run side by side within a package: most of an e2e test's time is waiting (stages,
+# readiness, verification windows), not CPU, so more than one per core.
+E2E_PARALLEL ?= 4
 # The data plane's Prometheus: Debian's package, pinned (internal/testcluster/prometheus.go).
 PROMETHEUS_PKG := prometheus=2.42.0+ds-5+deb12u1
 # The chart tests' OCI registry: Debian's docker-registry (the distribution registry), pinned
@@ -13,7 +16,7 @@ REGISTRY_PKG := docker-registry=2.8.2+ds1-1
 
 ## test: lint, then every test — unit and end-to-end (real local control plane) — in one go test run
 test: lint cluster-bins prometheus registry
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./...
+	$(GO) test -tags e2e -count=1 -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./...
 
 ## unit: unit tests only (no cluster)
 unit:
@@ -21,7 +24,7 @@ unit:
 
 ## e2e: end-to-end tests only
 e2e: cluster-bins prometheus registry
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./test/...
+	$(GO) test -tags e2e -count=1 -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./test/...
 
 ## cluster-bins: build the local control plane's binaries once per machine (cached, keyed by version)
 cluster-bins:
