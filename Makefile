@@ -26,7 +26,7 @@ unit:
 e2e: cluster-bins prometheus registry
 	$(GO) test -tags e2e -count=1 -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./test/...
 
-## cluster-bins: build the local control plane's binaries once per machine (cached, keyed by version)
+## cluster-bins: build the local control plane's binaries and its gateway (Traefik) once per machine (cached, keyed by version)
 cluster-bins:
 	$(GO) run ./internal/testcluster/cmd/testcluster build
 

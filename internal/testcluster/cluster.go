@@ -38,6 +38,11 @@ type Options struct {
 	DataPlane bool
 	// TrafficRPS is the data plane's load per Service (default DefaultTrafficRPS).
 	TrafficRPS int
+	// PodNetwork: each pod's process also answers at its pod IP (the cluster must run in a
+	// network namespace where PodCIDR is local: MainWithGateway).
+	PodNetwork bool
+	// Gateway starts a Gateway API implementation serving one Gateway (Cluster.Gateway).
+	Gateway bool
 }
 
 // Cluster is a running control plane. Stop it when done; every process it started is in its
@@ -63,8 +68,11 @@ type Cluster struct {
 	Google *Google
 	// Azure is AKS's way in: a stand-in of Microsoft Entra ID's token endpoint.
 	Azure *Azure
+	// Gateway is the Gateway API implementation and its Gateway (nil without Options.Gateway).
+	Gateway *Gateway
 
-	dataPlane *dataPlane
+	dataPlane  *dataPlane
+	podNetwork bool
 
 	bins     Binaries
 	pki      *pki
@@ -183,11 +191,22 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.waitUsable(ctx); err != nil {
 		return nil, err
 	}
+	c.podNetwork = o.PodNetwork
 	if o.DataPlane {
 		if err = c.startDataPlane(ctx, o.TrafficRPS); err != nil {
 			return nil, err
 		}
 		c.milestone(t0, "data plane up, Prometheus at "+c.PrometheusURL)
+	}
+	if o.Gateway {
+		g, err := EnsureGateway(ctx, BuildOptions{Progress: c.progress})
+		if err != nil {
+			return nil, err
+		}
+		if err = c.startGateway(ctx, g); err != nil {
+			return nil, err
+		}
+		c.milestone(t0, "gateway up at "+c.Gateway.URL)
 	}
 	c.StartupTime = time.Since(t0)
 	c.milestone(t0, "cluster usable at "+c.APIServerURL)

@@ -29,7 +29,8 @@ type podProc struct {
 	uid                 types.UID
 	labels              map[string]string
 	containerPort       int32
-	port                int // on 127.0.0.1
+	port                int    // on 127.0.0.1
+	podIP               string // with PodNetwork, it also answers at podIP:containerPort
 	env                 []string
 	readinessPath       string
 	readinessHTTPS      bool        // the probe's scheme is HTTPS (not verified, as a kubelet's)
@@ -51,7 +52,7 @@ func newPodProc(dp *dataPlane, p *corev1.Pod) (*podProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	pp := &podProc{dp: dp, ns: p.Namespace, name: p.Name, container: ctr.Name, uid: p.UID, labels: p.Labels,
+	pp := &podProc{dp: dp, ns: p.Namespace, name: p.Name, container: ctr.Name, uid: p.UID, labels: p.Labels, podIP: p.Status.PodIP,
 		containerPort: 8080, port: port, readinessPath: "/api/health", quit: make(chan struct{}),
 		logs: filepath.Join(dp.c.Dir, "pods", p.Namespace+"_"+p.Name+"_"+string(p.UID))}
 	if len(ctr.Ports) > 0 {
@@ -121,6 +122,9 @@ func (pp *podProc) run(ctx context.Context) {
 			_ = pp.dp.c.pokeKwok(ctx, portForwardGVR, pp.ns, pp.name)
 		}
 	}()
+	if pp.dp.c.podNetwork {
+		go pp.forward(ctx)
+	}
 	pp.mounts.write(ctx, pp.dp.c, pp.ns) // the files are there when the process starts
 	go pp.mounts.sync(ctx, pp.dp.c, pp.ns)
 	backoff := time.Second

@@ -31,6 +31,12 @@ func main() {
 	}
 	if os.Args[1] == "build" {
 		fmt.Printf("cluster binaries: %s (%s)\n", bins.Dir, time.Since(start).Round(time.Second))
+		g, err := testcluster.EnsureGateway(ctx, testcluster.BuildOptions{Progress: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("gateway (Traefik %s, Gateway API %s): %s (%s)\n", testcluster.TraefikVersion, testcluster.GatewayAPIVersion, g.Dir, time.Since(start).Round(time.Second))
 		return
 	}
 	// The data plane is on: the example app's pods serve for real, with traffic and Prometheus.
