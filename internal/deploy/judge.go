@@ -177,17 +177,19 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 	return nil
 }
 
-// stable observes the stable track over the stage so far. Where it serves nothing (the last
-// stage, at 100%), the baseline is its last observation with requests, from an earlier stage;
-// label says which ("" this stage's; "-" none could be read).
+// stable observes the stable track over the stage so far. Where it serves nothing, or too
+// little to judge by (the last stage, at 100%: only what the stable pods served before they
+// went), the baseline is its last observation with min_requests, from an earlier stage; label
+// says which ("" this stage's; "-" none could be read).
 func (c *canaryCluster) stable(ctx context.Context, tr analysis.Track, i int) (analysis.Observation, string) {
 	t := c.tr
 	o, err := t.metrics.Observe(ctx, tr)
+	enough := err == nil && o.RequestsKnown && o.Requests > 0 && o.Requests >= t.limits.MinRequests
 	switch {
-	case err == nil && o.RequestsKnown && o.Requests > 0:
+	case enough:
 		t.baseline, t.baselineStage = &o, i
 		return o, ""
-	case t.baseline != nil && t.baselineStage != i:
+	case t.baseline != nil && t.baselineStage != i: // this stage's own is too thin to stand in
 		return *t.baseline, fmt.Sprintf("stage %d", t.baselineStage+1)
 	case err != nil:
 		return analysis.Observation{Ratio: math.NaN(), P99: analysis.Sample{NoData: true}}, "-"

@@ -166,6 +166,9 @@ func TestAPIServerRestartDuringWatch(t *testing.T) {
 	r := run.wait(2 * time.Minute)
 	want(t, "status", r.Outputs["status"], "rolled-back")
 	want(t, "failure_reason", r.Outputs["failure_reason"], "probe")
+	if t.Failed() {
+		t.Logf("the run's log:\n%s", r.Stdout)
+	}
 	serving(t, c, ns, "1.0.0")
 }
 
