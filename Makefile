@@ -5,7 +5,7 @@ TOOLS_BIN   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shepherd/bin
 E2E_TIMEOUT ?= 40m
 # Tests run side by side within a package: most of an e2e test's time is waiting (stages,
 # readiness, verification windows), not CPU, so more than one per core.
-E2E_PARALLEL ?= 4
+E2E_PARALLEL ?= 3
 # The data plane's Prometheus: Debian's package, pinned (internal/testcluster/prometheus.go).
 PROMETHEUS_PKG := prometheus=2.42.0+ds-5+deb12u1
 # The chart tests' OCI registry: Debian's docker-registry (the distribution registry), pinned

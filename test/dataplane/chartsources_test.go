@@ -103,6 +103,7 @@ func TestChartSources(t *testing.T) {
 			if strings.Contains(actionrun.Unmasked(r.Stdout)+r.Summary, s.reg.Password) {
 				t.Errorf("the registry password shows in the log or summary")
 			}
+			readyEndpoints(t, c, ns, "web", 2)
 			sampler := c.SampleEndpoints(ns, "web")
 
 			r = runAction(t, in("2.0.0", "chart", "example-app", "chart_repository", s.repo.URL, "chart_version", "2.0.0",
@@ -249,6 +250,7 @@ func TestCanaryPromotesAChartWithDependencies(t *testing.T) {
 		t.Fatalf("install: exit %d\n%s", r.Exit, r.Stdout)
 	}
 	tracksRouteTo(t, c, ns, "stable@1.0.0")
+	readyEndpoints(t, c, ns, "web", 2) // the run returns once the pods are Ready; the slices follow
 	sampler := c.SampleEndpoints(ns, "web")
 	r := runAction(t, oci("2.0.0", "auto_promote", "false"))
 	wantOut(t, r, "status", "awaiting-promotion")

@@ -169,3 +169,17 @@ func tryJSON(url string, v any) (int, error) {
 	}
 	return resp.StatusCode, nil
 }
+
+// readyEndpoints waits until Service svc has at least n ready endpoints: a run returns once its
+// pods are Ready, and the endpoint controller lists them a moment later, so a sampler started
+// at once could count that moment against the run that follows.
+func readyEndpoints(t *testing.T, c *testcluster.Cluster, ns, svc string, n int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%d ready endpoints of %s", n, svc), func(ctx context.Context) (bool, string) {
+		got, err := c.ReadyEndpoints(ctx, ns, svc)
+		if err != nil {
+			return false, err.Error()
+		}
+		return got >= n, fmt.Sprintf("%d ready", got)
+	})
+}

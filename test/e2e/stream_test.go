@@ -79,7 +79,7 @@ func (r *running) waitFor(s string, timeout time.Duration) {
 
 func (r *running) signal(sig syscall.Signal) {
 	if err := r.cmd.Process.Signal(sig); err != nil {
-		r.t.Fatal(err)
+		r.t.Fatalf("%s: %v; the run's log:\n%s", sig, err, r.log())
 	}
 }
 
