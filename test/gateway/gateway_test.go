@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 func TestMain(m *testing.M) { testcluster.MainWithGateway(m) }
@@ -59,76 +61,62 @@ func app(t *testing.T, c *testcluster.Cluster, ns, name, version string, n int32
 	}
 }
 
-// route creates (or replaces the rules of) HTTPRoute web, sending to Services a and b by
-// weight, and waits until the gateway has taken that generation of it (its Accepted condition
-// observed it).
-func route(t *testing.T, c *testcluster.Cluster, ns string, wa, wb int64) {
+// apply creates or replaces HTTPRoute web's spec and waits until the gateway accepts that
+// generation (strategy.RouteAccepted: Accepted and ResolvedRefs for it on every parent).
+func apply(t *testing.T, c *testcluster.Cluster, ns string, spec map[string]any) {
 	t.Helper()
-	gen := setRoute(t, c, ns, wa, wb)
-	r := c.Dynamic.Resource(testcluster.HTTPRouteGVR).Namespace(ns)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		got, err := r.Get(context.Background(), "web", metav1.GetOptions{})
-		if err == nil && accepted(got, gen) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if rejected := applyRoute(t, c, ns, spec); rejected != "" {
+		t.Fatalf("the gateway rejected route web: %s", rejected)
 	}
-	t.Fatalf("the gateway did not accept generation %d of route web in 30s", gen)
 }
 
-// live changes the route's weights and waits until the gateway serves them, returning how long
-// that took from the change.
-func live(t *testing.T, c *testcluster.Cluster, ns string, wa, wb int64) time.Duration {
-	t.Helper()
-	start := time.Now()
-	route(t, c, ns, wa, wb)
-	if _, err := c.Gateway.WaitWeights(context.Background(), ns, "web", map[string]int64{"a": wa, "b": wb}); err != nil {
-		t.Fatal(err)
-	}
-	return time.Since(start)
-}
-
-// accepted says whether every parent of the route has accepted generation gen (or later).
-func accepted(route *unstructured.Unstructured, gen int64) bool {
-	parents, _, _ := unstructured.NestedSlice(route.Object, "status", "parents")
-	for _, p := range parents {
-		conds, _, _ := unstructured.NestedSlice(p.(map[string]any), "conditions")
-		for _, x := range conds {
-			m := x.(map[string]any)
-			if g, _ := m["observedGeneration"].(int64); m["type"] == "Accepted" && m["status"] == "True" && g >= gen {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func setRoute(t *testing.T, c *testcluster.Cluster, ns string, wa, wb int64) int64 {
+// applyRoute is apply, returning the gateway's rejection instead of failing on it.
+func applyRoute(t *testing.T, c *testcluster.Cluster, ns string, spec map[string]any) (rejected string) {
 	t.Helper()
 	ctx := context.Background()
-	spec := map[string]any{
-		"parentRefs": []any{map[string]any{"name": c.Gateway.Name, "namespace": c.Gateway.Namespace}},
-		"rules": []any{map[string]any{"backendRefs": []any{
-			map[string]any{"name": "a", "port": int64(80), "weight": wa},
-			map[string]any{"name": "b", "port": int64(80), "weight": wb}}}}}
 	r := c.Dynamic.Resource(testcluster.HTTPRouteGVR).Namespace(ns)
-	got, err := r.Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
+	var gen int64
+	if got, err := r.Get(ctx, "web", metav1.GetOptions{}); err == nil {
+		got.Object["spec"] = spec
+		upd, err := r.Update(ctx, got, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen = upd.GetGeneration()
+	} else {
 		obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
 			"metadata": map[string]any{"name": "web", "namespace": ns}, "spec": spec}}
 		made, err := r.Create(ctx, obj, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return made.GetGeneration()
+		gen = made.GetGeneration()
 	}
-	got.Object["spec"] = spec
-	upd, err := r.Update(ctx, got, metav1.UpdateOptions{})
-	if err != nil {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := r.Get(ctx, "web", metav1.GetOptions{})
+		if err == nil {
+			ok, rejected := strategy.RouteAccepted(got.Object, gen)
+			if ok || rejected != "" {
+				return rejected
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the gateway did not accept generation %d of route web in 30s", gen)
+	return ""
+}
+
+// live applies spec and waits until the gateway serves these weights per Service, returning
+// how long that took from the change.
+func live(t *testing.T, c *testcluster.Cluster, ns string, spec map[string]any, weights map[string]int64) time.Duration {
+	t.Helper()
+	start := time.Now()
+	apply(t, c, ns, spec)
+	if _, err := c.Gateway.WaitWeights(context.Background(), ns, "web", weights); err != nil {
 		t.Fatal(err)
 	}
-	return upd.GetGeneration()
+	return time.Since(start)
 }
 
 // ask sends n requests through the gateway for the namespace's route and counts the versions
@@ -169,18 +157,28 @@ func settled(t *testing.T, c *testcluster.Cluster, version string) time.Duration
 	return 0
 }
 
-// A weighted HTTPRoute splits the requests through the real gateway by its weights, not by the
-// replica counts behind the Services (3 pods of 1.0.0, 1 of 2.0.0): 10% is 10%. Moving the
-// weight to 0 stops the requests to that Service.
+// A route the chart owns sends to its Service web (the stable pods). Split as a canary's
+// router splits it (strategy.SplitRoute: web-stable and web-canary, weighted), the real
+// gateway sends the canary its weight of the requests, not its share of the pods (3 pods of
+// 1.0.0, 1 of 2.0.0): 10% is 10%. The route as the chart renders it sends nothing to the
+// canary again.
 func TestGatewaySplitsByWeight(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
-	app(t, c, ns, "a", "1.0.0", 3)
-	app(t, c, ns, "b", "2.0.0", 1)
-	live(t, c, ns, 100, 0)
+	app(t, c, ns, "web", "1.0.0", 3)
+	app(t, c, ns, "web-stable", "1.0.0", 3)
+	app(t, c, ns, "web-canary", "2.0.0", 1)
+	chart := map[string]any{
+		"parentRefs": []any{map[string]any{"name": c.Gateway.Name, "namespace": c.Gateway.Namespace}},
+		"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "web", "port": int64(80)}}}}}
+	live(t, c, ns, chart, map[string]int64{"web": 1})
 	settled(t, c, "1.0.0")
-	for _, w := range []int64{10, 25, 50} {
-		took := live(t, c, ns, 100-w, w)
+	for _, w := range []int{10, 25, 50} {
+		split, err := strategy.SplitRoute(chart, "web", w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := live(t, c, ns, split, map[string]int64{"web-stable": int64(100 - w), "web-canary": int64(w)})
 		t.Logf("weight %d%%: live %s after the route was changed", w, took.Round(time.Millisecond))
 		const n = 2000
 		got := ask(t, c, n)
@@ -191,14 +189,34 @@ func TestGatewaySplitsByWeight(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	live(t, c, ns, 100, 0)
+	live(t, c, ns, chart, map[string]int64{"web": 1})
 	for ask(t, c, 20)["2.0.0"] > 0 {
 		if time.Since(start) > 30*time.Second {
-			t.Fatal("requests still reach 2.0.0 30s after its weight went to 0")
+			t.Fatal("requests still reach 2.0.0 30s after the route went back to the chart's")
 		}
 	}
-	t.Logf("weight 0: no request reached 2.0.0 %s after the route was changed", time.Since(start).Round(time.Millisecond))
+	t.Logf("the chart's route again: no request reached 2.0.0 %s after the route was changed", time.Since(start).Round(time.Millisecond))
 	if got := ask(t, c, 500); got["1.0.0"] != 500 {
-		t.Errorf("after weight 0: %v, want all 500 on 1.0.0", got)
+		t.Errorf("after the chart's route: %v, want all 500 on 1.0.0", got)
+	}
+}
+
+// A route the gateway cannot serve — its canary Service does not exist — is read as rejected,
+// with the gateway's reason: the router's stage fails with it instead of waiting.
+func TestGatewayRejectionIsRead(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	app(t, c, ns, "web-stable", "1.0.0", 1)
+	spec := map[string]any{
+		"parentRefs": []any{map[string]any{"name": c.Gateway.Name, "namespace": c.Gateway.Namespace}},
+		"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "web", "port": int64(80)}}}}}
+	split, err := strategy.SplitRoute(spec, "web", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := applyRoute(t, c, ns, split)
+	t.Logf("rejected: %s", rejected)
+	if !strings.Contains(rejected, "ResolvedRefs") {
+		t.Errorf("a route to a Service that does not exist: rejection %q, want the gateway's ResolvedRefs condition", rejected)
 	}
 }

@@ -1,0 +1,140 @@
+package strategy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The pure half of a canary routed by a Gateway API HTTPRoute (issue 22's router): the route's
+// backendRefs to the chart's Service split between its stable and canary Services at a weight,
+// and the route's status read for whether the gateway took a generation of it. The router that
+// applies them to the cluster is not written yet.
+
+// Suffixes of the Services a canary routed by an HTTPRoute renders beside the chart's.
+const (
+	StableServiceSuffix = "-stable"
+	CanaryServiceSuffix = "-canary"
+)
+
+// SplitRoute returns a copy of an HTTPRoute's spec where every backendRef to Service svc (in
+// the route's namespace) becomes two, <svc>-stable and <svc>-canary, weighted 100-percent and
+// percent of the original's weight; the rule's other backends keep their share (their weights
+// are scaled by the same 100). It fails when no rule sends to svc, naming the Services the
+// route does send to.
+func SplitRoute(spec map[string]any, svc string, percent int) (map[string]any, error) {
+	if percent < 0 || percent > 100 {
+		return nil, fmt.Errorf("weight %d%% is not 0 to 100", percent)
+	}
+	out := deepCopy(spec)
+	rules, _ := out["rules"].([]any)
+	found := 0
+	var seen []string
+	for _, r := range rules {
+		rule, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		refs, _ := rule["backendRefs"].([]any)
+		var split []any
+		for _, x := range refs {
+			ref, ok := x.(map[string]any)
+			if !ok {
+				continue
+			}
+			w := weightOf(ref)
+			if !isService(ref, svc) {
+				seen = append(seen, fmt.Sprint(ref["name"]))
+				ref["weight"] = w * 100
+				split = append(split, ref)
+				continue
+			}
+			found++
+			stable, canary := deepCopy(ref), deepCopy(ref)
+			stable["name"], stable["weight"] = svc+StableServiceSuffix, w*int64(100-percent)
+			canary["name"], canary["weight"] = svc+CanaryServiceSuffix, w*int64(percent)
+			split = append(split, stable, canary)
+		}
+		if len(refs) > 0 {
+			rule["backendRefs"] = split
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("no rule sends to Service %s (it sends to: %s)", svc, orNone(seen))
+	}
+	return out, nil
+}
+
+// RouteAccepted reads an HTTPRoute's status for generation gen: ok when every parent has
+// Accepted and ResolvedRefs true for that generation or a later one; rejected, with the
+// condition's reason and message, when a parent has either false for it; neither while the
+// gateway has not caught up (or the route has no parent status yet).
+func RouteAccepted(route map[string]any, gen int64) (ok bool, rejected string) {
+	status, _ := route["status"].(map[string]any)
+	parents, _ := status["parents"].([]any)
+	if len(parents) == 0 {
+		return false, ""
+	}
+	for _, p := range parents {
+		parent, _ := p.(map[string]any)
+		conds, _ := parent["conditions"].([]any)
+		good := 0
+		for _, c := range conds {
+			cond, _ := c.(map[string]any)
+			t := cond["type"]
+			if (t != "Accepted" && t != "ResolvedRefs") || int64Of(cond["observedGeneration"]) < gen {
+				continue
+			}
+			if cond["status"] == "False" {
+				return false, fmt.Sprintf("%s: %v (%v)", t, cond["reason"], cond["message"])
+			}
+			if cond["status"] == "True" {
+				good++
+			}
+		}
+		if good < 2 {
+			return false, ""
+		}
+	}
+	return true, ""
+}
+
+// isService says whether a backendRef is Service name in the route's own namespace.
+func isService(ref map[string]any, name string) bool {
+	if g, ok := ref["group"].(string); ok && g != "" {
+		return false
+	}
+	if k, ok := ref["kind"].(string); ok && k != "Service" {
+		return false
+	}
+	if ns, ok := ref["namespace"].(string); ok && ns != "" {
+		return false // another namespace's Service is not the chart's
+	}
+	return ref["name"] == name
+}
+
+// weightOf is a backendRef's weight (1 when unset, as the Gateway API defaults it).
+func weightOf(ref map[string]any) int64 {
+	if _, ok := ref["weight"]; !ok {
+		return 1
+	}
+	return int64Of(ref["weight"])
+}
+
+func int64Of(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	return 0
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no Service"
+	}
+	return strings.Join(s, ", ")
+}

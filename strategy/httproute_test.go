@@ -1,0 +1,89 @@
+package strategy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func spec(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSplitRoute(t *testing.T) {
+	for _, tc := range []struct {
+		name, spec string
+		percent    int
+		want, err  string
+	}{
+		{"one backend", `{"rules":[{"backendRefs":[{"name":"web","port":80}]}]}`, 10,
+			`{"rules":[{"backendRefs":[{"name":"web-stable","port":80,"weight":90},{"name":"web-canary","port":80,"weight":10}]}]}`, ""},
+		{"the other backends keep their share", `{"rules":[{"backendRefs":[{"name":"web","port":80,"weight":3},{"name":"legacy","port":80,"weight":1}]}]}`, 25,
+			`{"rules":[{"backendRefs":[{"name":"web-stable","port":80,"weight":225},{"name":"web-canary","port":80,"weight":75},{"name":"legacy","port":80,"weight":100}]}]}`, ""},
+		{"every rule, matches kept", `{"rules":[{"matches":[{"path":{"value":"/api"}}],"backendRefs":[{"name":"web"}]},{"backendRefs":[{"name":"web","kind":"Service"}]}]}`, 100,
+			`{"rules":[{"backendRefs":[{"name":"web-stable","weight":0},{"name":"web-canary","weight":100}],"matches":[{"path":{"value":"/api"}}]},{"backendRefs":[{"kind":"Service","name":"web-stable","weight":0},{"kind":"Service","name":"web-canary","weight":100}]}]}`, ""},
+		{"no rule sends to the chart's Service", `{"rules":[{"backendRefs":[{"name":"other"},{"name":"web","namespace":"elsewhere"}]}]}`, 10, "", "no rule sends to Service web (it sends to: other, web)"},
+		{"a weight out of range", `{"rules":[]}`, 101, "", "101%"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := spec(t, tc.spec)
+			got, err := SplitRoute(in, "web", tc.percent)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := json.Marshal(got)
+			if string(raw) != tc.want {
+				t.Errorf("got  %s\nwant %s", raw, tc.want)
+			}
+			if orig, _ := json.Marshal(in); string(orig) != string(mustJSON(t, spec(t, tc.spec))) {
+				t.Errorf("the input was changed: %s", orig)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestRouteAccepted(t *testing.T) {
+	cond := func(typ, status string, gen int) string {
+		return `{"type":"` + typ + `","status":"` + status + `","observedGeneration":` + string(rune('0'+gen)) + `,"reason":"R","message":"m"}`
+	}
+	route := func(conds ...string) map[string]any {
+		return spec(t, `{"status":{"parents":[{"conditions":[`+strings.Join(conds, ",")+`]}]}}`)
+	}
+	for _, tc := range []struct {
+		name     string
+		route    map[string]any
+		ok       bool
+		rejected string
+	}{
+		{"accepted and resolved", route(cond("Accepted", "True", 3), cond("ResolvedRefs", "True", 3)), true, ""},
+		{"an older generation", route(cond("Accepted", "True", 2), cond("ResolvedRefs", "True", 2)), false, ""},
+		{"refs not resolved", route(cond("Accepted", "True", 3), cond("ResolvedRefs", "False", 3)), false, "ResolvedRefs: R (m)"},
+		{"rejected", route(cond("Accepted", "False", 3)), false, "Accepted: R (m)"},
+		{"no status yet", spec(t, `{}`), false, ""},
+	} {
+		ok, rejected := RouteAccepted(tc.route, 3)
+		if ok != tc.ok || rejected != tc.rejected {
+			t.Errorf("%s: ok %v rejected %q, want %v %q", tc.name, ok, rejected, tc.ok, tc.rejected)
+		}
+	}
+}
