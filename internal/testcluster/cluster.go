@@ -191,26 +191,35 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.waitUsable(ctx); err != nil {
 		return nil, err
 	}
+	if err = c.startExtras(ctx, o, t0); err != nil {
+		return nil, err
+	}
+	c.StartupTime = time.Since(t0)
+	c.milestone(t0, "cluster usable at "+c.APIServerURL)
+	return c, nil
+}
+
+// startExtras starts what runs beside the control plane when asked: the data plane (pods as
+// processes, traffic, Prometheus) and the gateway.
+func (c *Cluster) startExtras(ctx context.Context, o Options, t0 time.Time) error {
 	c.podNetwork = o.PodNetwork
 	if o.DataPlane {
-		if err = c.startDataPlane(ctx, o.TrafficRPS); err != nil {
-			return nil, err
+		if err := c.startDataPlane(ctx, o.TrafficRPS); err != nil {
+			return err
 		}
 		c.milestone(t0, "data plane up, Prometheus at "+c.PrometheusURL)
 	}
 	if o.Gateway {
 		g, err := EnsureGateway(ctx, BuildOptions{Progress: c.progress})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err = c.startGateway(ctx, g); err != nil {
-			return nil, err
+		if err := c.startGateway(ctx, g); err != nil {
+			return err
 		}
 		c.milestone(t0, "gateway up at "+c.Gateway.URL)
 	}
-	c.StartupTime = time.Since(t0)
-	c.milestone(t0, "cluster usable at "+c.APIServerURL)
-	return c, nil
+	return nil
 }
 
 func (c *Cluster) milestone(t0 time.Time, what string) {
