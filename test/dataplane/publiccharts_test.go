@@ -90,6 +90,7 @@ func TestPublicChartsBlueGreenWithHPA(t *testing.T) {
 			t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
 		}
 		hpaTargetsLive(t, c, ns, p.object, p.object+"-blue", 3)
+		readyEndpoints(t, c, ns, p.object, 3)
 		s := c.SampleEndpoints(ns, p.object)
 		r = runAction(t, p.inputs(c, ns, "blue-green", "2.0.0"))
 		if r.Exit != 0 || r.Outputs["active_color"] != "green" {
@@ -132,6 +133,7 @@ func TestPublicChartsRollingWithHPA(t *testing.T) {
 				t.Fatalf("first install: exit %d\n%s", r.Exit, r.Stdout)
 			}
 			hpaTargetsLive(t, c, ns, p.object, p.object, 3)
+			readyEndpoints(t, c, ns, p.object, 3)
 			s := c.SampleEndpoints(ns, p.object)
 			if r := runAction(t, p.inputs(c, ns, "rolling", "2.0.0")); r.Exit != 0 {
 				t.Fatalf("2.0.0: exit %d\n%s", r.Exit, r.Stdout)
@@ -157,6 +159,7 @@ func TestPublicChartsCanaryWithHPA(t *testing.T) {
 			t.Fatalf("first install: exit %d\n%s", r.Exit, r.Stdout)
 		}
 		hpaTargetsLive(t, c, ns, p.object, p.object, 3)
+		readyEndpoints(t, c, ns, p.object, 3)
 		s := c.SampleEndpoints(ns, p.object)
 		r := canary("2.0.0")
 		if r.Exit != 0 {

@@ -38,6 +38,7 @@ func slowStable(t *testing.T, delay string) (*testcluster.Cluster, string) {
 		t.Fatalf("first install: exit %d, outputs %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
 	tracksRouteTo(t, c, ns, "stable@1.0.0")
+	readyEndpoints(t, c, ns, "web", 2)
 	return c, ns
 }
 
