@@ -4,7 +4,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/shepherd ./cmd/shepherd
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/shepherd .
 
 # root, as GitHub requires of container actions (the runner mounts its files owned by root)
 FROM gcr.io/distroless/static-debian12

@@ -214,6 +214,18 @@ func (j *StageJudge) latencyJudgement(o Observation, v Verdict, tests []Test) Ju
 	return Judgement{Verdict: v, Metric: TestP99, Value: value, Limit: FormatSeconds(j.Limits.Latency.Seconds()), Tests: tests}
 }
 
+// FormatE writes an e-value as a person reads it: two digits below 100, whole above, "over
+// 10⁶" beyond.
+func FormatE(e float64) string {
+	switch {
+	case math.IsInf(e, 1) || e >= 1e6:
+		return "over 10⁶"
+	case e >= 100:
+		return fmt.Sprintf("%.0f", e)
+	}
+	return fmt.Sprintf("%.2g", e)
+}
+
 func pct(f float64) string { return fmt.Sprintf("%g%%", 100*f) }
 
 func orDefault(v, def float64) float64 {

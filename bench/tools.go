@@ -33,7 +33,7 @@ func containsModule(gomod []byte) bool {
 func buildShepherd(ctx context.Context, root, dir string) (string, error) {
 	t0 := time.Now()
 	bin := filepath.Join(dir, "shepherd")
-	if err := goCmd(ctx, root, []string{"CGO_ENABLED=0"}, "build", "-trimpath", "-o", bin, "./cmd/shepherd"); err != nil {
+	if err := goCmd(ctx, root, []string{"CGO_ENABLED=0"}, "build", "-trimpath", "-o", bin, "."); err != nil {
 		return "", fmt.Errorf("build shepherd: %w", err)
 	}
 	progress("built shepherd in %s", time.Since(t0).Round(time.Millisecond))

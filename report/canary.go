@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/outcome"
 )
 
@@ -101,18 +102,7 @@ func evidenceCell(s outcome.StageReport) string {
 	if s.Test == "" {
 		return "–"
 	}
-	return fmt.Sprintf("%s of %s (%s, at %s)", eValue(s.Evidence), eValue(s.Bound), s.Test, secs(s.Decided))
-}
-
-// eValue writes an e-value as a person reads it.
-func eValue(e float64) string {
-	switch {
-	case math.IsInf(e, 1) || e >= 1e6:
-		return "over 10⁶"
-	case e >= 100:
-		return fmt.Sprintf("%.0f", e)
-	}
-	return fmt.Sprintf("%.2g", e)
+	return fmt.Sprintf("%s of %s (%s, at %s)", analysis.FormatE(s.Evidence), analysis.FormatE(s.Bound), s.Test, secs(s.Decided))
 }
 
 // evidenceChart is a mermaid xychart of the evidence against the canary per stage that ran

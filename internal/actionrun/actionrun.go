@@ -43,7 +43,7 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "shepherd")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/shepherd")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
 		cmd.Dir = Root()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -239,23 +239,12 @@ func (c *canaryCluster) failure(j analysis.Judgement, st *StageReport, where str
 		msg += "; stable track: " + orDefault(base, "no data")
 	}
 	if s, ok := j.Strongest(); ok && j.Verdict == analysis.Fail && j.Metric != analysis.TestP99 {
-		msg += fmt.Sprintf(" (evidence %s against a bound of %s, alpha %g)", evidence(s.E), evidence(s.Bound), c.r.cfg.Judge.Alpha)
+		msg += fmt.Sprintf(" (evidence %s against a bound of %s, alpha %g)", analysis.FormatE(s.E), analysis.FormatE(s.Bound), c.r.cfg.Judge.Alpha)
 	}
 	if !final {
 		msg += fmt.Sprintf(" (decided after %s of %s)", held.Round(time.Second), c.r.cfg.Interval)
 	}
 	return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + c.tr.canaryNames()[0], Reason: reason, Message: msg}
-}
-
-// evidence writes an e-value as a person reads it.
-func evidence(e float64) string {
-	switch {
-	case math.IsInf(e, 1) || e >= 1e6:
-		return "over 10⁶"
-	case e >= 100:
-		return fmt.Sprintf("%.0f", e)
-	}
-	return fmt.Sprintf("%.2g", e)
 }
 
 func describeErrors(o analysis.Observation) string {

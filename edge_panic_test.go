@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 // A panic that escapes the engine (a bug) is a failed run as the runner sees any other: exit 1,
@@ -15,7 +15,7 @@ import (
 func TestActionPanicIsAFailedRun(t *testing.T) {
 	saved := engine
 	t.Cleanup(func() { engine = saved })
-	engine = func(context.Context, config.Config, shepherd.Options) shepherd.Outcome {
+	engine = func(context.Context, config.Config, sdk.Options) sdk.Outcome {
 		var d *deploy.Outcome
 		return *d // a nil dereference: a runtime panic, as a bug would cause
 	}

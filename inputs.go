@@ -10,7 +10,6 @@ import (
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/charts"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/cloudauth"
@@ -18,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/notify"
 	"github.com/shepherd-deploy/shepherd/report"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 // runAction is the GitHub Action: inputs → validated config (secrets masked first) → engine →
@@ -73,7 +73,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	if o != nil {
 		return finish(*o)
 	}
-	return finish(execute(ctx, cfg, shepherd.Options{Events: rep, Log: log, Abort: abort, Chart: chart, Token: token,
+	return finish(execute(ctx, cfg, sdk.Options{Events: rep, Log: log, Abort: abort, Chart: chart, Token: token,
 		Providers: providers(getenv, func(s string) { a.AddMask(s) }, idToken(a, getenv))}))
 }
 

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package shepherd_test
+package sdk_test
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/outcome"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 // The examples run against the project's local control plane (make test starts it).
@@ -47,16 +47,16 @@ func ExampleRun() {
 	}
 
 	cfg := config.Default()
-	cfg.Release, cfg.Namespace, cfg.Chart, cfg.ImageTag = "web", ns.Name, "examples/chart", "1.0.0"
+	cfg.Release, cfg.Namespace, cfg.Chart, cfg.ImageTag = "web", ns.Name, "../examples/chart", "1.0.0"
 	cfg.Kubeconfig, cfg.Timeout = c.Kubeconfig, 2*time.Minute
 
 	cfg.DryRun = true
-	out := shepherd.Run(ctx, cfg, shepherd.Options{})
+	out := sdk.Run(ctx, cfg, sdk.Options{})
 	fmt.Println(out.Status)
 
 	cfg.DryRun = false
 	events := &phases{}
-	out = shepherd.Run(ctx, cfg, shepherd.Options{Events: events})
+	out = sdk.Run(ctx, cfg, sdk.Options{Events: events})
 	fmt.Println(out.Status, out.Revision, len(events.seen) > 2)
 	// Output:
 	// dry-run

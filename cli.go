@@ -12,11 +12,11 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/report"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 const overview = `shepherd — zero-downtime Kubernetes deploys that notice a bad release in seconds,
@@ -104,7 +104,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 		rep = &report.JSON{W: stdout, Events: text}
 	}
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
-	edge := shepherd.Options{Events: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
+	edge := sdk.Options{Events: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
 		Providers: providers(getenv, func(string) {}, nil)}
 	if cmd.name == "rollback" && vals.cli["force"] != "true" {
 		if !terminal.isTTY(os.Stdin) {

@@ -1,11 +1,11 @@
-package shepherd_test
+package sdk_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 // A Config that cannot work is refused before anything in the cluster is touched: the outcome
@@ -14,7 +14,7 @@ func ExampleRun_invalid() {
 	cfg := config.Default()
 	cfg.Release, cfg.Chart, cfg.Strategy = "web", "./chart", "big-bang"
 	cfg.Stages = []int{50, 25}
-	out := shepherd.Run(context.Background(), cfg, shepherd.Options{})
+	out := sdk.Run(context.Background(), cfg, sdk.Options{})
 	fmt.Println(out.Status)
 	fmt.Println(out.Message)
 	// Output:

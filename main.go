@@ -18,8 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/shepherd-deploy/shepherd"
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/sdk"
 )
 
 func main() {
@@ -82,15 +82,15 @@ func oneCancellation(first, second os.Signal) bool {
 }
 
 // engine is the library's entry point (a variable so the edge's own safety net can be tested).
-var engine = shepherd.Run
+var engine = sdk.Run
 
 // execute runs the library and turns a panic that escaped it (a bug) into a failed outcome, so
 // the user still gets outputs, a summary, an ::error and an ended GitHub deployment, never a
 // Go crash. The library has the same net inside; this one also covers the edge's own calls.
-func execute(ctx context.Context, cfg config.Config, o shepherd.Options) (out shepherd.Outcome) {
+func execute(ctx context.Context, cfg config.Config, o sdk.Options) (out sdk.Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			out = shepherd.Recovered(cfg, p)
+			out = sdk.Recovered(cfg, p)
 		}
 	}()
 	return engine(ctx, cfg, o)

@@ -1,11 +1,12 @@
-// Package shepherd is the library behind the Shepherd GitHub Action and CLI: it deploys a Helm
+// Package sdk is Shepherd as a Go library, the one behind the Shepherd GitHub Action and CLI: it deploys a Helm
 // chart to Kubernetes with zero downtime — rolling, blue-green, or a canary judged on live
 // metrics — watches the rollout itself, and takes a bad release back to the last good
 // revision, saying why.
 //
 // One entry point runs any mode: build a [Config] (from [config.Default] and fields, or from
 // inputs with [config.FromInputs]), then call [Run]. Events arrive at [Options.Events] as they
-// happen; the [Outcome] comes back. The action and the CLI are its two callers: they read the
+// happen; the [Outcome] comes back. The action and the CLI (the module's root, package main)
+// are its two callers: they read the
 // environment, flags and signals, and turn the outcome into outputs, a job summary, text or
 // JSON. Run reads no environment, prints nothing and never exits.
 //
@@ -20,7 +21,7 @@
 // Exported but not yet stable: strategy, kube, release, health, charts and diagnose, whose
 // shapes move while each strategy comes to own its lifecycle. The engine and what only it
 // uses live under internal/ and cannot be imported.
-package shepherd
+package sdk
 
 import (
 	"context"
