@@ -46,33 +46,9 @@ var terminal = struct {
 // runCLI is the command line: the same engine as the action, flags instead of inputs, plain text
 // (or JSON with --output json).
 func runCLI(ctx, abort context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, overview)
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	switch {
-	case args[0] == "demo":
-		fmt.Fprintln(stderr, "shepherd: the demo is not part of the release binary (it needs the local test cluster): run `make demo` in a Shepherd checkout")
-		return 2
-	case !ok:
-		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback, history, promote or abort; shepherd --help lists them)\n", args[0])
-		return 2
-	}
-	fs, vals := cmd.flagSet(stdout, stderr)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "shepherd %s: unexpected arguments %q (flags take --name value)\n", cmd.name, fs.Args())
-		return 2
-	}
-	if o := vals.cli["output"]; o != "text" && o != "json" {
-		fmt.Fprintf(stderr, "shepherd %s: --output: %q is not supported (allowed: text, json)\n", cmd.name, o)
-		return 2
+	cmd, vals, code := parseCommand(args, stdout, stderr)
+	if vals == nil {
+		return code
 	}
 	kc, err := loadKubeconfig(vals.inputs[config.InKubeconfig], getenv)
 	if err != nil {
@@ -95,14 +71,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	}
 	host, _ := os.Hostname()
 	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
-
-	tty := terminal.isTTY(stdout)
-	text := &report.Text{W: stdout, Color: tty && getenv("NO_COLOR") == "", Progress: tty}
-	var rep deploy.Reporter = text
-	if vals.cli["output"] == "json" { // stdout is the JSON alone; the timeline goes to stderr
-		text.W, text.Color, text.Progress = stderr, false, false
-		rep = &report.JSON{W: stdout, Events: text}
-	}
+	rep := cliReporter(vals.cli["output"], getenv, stdout, stderr)
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
 	edge := sdk.Options{Events: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
 		Providers: providers(getenv, func(string) {}, nil)}
@@ -119,6 +88,52 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	o := execute(ctx, cfg, edge)
 	_ = rep.Finish(ctx, o)
 	return o.ExitCode()
+}
+
+// parseCommand reads the command and its flags. Without a command to run (help, or a usage
+// error, said on stderr) vals is nil and code is the exit code.
+func parseCommand(args []string, stdout, stderr io.Writer) (cmd command, vals *flagValues, code int) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, overview)
+		return cmd, nil, 0
+	}
+	cmd, ok := commands[args[0]]
+	switch {
+	case args[0] == "demo":
+		fmt.Fprintln(stderr, "shepherd: the demo is not part of the release binary (it needs the local test cluster): run `make demo` in a Shepherd checkout")
+		return cmd, nil, 2
+	case !ok:
+		fmt.Fprintf(stderr, "shepherd: unknown command %q (want deploy, rollback, history, promote or abort; shepherd --help lists them)\n", args[0])
+		return cmd, nil, 2
+	}
+	fs, vals := cmd.flagSet(stdout, stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cmd, nil, 0
+		}
+		return cmd, nil, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "shepherd %s: unexpected arguments %q (flags take --name value)\n", cmd.name, fs.Args())
+		return cmd, nil, 2
+	}
+	if o := vals.cli["output"]; o != "text" && o != "json" {
+		fmt.Fprintf(stderr, "shepherd %s: --output: %q is not supported (allowed: text, json)\n", cmd.name, o)
+		return cmd, nil, 2
+	}
+	return cmd, vals, 0
+}
+
+// cliReporter is plain text on stdout (coloured and with progress on a terminal), or with
+// --output json the JSON alone on stdout and the timeline on stderr.
+func cliReporter(output string, getenv func(string) string, stdout, stderr io.Writer) deploy.Reporter {
+	tty := terminal.isTTY(stdout)
+	text := &report.Text{W: stdout, Color: tty && getenv("NO_COLOR") == "", Progress: tty}
+	if output == "json" {
+		text.W, text.Color, text.Progress = stderr, false, false
+		return &report.JSON{W: stdout, Events: text}
+	}
+	return text
 }
 
 // loadKubeconfig finds the kubeconfig as kubectl does: --kubeconfig (a path), else every file

@@ -40,26 +40,10 @@ var (
 // Hint returns one actionable sentence for s, chosen by its category and refined by its
 // reason and message, or "" for an unknown category.
 func Hint(s Signal) string {
-	msg := strings.ToLower(s.Message)
-	has := func(subs ...string) bool {
-		for _, sub := range subs {
-			if strings.Contains(msg, sub) {
-				return true
-			}
-		}
-		return false
-	}
+	has := messageHas(s.Message)
 	switch s.Category {
 	case ImagePull:
-		switch {
-		case has("not found", "manifest unknown"):
-			return hintImageNotFound
-		case has("unauthorized", "denied"):
-			return hintImageAuth
-		case s.Reason == "InvalidImageName" || has("invalid reference format"):
-			return hintImageInvalid
-		}
-		return hintImageGeneric
+		return imagePullHint(s, has)
 	case CrashLoop:
 		if s.Reason == "OOMKilled" || has("oomkilled") {
 			return hintOOM
@@ -76,23 +60,7 @@ func Hint(s Signal) string {
 	case Probe:
 		return hintProbe
 	case Capacity:
-		switch {
-		case has("quota"):
-			return hintQuota
-		case has("podsecurity"):
-			return hintPodSecurity
-		case has("forbidden"):
-			return hintForbidden
-		case has("insufficient"):
-			return hintInsufficient
-		case has("taint"):
-			return hintTaint
-		case has("affinity", "node selector", "nodeselector"):
-			return hintAffinity
-		case has("persistentvolumeclaim"):
-			return hintVolume
-		}
-		return hintCapacityGeneric
+		return capacityHint(has)
 	case Deadline:
 		return hintDeadline
 	case HealthCheck:
@@ -107,6 +75,54 @@ func Hint(s Signal) string {
 		return hintAnalysis
 	}
 	return ""
+}
+
+// messageHas is whether a signal's message contains any of some lower-case phrases.
+func messageHas(message string) func(subs ...string) bool {
+	msg := strings.ToLower(message)
+	return func(subs ...string) bool {
+		for _, sub := range subs {
+			if strings.Contains(msg, sub) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// imagePullHint tells an image that is not there from one the cluster may not pull or cannot
+// parse.
+func imagePullHint(s Signal, has func(...string) bool) string {
+	switch {
+	case has("not found", "manifest unknown"):
+		return hintImageNotFound
+	case has("unauthorized", "denied"):
+		return hintImageAuth
+	case s.Reason == "InvalidImageName" || has("invalid reference format"):
+		return hintImageInvalid
+	}
+	return hintImageGeneric
+}
+
+// capacityHint names what keeps the pods from being created or scheduled.
+func capacityHint(has func(...string) bool) string {
+	switch {
+	case has("quota"):
+		return hintQuota
+	case has("podsecurity"):
+		return hintPodSecurity
+	case has("forbidden"):
+		return hintForbidden
+	case has("insufficient"):
+		return hintInsufficient
+	case has("taint"):
+		return hintTaint
+	case has("affinity", "node selector", "nodeselector"):
+		return hintAffinity
+	case has("persistentvolumeclaim"):
+		return hintVolume
+	}
+	return hintCapacityGeneric
 }
 
 // Hints of a canary's metric analysis.

@@ -166,3 +166,21 @@ func unique[L, T any](ls []L, list func(L) ([]T, error), uid func(T) types.UID) 
 	}
 	return out
 }
+
+// notify pokes changed on every change the informers see, and tells api of watch errors.
+func (s *scope) notify(changed chan struct{}, api *apiState) error {
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke(changed) },
+		UpdateFunc: func(any, any) { poke(changed) },
+		DeleteFunc: func(any) { poke(changed) },
+	}
+	for _, inf := range s.infs {
+		if _, err := inf.AddEventHandler(h); err != nil {
+			return err
+		}
+		if err := inf.SetWatchErrorHandlerWithContext(api.watchError); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -80,40 +80,15 @@ func (t Target) Empty() bool {
 // ctx ends. When ctx ends it returns ctx.Err() with the best evidence at that moment: the
 // pods' own signals (budgets waived), else a deadline signal with the last progress.
 func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
-	clk := w.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	budgets := w.Budgets
-	if budgets == (diagnose.Budgets{}) {
-		budgets = diagnose.DefaultBudgets()
-	}
-	tick := w.Tick
-	if tick <= 0 {
-		tick = 250 * time.Millisecond
-	}
+	clk, budgets, tick, bound := w.settings()
 	if t.Empty() {
 		return Result{Ready: true}, nil
 	}
 	sc := w.newScope(ctx, t)
 	changed := make(chan struct{}, 1)
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { poke(changed) },
-		UpdateFunc: func(any, any) { poke(changed) },
-		DeleteFunc: func(any) { poke(changed) },
-	}
 	api := &apiState{clk: clk}
-	for _, inf := range sc.infs {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			return Result{}, err
-		}
-		if err := inf.SetWatchErrorHandlerWithContext(api.watchError); err != nil {
-			return Result{}, err
-		}
-	}
-	bound := w.APILossBound
-	if bound <= 0 {
-		bound = 60 * time.Second
+	if err := sc.notify(changed, api); err != nil {
+		return Result{}, err
 	}
 	stop := make(chan struct{})
 	defer func() { close(stop); sc.shutdown() }()
@@ -149,6 +124,24 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 			}
 		}
 	}
+}
+
+// settings are the watcher's clock, budgets, tick and API-loss bound, defaults filled in.
+func (w *Watcher) settings() (clk clock.WithTicker, budgets diagnose.Budgets, tick, bound time.Duration) {
+	clk, budgets, tick, bound = w.Clock, w.Budgets, w.Tick, w.APILossBound
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	if budgets == (diagnose.Budgets{}) {
+		budgets = diagnose.DefaultBudgets()
+	}
+	if tick <= 0 {
+		tick = 250 * time.Millisecond
+	}
+	if bound <= 0 {
+		bound = 60 * time.Second
+	}
+	return clk, budgets, tick, bound
 }
 
 func poke(ch chan struct{}) {

@@ -96,7 +96,7 @@ func (t *Text) endWait() {
 }
 
 // Finish prints the outcome: one line saying what happened, the facts aligned, then the
-// rollback chain, the revisions, the diagnosis and a dry run's diff.
+// canary's stages, the rollback chain, the revisions, the diagnosis and a dry run's diff.
 func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -106,6 +106,23 @@ func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 		color = red
 	}
 	fmt.Fprintf(t.W, "\n%s %s\n\n", t.paint(bold+color, plainHeadline(o)), o.Message)
+	t.facts(o)
+	if o.Canary != nil {
+		t.stages(o.Canary)
+	}
+	t.chain(o.Chain)
+	t.revisions(o.Revisions)
+	if o.Diagnosis != nil {
+		t.diagnosis(*o.Diagnosis)
+	}
+	if o.Status == outcome.DryRun {
+		t.diff(o.Diff)
+	}
+	return nil
+}
+
+// facts prints the outcome's facts, aligned.
+func (t *Text) facts(o outcome.Outcome) {
 	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
 	if o.Mode != config.ModeHistory {
@@ -138,74 +155,79 @@ func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 	if o.Canary != nil {
 		row("canary weight", fmt.Sprintf("%d%%", o.Canary.Weight))
 	}
-	if o.Reason != "" {
-		row("reason", o.Reason)
-	}
-	if o.FailureReason != "" {
-		row("failure reason", string(o.FailureReason))
-	}
-	if o.Recovered != "" {
-		row("recovered", o.Recovered)
+	for _, kv := range [][2]string{{"reason", o.Reason}, {"failure reason", string(o.FailureReason)}, {"recovered", o.Recovered}} {
+		if kv[1] != "" {
+			row(kv[0], kv[1])
+		}
 	}
 	row("duration", o.Duration.Round(100*time.Millisecond).String())
 	_ = tw.Flush()
+}
 
-	if c := o.Canary; c != nil {
-		fmt.Fprintln(t.W, "\ncanary stages:")
-		if !c.Metrics {
-			fmt.Fprintln(t.W, "  no metrics were analysed (no --prometheus-url): pod health only")
-		}
-		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  #	asked	live	canary+stable	held	canary errors	stable errors	evidence	verdict")
-		for i, s := range c.Stages {
-			verdict := "not run"
-			if s.Ran {
-				verdict = strings.TrimSpace(s.Verdict + " " + s.Metric + " " + s.Value)
-			}
-			fmt.Fprintf(tw, "  %d\t%d%%\t%s\t%d+%d\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable,
-				secs(s.Held), orDash(s.CanaryErrors), orDash(s.StableErrors), evidenceCell(s), verdict)
-		}
-		_ = tw.Flush()
+// stages prints the canary's stages.
+func (t *Text) stages(c *outcome.CanaryReport) {
+	fmt.Fprintln(t.W, "\ncanary stages:")
+	if !c.Metrics {
+		fmt.Fprintln(t.W, "  no metrics were analysed (no --prometheus-url): pod health only")
 	}
-	if len(o.Chain) > 0 {
-		fmt.Fprintln(t.W, "\nrollback chain:")
-		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  #\tto revision\tas revision\trolled out in\tverified for\tverdict")
-		for i, st := range o.Chain {
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t%s\t%s\n", i+1, st.Target, st.NewRevision, secs(st.Rollout), secs(st.Verify), st.Verdict)
+	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tasked\tlive\tcanary+stable\theld\tcanary errors\tstable errors\tevidence\tverdict")
+	for i, s := range c.Stages {
+		verdict := "not run"
+		if s.Ran {
+			verdict = strings.TrimSpace(s.Verdict + " " + s.Metric + " " + s.Value)
 		}
-		_ = tw.Flush()
+		fmt.Fprintf(tw, "  %d\t%d%%\t%s\t%d+%d\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Requested, pctCell(s.Actual), s.Canary, s.Stable,
+			secs(s.Held), orDash(s.CanaryErrors), orDash(s.StableErrors), evidenceCell(s), verdict)
 	}
-	if len(o.Revisions) > 0 {
-		fmt.Fprintln(t.W, "\nrevisions:")
-		tw = tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  revision\tupdated\tstatus\timages\tdescription")
-		for _, rv := range o.Revisions {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"), rv.Status,
-				strings.Join(ImageTags(rv.Images), ", "), rv.Description)
+	_ = tw.Flush()
+}
+
+// chain prints a rollback's chain of attempts.
+func (t *Text) chain(chain []outcome.Step) {
+	if len(chain) == 0 {
+		return
+	}
+	fmt.Fprintln(t.W, "\nrollback chain:")
+	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tto revision\tas revision\trolled out in\tverified for\tverdict")
+	for i, st := range chain {
+		fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t%s\t%s\n", i+1, st.Target, st.NewRevision, secs(st.Rollout), secs(st.Verify), st.Verdict)
+	}
+	_ = tw.Flush()
+}
+
+// revisions prints the release's history.
+func (t *Text) revisions(revs []outcome.Revision) {
+	if len(revs) == 0 {
+		return
+	}
+	fmt.Fprintln(t.W, "\nrevisions:")
+	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  revision\tupdated\tstatus\timages\tdescription")
+	for _, rv := range revs {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", rv.Revision, rv.Updated.UTC().Format("2006-01-02 15:04:05Z"), rv.Status,
+			strings.Join(ImageTags(rv.Images), ", "), rv.Description)
+	}
+	_ = tw.Flush()
+}
+
+// diff prints a dry run's diff against the live release, coloured.
+func (t *Text) diff(d string) {
+	if d == "" {
+		fmt.Fprintln(t.W, "\nthe upgrade would change nothing")
+		return
+	}
+	fmt.Fprintln(t.W, "\ndiff against the live release:")
+	for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "+"):
+			l = t.paint(green, l)
+		case strings.HasPrefix(l, "-"):
+			l = t.paint(red, l)
 		}
-		_ = tw.Flush()
+		fmt.Fprintln(t.W, "  "+l)
 	}
-	if o.Diagnosis != nil {
-		t.diagnosis(*o.Diagnosis)
-	}
-	if o.Status == outcome.DryRun {
-		if o.Diff == "" {
-			fmt.Fprintln(t.W, "\nthe upgrade would change nothing")
-		} else {
-			fmt.Fprintln(t.W, "\ndiff against the live release:")
-			for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
-				switch {
-				case strings.HasPrefix(l, "+"):
-					l = t.paint(green, l)
-				case strings.HasPrefix(l, "-"):
-					l = t.paint(red, l)
-				}
-				fmt.Fprintln(t.W, "  "+l)
-			}
-		}
-	}
-	return nil
 }
 
 // diagnosis prints the diagnosis as plain text: what, why, the hint, the evidence.
