@@ -171,7 +171,11 @@ func (j *StageJudge) tests(c, s Observation) Judgement {
 	jd.Tests = append(jd.Tests, abs)
 	base := j.Limits.Baseline && s.RequestsKnown && s.Requests > 0 && s.Ratio == s.Ratio
 	if abs.E >= bound {
-		if !base || s.Requests < math.Max(1, j.Limits.MinRequests) || s.Ratio <= j.Limits.ErrorRate {
+		// A stable track erroring above the threshold is no healthy baseline, however few
+		// requests it has served so far (Prometheus's extrapolated 19.98 of min_requests 20
+		// included): the canary is not blamed while it looks so, and the comparison with the
+		// stable decides; once the stable's rate falls under the threshold, the threshold does.
+		if !base || s.Ratio <= j.Limits.ErrorRate {
 			return j.fail(jd, TestThreshold, fmt.Sprintf("%.2f%% (%.0f of %.0f requests)", 100*c.Ratio, c.Errors, c.Requests), pct(j.Limits.ErrorRate))
 		}
 		jd.Both, jd.Limit = true, pct(j.Limits.ErrorRate) // the stable track shows it too: judged against the stable alone

@@ -40,6 +40,8 @@ func TestStageJudge(t *testing.T) {
 		{"user ratio without counts and min_requests 0", Limits{ErrorRate: 0.05}, []look{{Observation{Ratio: 0.01, P99: Sample{NoData: true}}, none}}, Undecided, Pass, "", false},
 		{"user ratio without counts above the limit", Limits{ErrorRate: 0.05}, []look{{Observation{Ratio: 0.2, P99: Sample{NoData: true}}, none}}, Undecided, Fail, TestThreshold, false},
 		{"both tracks erroring: not the canary's doing", base, []look{{ok(80, 1000), ok(800, 10000)}}, Undecided, Pass, "", true},
+		{"both erroring, the stable's count still short of min_requests", base, []look{{ok(8, 29), ok(5, 19.98)}}, Undecided, Pass, "", true},
+		{"a thin stable under the threshold is no excuse", base, []look{{ok(50, 100), ok(0, 5)}}, Fail, "", TestThreshold, false},
 		{"both erroring, the canary much worse", base, []look{{ok(300, 1000), ok(800, 10000)}}, Fail, "", TestErrorsStable, false},
 		{"the same outage without a baseline blames the canary", noLat, []look{{ok(80, 1000), ok(800, 10000)}}, Fail, "", TestThreshold, false},
 		{"3x the stable, under the threshold", base, []look{{ok(300, 10000), ok(100, 10000)}}, Fail, "", TestErrorsStable, false},
