@@ -37,7 +37,7 @@ func defaults() map[string]string {
 		config.InAutoPromote: "true", config.InKeepCap: "true", config.InGrace: "5m", config.InSmokeTime: "60s",
 		config.InGitHubToken: config.DefaultGitHubToken,
 		config.InStages:      config.DefaultStages, config.InInterval: "5m", config.InErrorThresh: "5", config.InMinRequests: "20",
-		config.InAlpha: "0.01", config.InBaseline: config.DefaultBaseline, config.InMaxErrorRatio: "1.5",
+		config.InAlpha: "0.01", config.InBaseline: config.DefaultBaseline, config.InMaxErrorRatio: "1.5", config.InTrafficRouter: config.RouterReplicas,
 	}
 }
 

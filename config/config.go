@@ -86,6 +86,8 @@ type Config struct {
 	BlueGreen
 	Canary
 	Rollback
+	// Traffic is how live traffic reaches the new version (a canary's weights, previews).
+	Traffic
 	// Notify is where the outcome is reported beyond the job (Deployments API, Slack).
 	Notify Notify
 	// Owner identifies this run in the release's lock (the workflow run URL); set by the edge.
@@ -132,6 +134,7 @@ func Default() Config {
 		Canary: Canary{Stages: append([]int(nil), DefaultStageWeights...), Interval: DefaultInterval,
 			ErrorThreshold: DefaultErrorPercent, MinRequests: DefaultMinRequests, Judge: DefaultJudge()},
 		Rollback: Rollback{VerifyDuration: DefaultVerify, MaxCascade: DefaultMaxCascade},
+		Traffic:  Traffic{TrafficRouter: RouterReplicas},
 	}
 }
 
@@ -181,7 +184,7 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
 	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService, InMaxInterval,
-	InAlpha, InBaseline, InMaxErrorRatio}
+	InAlpha, InBaseline, InMaxErrorRatio, InTrafficRouter, InHTTPRoute, InPreviewHeader, InCanaryReplicas}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),
 // starting from Default. Every problem is reported, each naming its input.
@@ -228,6 +231,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 	str(InLatencyQ, &c.LatencyQuery)
 	errs = append(errs, c.canaryInputs(get)...)
 	errs = append(errs, c.judgeInputs(get)...)
+	errs = append(errs, c.trafficInputs(get)...)
 	errs = append(errs, c.notifyInputs(get)...)
 	c.sourceInputs(get)
 	errs = append(errs, c.prometheusInputs(get)...)
@@ -243,7 +247,7 @@ func FromInputs(get func(name string) string) (Config, error) {
 // numberInputs reads the whole-number and boolean inputs.
 func (c *Config) numberInputs(get func(string) string) []error {
 	var errs []error
-	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests} {
+	for name, dst := range map[string]*int{InRevision: &c.Revision, InMaxCascade: &c.MaxCascade, InMinRequests: &c.MinRequests, InCanaryReplicas: &c.CanaryReplicas} {
 		if v := strings.TrimSpace(get(name)); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -334,6 +338,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateBlueGreen()...)
 	errs = append(errs, c.validateCanary()...)
 	errs = append(errs, c.Judge.validate()...)
+	errs = append(errs, c.validateTraffic()...)
 	errs = append(errs, c.validateNotify()...)
 	return errors.Join(errs...)
 }

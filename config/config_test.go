@@ -153,6 +153,22 @@ func TestFromInputs(t *testing.T) {
 		{name: "strategy rolling", in: map[string]string{config.InStrategy: "rolling"}},
 		{name: "strategy unknown", in: map[string]string{config.InStrategy: "yolo"}, badInput: config.InStrategy, wantMsg: "rolling, blue-green"},
 
+		// traffic
+		{name: "gateway-api canary", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "Gateway-API", config.InHTTPRoute: "web",
+			config.InPreviewHeader: " X-Canary :  always ", config.InCanaryReplicas: "2"},
+			check: func(t *testing.T, c config.Config) {
+				if !c.GatewayAPI() || c.HTTPRoute != "web" || c.PreviewHeader != "X-Canary" || c.PreviewValue != "always" || c.CanaryReplicas != 2 {
+					t.Errorf("traffic = %+v", c.Traffic)
+				}
+			}},
+		{name: "traffic router unknown", in: map[string]string{config.InTrafficRouter: "istio"}, badInput: config.InTrafficRouter, wantMsg: "replicas, gateway-api"},
+		{name: "gateway-api without a route", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api"}, badInput: config.InHTTPRoute, wantMsg: "required"},
+		{name: "a route that is no name", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "Web_Route"}, badInput: config.InHTTPRoute, wantMsg: "object name"},
+		{name: "gateway-api with rolling", in: map[string]string{config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web"}, badInput: config.InTrafficRouter, wantMsg: "rolling"},
+		{name: "a route without gateway-api", in: map[string]string{config.InHTTPRoute: "web"}, badInput: config.InHTTPRoute, wantMsg: "only with traffic_router: gateway-api"},
+		{name: "a preview header without a value", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web", config.InPreviewHeader: "X-Canary"}, badInput: config.InPreviewHeader, wantMsg: "NAME: VALUE"},
+		{name: "canary replicas negative", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web", config.InCanaryReplicas: "-1"}, badInput: config.InCanaryReplicas, wantMsg: "negative"},
+
 		// blue-green
 		{name: "blue-green with every input", in: map[string]string{config.InStrategy: "blue-green", config.InAutoPromote: "false",
 			config.InGrace: "90s", config.InSmokePaths: "/api/health\n\n  /api/hello  \n", config.InSmokeTime: "10", config.InPreviewURL: "https://preview.example.com"},
