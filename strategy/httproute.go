@@ -7,8 +7,9 @@ import (
 
 // The pure half of a canary routed by a Gateway API HTTPRoute (issue 22's router): the route's
 // backendRefs to the chart's Service split between its stable and canary Services at a weight,
-// and the route's status read for whether the gateway took a generation of it. The router that
-// applies them to the cluster is not written yet.
+// and the route's status read for whether the gateway took a generation of it, and preview
+// rules that send requests carrying a header to the new version. The router that applies them
+// to the cluster is internal/deploy's gatewayRouter.
 
 // Suffixes of the Services a canary routed by an HTTPRoute renders beside the chart's.
 const (
@@ -62,6 +63,83 @@ func SplitRoute(spec map[string]any, svc string, percent int) (map[string]any, e
 		return nil, fmt.Errorf("no rule sends to Service %s (it sends to: %s)", svc, orNone(seen))
 	}
 	return out, nil
+}
+
+// PreviewRoute returns a copy of an HTTPRoute's spec with, for every rule that sends to Service
+// svc, a twin rule that sends requests carrying header name: value to Service target alone
+// (<svc>-canary, a blue-green's <svc>-preview). The twin's matches are the rule's, each with
+// the header added: more header matches win over the rule's own under the Gateway API's
+// precedence, whatever the rules' order.
+func PreviewRoute(spec map[string]any, svc, target, name, value string) (map[string]any, error) {
+	out := deepCopy(spec)
+	rules, _ := out["rules"].([]any)
+	var twins []any
+	for _, r := range rules {
+		rule, ok := r.(map[string]any)
+		if !ok || !sendsTo(rule, svc) {
+			continue
+		}
+		twin := deepCopy(rule)
+		header := map[string]any{"type": "Exact", "name": name, "value": value}
+		matches, _ := twin["matches"].([]any)
+		if len(matches) == 0 {
+			matches = []any{map[string]any{}}
+		}
+		for _, m := range matches {
+			if match, ok := m.(map[string]any); ok {
+				headers, _ := match["headers"].([]any)
+				match["headers"] = append(headers, header)
+			}
+		}
+		twin["matches"] = matches
+		ref := map[string]any{"name": target}
+		for _, x := range rule["backendRefs"].([]any) {
+			if b, ok := x.(map[string]any); ok && isService(b, svc) {
+				if port, ok := b["port"]; ok {
+					ref["port"] = port
+				}
+				break
+			}
+		}
+		twin["backendRefs"] = []any{ref}
+		delete(twin, "name") // a sectionName must stay unique
+		twins = append(twins, twin)
+	}
+	if len(twins) == 0 {
+		return nil, fmt.Errorf("no rule sends to Service %s", svc)
+	}
+	out["rules"] = append(rules, twins...)
+	return out, nil
+}
+
+// sendsTo says whether a rule has a backendRef to Service svc.
+func sendsTo(rule map[string]any, svc string) bool {
+	refs, _ := rule["backendRefs"].([]any)
+	for _, x := range refs {
+		if ref, ok := x.(map[string]any); ok && isService(ref, svc) {
+			return true
+		}
+	}
+	return false
+}
+
+// RouteSends are the Services in the route's own namespace its rules send to, each once.
+func RouteSends(spec map[string]any) []string {
+	seen := map[string]bool{}
+	var out []string
+	rules, _ := spec["rules"].([]any)
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		refs, _ := rule["backendRefs"].([]any)
+		for _, x := range refs {
+			ref, _ := x.(map[string]any)
+			if n, ok := ref["name"].(string); ok && isService(ref, n) && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 // RouteAccepted reads an HTTPRoute's status for generation gen: ok when every parent has

@@ -87,3 +87,26 @@ func TestRouteAccepted(t *testing.T) {
 		}
 	}
 }
+
+func TestPreviewRoute(t *testing.T) {
+	in := spec(t, `{"rules":[{"name":"api","matches":[{"path":{"type":"PathPrefix","value":"/api"}},{"headers":[{"name":"X-Team","value":"a"}]}],"backendRefs":[{"name":"web","port":80}]},{"backendRefs":[{"name":"web","port":80}]},{"backendRefs":[{"name":"other"}]}]}`)
+	got, err := PreviewRoute(in, "web", "web-canary", "X-Canary", "always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(got["rules"].([]any)[3:])
+	want := `[{"backendRefs":[{"name":"web-canary","port":80}],"matches":[{"headers":[{"name":"X-Canary","type":"Exact","value":"always"}],"path":{"type":"PathPrefix","value":"/api"}},{"headers":[{"name":"X-Team","value":"a"},{"name":"X-Canary","type":"Exact","value":"always"}]}]},` +
+		`{"backendRefs":[{"name":"web-canary","port":80}],"matches":[{"headers":[{"name":"X-Canary","type":"Exact","value":"always"}]}]}]`
+	if string(raw) != want {
+		t.Errorf("preview rules\n got  %s\n want %s", raw, want)
+	}
+	if n := len(got["rules"].([]any)); n != 5 {
+		t.Errorf("%d rules, want the 3 kept and 2 previews", n)
+	}
+	if _, err := PreviewRoute(in, "nope", "nope-canary", "X-Canary", "always"); err == nil {
+		t.Error("a route that does not send to the Service got a preview rule")
+	}
+	if s := RouteSends(in); strings.Join(s, ",") != "web,other" {
+		t.Errorf("RouteSends = %v", s)
+	}
+}

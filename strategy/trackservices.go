@@ -1,0 +1,142 @@
+package strategy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shepherd-deploy/shepherd/release"
+)
+
+// PodTemplateHash is the label a Deployment's controller puts on each ReplicaSet's pods: the
+// stable track's pods are the ones carrying its current value.
+const PodTemplateHash = "pod-template-hash"
+
+// The track label's value on a routed canary's stable Service (its canary Service carries
+// TrackCanary).
+const TrackStable = "stable"
+
+// TrackServices adds, for each of the chart's Services in svcs (the ones an HTTPRoute sends
+// to), two ClusterIP twins a route can weight: <svc>-stable, selecting the stable track's pods
+// (the Service's selector plus the pod-template-hash its stable Deployment runs now, from
+// hashes by Deployment name), and <svc>-canary, selecting the canary's (the selector plus
+// shepherd.io/track: canary). A Service whose selector matches no stable Deployment, or
+// several, cannot be split by track: that is an error naming them.
+func TrackServices(manifest string, svcs []string, hashes map[string]string) (string, error) {
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return "", err
+	}
+	templates := map[string]map[string]any{} // the stable Deployments' pod labels, by name
+	services := map[string]map[string]any{}
+	for _, r := range resources {
+		var obj map[string]any
+		if r.Kind != "Deployment" && r.Kind != "Service" {
+			continue
+		}
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		if r.Kind == "Service" {
+			services[r.Name] = obj
+		} else if lbls := mapAt(obj, "spec", "template", "metadata", "labels"); lbls[TrackLabel] != TrackCanary {
+			templates[r.Name] = lbls
+		}
+	}
+	docs := []string{strings.TrimRight(manifest, "\n")}
+	for _, name := range svcs {
+		svc, ok := services[name]
+		if !ok {
+			return "", fmt.Errorf("the chart renders no Service %s", name)
+		}
+		dep, err := selectedDeployment(name, mapAt(svc, "spec", "selector"), templates)
+		if err != nil {
+			return "", err
+		}
+		hash := hashes[dep]
+		if hash == "" {
+			return "", fmt.Errorf("Service %s: the stable Deployment %s runs no ReplicaSet yet (no %s to select its pods by)", name, dep, PodTemplateHash)
+		}
+		docs = append(docs, encode(trackService(svc, StableServiceSuffix, TrackStable, PodTemplateHash, hash)),
+			encode(trackService(svc, CanaryServiceSuffix, TrackCanary, TrackLabel, TrackCanary)))
+	}
+	return strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// selectedDeployment is the one stable Deployment whose pods a Service's selector matches.
+func selectedDeployment(svc string, sel map[string]any, templates map[string]map[string]any) (string, error) {
+	if len(sel) == 0 {
+		return "", fmt.Errorf("Service %s has no selector: a route cannot weight its tracks", svc)
+	}
+	var found []string
+	for dep, lbls := range templates {
+		match := true
+		for k, v := range sel {
+			if lbls[k] != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			found = append(found, dep)
+		}
+	}
+	sort.Strings(found)
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", fmt.Errorf("Service %s selects the pods of no Deployment of the chart", svc)
+	}
+	return "", fmt.Errorf("Service %s selects the pods of %s: a route weights the two tracks of one Deployment per Service", svc, strings.Join(found, ", "))
+}
+
+// trackService is a ClusterIP twin of a Service named <name><suffix>, labelled with its track,
+// whose selector also requires key=value.
+func trackService(svc map[string]any, suffix, track, key, value string) map[string]any {
+	p := deepCopy(svc)
+	meta := p["metadata"].(map[string]any)
+	meta["name"] = fmt.Sprint(meta["name"]) + suffix
+	delete(meta, "resourceVersion")
+	setPath(p, []string{"metadata", "labels", TrackLabel}, track)
+	spec := p["spec"].(map[string]any)
+	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges", "sessionAffinity"} {
+		delete(spec, k)
+	}
+	spec["type"] = "ClusterIP"
+	if ports, ok := spec["ports"].([]any); ok {
+		for _, port := range ports {
+			if m, ok := port.(map[string]any); ok {
+				delete(m, "nodePort")
+			}
+		}
+	}
+	spec["selector"].(map[string]any)[key] = value
+	return p
+}
+
+// RoutedServices are the chart Services a manifest renders track twins of (the route's
+// backends while a canary runs), sorted.
+func RoutedServices(manifest string) ([]string, error) {
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range resources {
+		if r.Kind != "Service" || !strings.HasSuffix(r.Name, CanaryServiceSuffix) {
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		if mapAt(obj, "metadata", "labels")[TrackLabel] == TrackCanary {
+			out = append(out, strings.TrimSuffix(r.Name, CanaryServiceSuffix))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
