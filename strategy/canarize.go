@@ -44,6 +44,9 @@ type TrackLayout struct {
 	// Config are the ConfigMaps and Secrets as applied, by "Kind/name": the chart's own (the
 	// stable track's), and the canary's copies (CanaryConfig, labelled with the track).
 	Config, CanaryConfig map[string]string
+	// Routed are the chart Services the revision renders track twins of (a canary weighted
+	// on an HTTPRoute; see TrackServices), sorted.
+	Routed []string
 }
 
 // Names are the stable Deployments' names, sorted.
@@ -101,6 +104,9 @@ func ReadTracks(manifest string) (TrackLayout, error) {
 	}
 	hpas, err := ReadHPAs(manifest)
 	if err != nil {
+		return l, err
+	}
+	if l.Routed, err = RoutedServices(manifest); err != nil {
 		return l, err
 	}
 	l.HPAs = map[string]HPA{}

@@ -21,3 +21,13 @@ const (
 	NoteReplicas  = kube.Prefix + "canary-replicas"
 	NotePromoting = kube.Prefix + "canary-promoting"
 )
+
+// A routed canary's notes: the HTTPRoute it weights, canary_replicas, and the preview header
+// ("NAME: VALUE"); and the annotation on the route that holds the rules as its owner wrote
+// them while Shepherd weights it (any later run puts them back from there).
+const (
+	NoteRoute            = kube.Prefix + "canary-route"
+	NoteCanaryScale      = kube.Prefix + "canary-scale"
+	NotePreview          = kube.Prefix + "canary-preview"
+	RouteRulesAnnotation = kube.Prefix + "route-rules"
+)

@@ -14,10 +14,17 @@ type Split struct {
 	Requested int // percent of traffic asked for
 	Canary    int // canary replicas
 	Stable    int // stable replicas
+	// Routed: a route weights the tracks, so the weight is the one asked for, whatever the
+	// replicas (PlanRouted).
+	Routed bool
 }
 
-// Actual is the weight the split gives, in percent: traffic splits by ready replicas.
+// Actual is the weight the split gives, in percent: traffic splits by ready replicas, or as a
+// route says (Routed).
 func (s Split) Actual() float64 {
+	if s.Routed {
+		return float64(s.Requested)
+	}
 	if s.Canary+s.Stable == 0 {
 		return 0
 	}
@@ -61,6 +68,27 @@ func PlanCanary(weights []int, n int) ([]Split, error) {
 			}
 		}
 		out = append(out, best)
+	}
+	return out, nil
+}
+
+// PlanRouted is the stages of a canary whose weights a route sets exactly: capacity follows
+// weight — the canary runs ceil(n × weight) pods (fixed instead, when above 0), at least one —
+// and the stable track keeps its n until the promotion, so an abort is a weight change first.
+func PlanRouted(weights []int, n, fixed int) ([]Split, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
+	}
+	if err := config.CheckStages(weights); err != nil {
+		return nil, err
+	}
+	out := make([]Split, 0, len(weights))
+	for _, w := range weights {
+		c := fixed
+		if c <= 0 {
+			c = max(1, (n*w+99)/100)
+		}
+		out = append(out, Split{Requested: w, Canary: c, Stable: n, Routed: true})
 	}
 	return out, nil
 }

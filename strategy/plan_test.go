@@ -74,3 +74,25 @@ func TestPlanNeedsReplicas(t *testing.T) {
 		t.Error("0 replicas planned")
 	}
 }
+
+func TestPlanRouted(t *testing.T) {
+	got, err := PlanRouted([]int{10, 25, 50, 100}, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Split{{10, 1, 3, true}, {25, 1, 3, true}, {50, 2, 3, true}, {100, 3, 3, true}}
+	for i, s := range got {
+		if s != want[i] || s.Actual() != float64(s.Requested) || !s.Exact() {
+			t.Errorf("stage %d: %+v (actual %g), want %+v", i, s, s.Actual(), want[i])
+		}
+	}
+	if got, _ := PlanRouted([]int{10, 100}, 10, 2); got[0].Canary != 2 || got[1].Canary != 2 || got[1].Stable != 10 {
+		t.Errorf("canary_replicas 2: %+v", got)
+	}
+	if _, err := PlanRouted([]int{10, 100}, 0, 0); err == nil {
+		t.Error("0 replicas planned")
+	}
+	if MaxTotal(want, 3) != 6 {
+		t.Errorf("MaxTotal = %d, want the stable's 3 beside the canary's 3", MaxTotal(want, 3))
+	}
+}

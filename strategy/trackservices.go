@@ -140,3 +140,54 @@ func RoutedServices(manifest string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// TrackServiceDocs are a manifest's track twins of the chart's Services (TrackServices), as
+// applied: a promotion keeps them while the route still sends to them.
+func TrackServiceDocs(manifest string) ([]string, error) {
+	routed, err := RoutedServices(manifest)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range resources {
+		for _, svc := range routed {
+			if r.Kind == "Service" && (r.Name == svc+StableServiceSuffix || r.Name == svc+CanaryServiceSuffix) {
+				out = append(out, r.Raw)
+			}
+		}
+	}
+	return out, nil
+}
+
+// WithRouteRules returns manifest with HTTPRoute name's rules and annotations (when the chart
+// renders that route) replaced by the live route's: Helm's upgrade then leaves the weights
+// Shepherd set as they are, instead of putting the chart's rules back mid-promotion.
+func WithRouteRules(manifest, name string, rules []any, annotations map[string]string) (string, error) {
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return "", err
+	}
+	docs := make([]string, 0, len(resources))
+	for _, r := range resources {
+		if r.Kind != "HTTPRoute" || r.Name != name {
+			docs = append(docs, r.Raw)
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
+			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
+		}
+		for k, v := range annotations {
+			setPath(obj, []string{"metadata", "annotations", k}, v)
+		}
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			spec["rules"] = rules
+		}
+		docs = append(docs, encode(obj))
+	}
+	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
+}

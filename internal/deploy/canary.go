@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"helm.sh/helm/v3/pkg/chart"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,11 @@ type trackPlan struct {
 	// live is what each stable Deployment runs now: N, where an HPA scales it or the chart
 	// leaves replicas out (strategy.StartCount).
 	live map[string]int
+	// route is the HTTPRoute a gateway-api canary weights ("": none), the Services its owner's
+	// rules send to, and each stable Deployment's pod-template-hash now.
+	route  string
+	sends  []string
+	hashes map[string]string
 }
 
 func (p *trackPlan) postRender(rendered string) (string, error) {
@@ -44,7 +51,45 @@ func (p *trackPlan) postRender(rendered string) (string, error) {
 		return "", err
 	}
 	p.unsplittable = l.Unsplittable
-	return strategy.Canarize(rendered, p.layout.Stable, p.layout.Config)
+	out, err := strategy.Canarize(rendered, p.layout.Stable, p.layout.Config)
+	if err != nil || p.route == "" {
+		return out, err
+	}
+	routed, err := routedServices(rendered, p.route, p.sends)
+	if err != nil {
+		return "", err
+	}
+	return strategy.TrackServices(out, routed, p.hashes)
+}
+
+// routedServices are the chart's Services among those route sends to.
+func routedServices(rendered, route string, sends []string) ([]string, error) {
+	rs, err := release.SplitManifest(rendered)
+	if err != nil {
+		return nil, err
+	}
+	var chart, out []string
+	for _, r := range rs {
+		if r.Kind == "Service" {
+			chart = append(chart, r.Name)
+			if slices.Contains(sends, r.Name) {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: HTTPRoute %s sends to %s; none of them is a Service of the chart (it renders %s): the route must send to the chart's Service for its weights to move",
+			config.InHTTPRoute, route, orNone(sends), orNone(chart))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no Service"
+	}
+	return strings.Join(s, ", ")
 }
 
 // check refuses, before any write, a chart the canary cannot run.
@@ -84,13 +129,17 @@ type tracks struct {
 	baselineStage int
 	hpas          map[string]strategy.HPA
 	config        []string // the canary's copies of config, "Kind/name"
+	// rt is how the weights are set (route "": the replica split); routed are the chart's
+	// Services the route sends to, each with its track twins.
+	rt     routing
+	routed []string
 }
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
 // plan from.
-func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int) (*tracks, error) {
+func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
 	cfg := r.cfg
-	t := &tracks{rev: rev, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
+	t := &tracks{rev: rev, rt: rt, routed: layout.Routed, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
 		config: sortedNames(layout.CanaryConfig),
 		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests),
 			Alpha: cfg.Judge.Alpha, Baseline: cfg.Judge.Baseline == config.BaselineStable, MaxRatio: cfg.Judge.MaxErrorRatio},
@@ -100,7 +149,7 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 		if want == 0 {
 			want = layout.Replicas[name]
 		}
-		s, err := strategy.PlanCanary(stages, want)
+		s, err := t.plan(stages, want)
 		if err != nil {
 			return nil, fmt.Errorf("planning Deployment %s: %w", name, err)
 		}
@@ -125,6 +174,14 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 	return t, nil
 }
 
+// plan is the stages' splits for n replicas: exact weights on a route, else replica splits.
+func (t *tracks) plan(stages []int, n int) ([]strategy.Split, error) {
+	if t.rt.route != "" {
+		return strategy.PlanRouted(stages, n, t.rt.fixed)
+	}
+	return strategy.PlanCanary(stages, n)
+}
+
 func (t *tracks) canaryNames() []string {
 	out := make([]string, len(t.names))
 	for i, n := range t.names {
@@ -139,9 +196,14 @@ func (t *tracks) notes(stage int) map[string]string {
 	for i, n := range t.names {
 		reps[i] = fmt.Sprintf("%s=%d", n, t.n[n])
 	}
+	preview := ""
+	if t.rt.header != "" {
+		preview = t.rt.header + ": " + t.rt.value
+	}
 	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), strategy.NoteStage: strconv.Itoa(stage),
 		strategy.NoteStages: joinInts(t.stages), strategy.NoteReplicas: strings.Join(reps, ","), strategy.NotePromoting: "",
-		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: ""}
+		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: "",
+		strategy.NoteRoute: t.rt.route, strategy.NoteCanaryScale: strconv.Itoa(t.rt.fixed), strategy.NotePreview: preview}
 }
 
 // parseReplicas reads the Lease's "web=4,api=2".
@@ -166,12 +228,21 @@ type canaryCluster struct {
 	// chart is the chart the promotion renders, when found before the stages ran (mode
 	// promote checks that it can, before it acts); nil: found at the promotion.
 	chart *chart.Chart
+	// previewed: the route's preview rule is written (the first stage writes it before any
+	// weight moves).
+	previewed bool
 }
 
 var _ strategy.Tracks = (*canaryCluster)(nil)
 
-// router is how the canary's traffic moves: the replica split (router_replicas.go).
-func (c *canaryCluster) router() strategy.Router { return replicaRouter{c: c} }
+// router is how the canary's traffic moves: the replica split (router_replicas.go), or
+// exact weights on an HTTPRoute (router_gateway.go).
+func (c *canaryCluster) router() strategy.Router {
+	if c.tr != nil && c.tr.rt.route != "" {
+		return gatewayRouter{c: c}
+	}
+	return replicaRouter{c: c}
+}
 
 // FirstInstall: the release has no revision yet.
 func (c *canaryCluster) FirstInstall() bool {
@@ -195,7 +266,7 @@ func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, e
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
 	}
-	if c.tr, err = r.newTracks(rel.Version, l, p.replicas, cfg.Stages); err != nil {
+	if c.tr, err = r.newTracks(rel.Version, l, p.replicas, cfg.Stages, routingOf(cfg)); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
 	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0)); err != nil {
@@ -306,6 +377,10 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 			return strategy.Revision{}, err
 		}
 	}
+	keepRoute, err := c.keepRouting(ctx, canaryRel.Manifest)
+	if err != nil {
+		return strategy.Revision{}, err
+	}
 	notes := t.notes(len(t.stages))
 	notes[strategy.NotePromoting] = strconv.Itoa(t.rev)
 	if err := r.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
@@ -323,7 +398,10 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 			if err != nil {
 				return "", err
 			}
-			return strategy.Promoted(m, l.Canary, live, l.CanaryConfig)
+			if m, err = strategy.Promoted(m, l.Canary, live, l.CanaryConfig); err != nil {
+				return "", err
+			}
+			return keepRoute(m)
 		}})
 	if err != nil {
 		return rev, err
@@ -353,6 +431,9 @@ func (r *run) revisionRelease(rev int) (*helmrelease.Release, error) {
 // Retire takes the canary to zero replicas once the stable track serves the new version.
 func (c *canaryCluster) Retire(ctx context.Context) error {
 	r, t := c.r, c.tr
+	if t.rt.route != "" {
+		return gatewayRouter{c: c}.retire(ctx)
+	}
 	for _, name := range t.canaryNames() {
 		if err := r.scale(ctx, name, 0); err != nil {
 			return err

@@ -77,7 +77,7 @@ func (c *canaryCluster) loadTracks(f *strategy.Failure) error {
 	if c.pf != nil && c.pf.tracks != nil {
 		n = c.pf.tracks.replicas
 	}
-	c.tr, err = r.newTracks(f.Revision, l, n, r.cfg.Stages)
+	c.tr, err = r.newTracks(f.Revision, l, n, r.cfg.Stages, routingOf(r.cfg))
 	return err
 }
 

@@ -32,7 +32,7 @@ func (r *run) canaryFromLease(hist []*helmrelease.Release, rev int, notes map[st
 	if err != nil {
 		stages = r.cfg.Stages
 	}
-	t, err := r.newTracks(rev, l, parseReplicas(notes[strategy.NoteReplicas]), stages)
+	t, err := r.newTracks(rev, l, parseReplicas(notes[strategy.NoteReplicas]), stages, routingFrom(notes))
 	if err != nil {
 		return nil, 0, err
 	}

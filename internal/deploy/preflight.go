@@ -257,6 +257,9 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 			if pf.tracks.live, err = r.liveCounts(ctx, pf.tracks.layout.Names()); err != nil {
 				return opts, err
 			}
+			if err := r.planRoute(ctx, pf.tracks); err != nil {
+				return opts, err
+			}
 			opts.PostRender = pf.tracks.postRender
 		}
 	}

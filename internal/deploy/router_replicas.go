@@ -62,7 +62,7 @@ func (t *tracks) splitsFor(percent int) (map[string]strategy.Split, error) {
 		if _, ok := out[name]; ok {
 			continue
 		}
-		s, err := strategy.PlanCanary([]int{percent}, t.n[name])
+		s, err := t.plan([]int{percent}, t.n[name])
 		if err != nil {
 			return nil, err
 		}

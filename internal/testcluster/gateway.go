@@ -71,7 +71,11 @@ func (c *Cluster) startGateway(ctx context.Context, g GatewayBinaries) error {
 		"--ping=true", "--ping.entryPoint=traefik", "--api=true", "--api.insecure=true", "--log.level=INFO",
 		"--providers.kubernetesGateway=true", "--providers.kubernetesGateway.endpoint="+c.APIServerURL,
 		"--providers.kubernetesGateway.token="+token, "--providers.kubernetesGateway.certAuthFilePath="+c.pki.path("ca.crt"),
-		"--providers.kubernetesGateway.statusAddress.ip=127.0.0.1"); err != nil {
+		"--providers.kubernetesGateway.statusAddress.ip=127.0.0.1",
+		// Traefik applies its providers' changes at most every 2 s by default; a canary's abort
+		// is a weight change, so the test gateway applies them within 100 ms (what an
+		// operator running Traefik for canaries sets too).
+		"--providers.providersThrottleDuration=100ms"); err != nil {
 		return err
 	}
 	if err := c.waitFor(ctx, time.Minute, "traefik ready", func(ctx context.Context) error {
@@ -177,32 +181,10 @@ func (c *Cluster) createGateway(ctx context.Context, gw *Gateway, port int) erro
 // can say Accepted before the change is live), and returns how long that took.
 func (g *Gateway) WaitWeights(ctx context.Context, ns, route string, weights map[string]int64) (time.Duration, error) {
 	start := time.Now()
-	prefix := "httproute-" + ns + "-" + route + "-"
 	var last string
 	for time.Since(start) < 30*time.Second {
-		var raw struct {
-			Services map[string]struct {
-				Weighted *struct {
-					Services []struct {
-						Name   string
-						Weight *int64
-					}
-				}
-			}
-		}
-		if err := getJSON(ctx, g.API+"/rawdata", &raw); err == nil {
-			for name, s := range raw.Services {
-				if !strings.HasPrefix(name, prefix) || s.Weighted == nil {
-					continue
-				}
-				got := map[string]int64{}
-				for _, b := range s.Weighted.Services {
-					w := int64(1)
-					if b.Weight != nil {
-						w = *b.Weight
-					}
-					got[strings.TrimPrefix(b.Name, ns+"-")] = w
-				}
+		if served, err := g.Weighted(ctx, ns, route); err == nil {
+			for _, got := range served {
 				last = fmt.Sprint(got)
 				if sameWeights(got, weights) {
 					return time.Since(start), nil
@@ -216,6 +198,41 @@ func (g *Gateway) WaitWeights(ctx context.Context, ns, route string, weights map
 		}
 	}
 	return time.Since(start), fmt.Errorf("testcluster: the gateway does not serve route %s/%s with weights %v after 30s (it serves %s)", ns, route, weights, last)
+}
+
+// Weighted is what the gateway serves now for HTTPRoute ns/route: each rule's weighted backends,
+// as weight by backend name (<service>-<port name>-<port>, the namespace trimmed).
+func (g *Gateway) Weighted(ctx context.Context, ns, route string) ([]map[string]int64, error) {
+	var raw struct {
+		Services map[string]struct {
+			Weighted *struct {
+				Services []struct {
+					Name   string
+					Weight *int64
+				}
+			}
+		}
+	}
+	if err := getJSON(ctx, g.API+"/rawdata", &raw); err != nil {
+		return nil, err
+	}
+	prefix := "httproute-" + ns + "-" + route + "-"
+	var out []map[string]int64
+	for name, s := range raw.Services {
+		if !strings.HasPrefix(name, prefix) || s.Weighted == nil {
+			continue
+		}
+		got := map[string]int64{}
+		for _, b := range s.Weighted.Services {
+			w := int64(1)
+			if b.Weight != nil {
+				w = *b.Weight
+			}
+			got[strings.TrimPrefix(b.Name, ns+"-")] = w
+		}
+		out = append(out, got)
+	}
+	return out, nil
 }
 
 // sameWeights compares weights by Service name (the gateway names a backend
