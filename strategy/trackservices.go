@@ -57,7 +57,7 @@ func TrackServices(manifest string, svcs []string, hashes map[string]string) (st
 		}
 		hash := hashes[dep]
 		if hash == "" {
-			return "", fmt.Errorf("Service %s: the stable Deployment %s runs no ReplicaSet yet (no %s to select its pods by)", name, dep, PodTemplateHash)
+			return "", fmt.Errorf("the Service %s: the stable Deployment %s runs no ReplicaSet yet (no %s to select its pods by)", name, dep, PodTemplateHash)
 		}
 		docs = append(docs, encode(trackService(svc, StableServiceSuffix, TrackStable, PodTemplateHash, hash)),
 			encode(trackService(svc, CanaryServiceSuffix, TrackCanary, TrackLabel, TrackCanary)))
@@ -68,7 +68,7 @@ func TrackServices(manifest string, svcs []string, hashes map[string]string) (st
 // selectedDeployment is the one stable Deployment whose pods a Service's selector matches.
 func selectedDeployment(svc string, sel map[string]any, templates map[string]map[string]any) (string, error) {
 	if len(sel) == 0 {
-		return "", fmt.Errorf("Service %s has no selector: a route cannot weight its tracks", svc)
+		return "", fmt.Errorf("the Service %s has no selector: a route cannot weight its tracks", svc)
 	}
 	var found []string
 	for dep, lbls := range templates {
@@ -88,9 +88,9 @@ func selectedDeployment(svc string, sel map[string]any, templates map[string]map
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("Service %s selects the pods of no Deployment of the chart", svc)
+		return "", fmt.Errorf("the Service %s selects the pods of no Deployment of the chart", svc)
 	}
-	return "", fmt.Errorf("Service %s selects the pods of %s: a route weights the two tracks of one Deployment per Service", svc, strings.Join(found, ", "))
+	return "", fmt.Errorf("the Service %s selects the pods of %s: a route weights the two tracks of one Deployment per Service", svc, strings.Join(found, ", "))
 }
 
 // trackService is a ClusterIP twin of a Service named <name><suffix>, labelled with its track,

@@ -220,7 +220,7 @@ func (r *run) podTemplateHash(ctx context.Context, name string) (string, error) 
 	}
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
-		return "", fmt.Errorf("Deployment %s: %w", name, err)
+		return "", fmt.Errorf("the selector of Deployment %s: %w", name, err)
 	}
 	rss, err := apps.ReplicaSets(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {

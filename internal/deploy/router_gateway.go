@@ -221,7 +221,7 @@ func (r *run) reselectStable(ctx context.Context, t *tracks, name string) error 
 		}
 		return nil
 	}
-	return fmt.Errorf("Service %s selects no stable Deployment's pods", name)
+	return fmt.Errorf("the Service %s selects no stable Deployment's pods", name)
 }
 
 // keepRouting is the promotion's post-render step for a routed canary: the track Services its

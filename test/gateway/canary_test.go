@@ -325,3 +325,44 @@ func servesOnly(t *testing.T, c *testcluster.Cluster, ns, version string) {
 	}
 	t.Logf("then 200 requests in a row reached %s (before them: %v)", version, other)
 }
+
+// A routed canary that stops before its last stage (auto_promote false) keeps its weight on
+// the route for the gate; mode abort then takes it off (the weight first), and a second canary
+// stopped at the gate is finished by mode promote: each time the route ends as the chart
+// renders it, and the version that should serve does.
+func TestGatewayCanaryGateAbortAndPromote(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	installed(t, c, ns)
+	gate := func(tag string) {
+		t.Helper()
+		r := actionrun.Run(t, context.Background(), routedInputs(c, ns, tag, "stages", "25,100", "interval", "3s", "auto_promote", "false"))
+		if r.Exit != 0 || r.Outputs["status"] != "awaiting-promotion" {
+			t.Fatalf("%s to the gate: exit %d %v\n%s", tag, r.Exit, r.Outputs, r.Stdout)
+		}
+		if w, _ := canaryShare(context.Background(), c, ns); w != 25 {
+			t.Errorf("%s at the gate: the gateway serves the canary %g%%, want 25%%", tag, w)
+		}
+	}
+	eps := c.SampleEndpoints(ns, "web")
+	gate("2.0.0")
+	r := actionrun.Run(t, context.Background(), map[string]string{"mode": "abort", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig)})
+	if r.Exit != 0 && r.Outputs["status"] != "rolled-back" {
+		t.Fatalf("mode abort: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "1.0.0")
+	gate("2.0.1")
+	r = actionrun.Run(t, context.Background(), map[string]string{"mode": "promote", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig),
+		"interval": "3s", "prometheus_url": c.PrometheusURL})
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("mode promote: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	fig := eps.Stop()
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "2.0.1")
+	t.Logf("Service web: %s", fig)
+	if fig.Min < 3 {
+		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
+	}
+}
