@@ -165,6 +165,7 @@ func TestFromInputs(t *testing.T) {
 		{name: "gateway-api without a route", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api"}, badInput: config.InHTTPRoute, wantMsg: "required"},
 		{name: "a route that is no name", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "Web_Route"}, badInput: config.InHTTPRoute, wantMsg: "object name"},
 		{name: "gateway-api with rolling", in: map[string]string{config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web"}, badInput: config.InTrafficRouter, wantMsg: "rolling"},
+		{name: "gateway-api with blue-green", in: map[string]string{config.InStrategy: "blue-green", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web"}, badInput: config.InTrafficRouter, wantMsg: "blue-green does not route through it yet"},
 		{name: "a route without gateway-api", in: map[string]string{config.InHTTPRoute: "web"}, badInput: config.InHTTPRoute, wantMsg: "only with traffic_router: gateway-api"},
 		{name: "a preview header without a value", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web", config.InPreviewHeader: "X-Canary"}, badInput: config.InPreviewHeader, wantMsg: "NAME: VALUE"},
 		{name: "canary replicas negative", in: map[string]string{config.InStrategy: "canary", config.InTrafficRouter: "gateway-api", config.InHTTPRoute: "web", config.InCanaryReplicas: "-1"}, badInput: config.InCanaryReplicas, wantMsg: "negative"},
