@@ -91,7 +91,7 @@ var commands = map[string]command{
 			canaryJudgeFlags[11], canaryJudgeFlags[12], canaryJudgeFlags[13],
 			{name: "traffic-router", input: config.InTrafficRouter, arg: "replicas|gateway-api", help: "Canary: how a stage's weight is set: the replica split, or exact weights on --http-route.", def: config.RouterReplicas},
 			{name: "http-route", input: config.InHTTPRoute, arg: "NAME", help: "gateway-api: the HTTPRoute whose backendRefs to the chart's Services are weighted."},
-			{name: "preview-header", input: config.InPreviewHeader, arg: "NAME: VALUE", help: "gateway-api: requests with this header go to the canary's pods before any weight moves."},
+			{name: "preview-header", input: config.InPreviewHeader, arg: "NAME: VALUE", help: "gateway-api: requests with this header reach the new version before any traffic moves (smoke tests ask through the gateway with it)."},
 			{name: "canary-replicas", input: config.InCanaryReplicas, arg: "N", help: "gateway-api: pods per canary Deployment at every stage (default: ceil(N × weight))."},
 			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
 		}},

@@ -52,7 +52,7 @@ func main() {
 	flag.BoolVar(&quick, "quick", false, "fast sanity run: -helm-timeout 1m -n 3 (flags given explicitly win)")
 	flag.StringVar(&o.out, "out", "", "results JSON file (default <repo>/bench/out/results.json)")
 	flag.BoolVar(&o.verbose, "v", false, "echo the output of every shepherd and helm run")
-	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green, canary, busy")
+	flag.StringVar(&o.only, "only", "", "run only these scenarios, comma-separated: bad-image, crashloop, healthy, blue-green, canary, busy, abort")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -65,6 +65,9 @@ func main() {
 	if o.runs < 1 || o.helmTimeout <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: -n must be at least 1 and -helm-timeout positive")
 		os.Exit(2)
+	}
+	if o.wants("abort") && !testcluster.InNetns() { // the gateway routes to pods at their IPs
+		os.Exit(testcluster.ReexecInNetns())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
@@ -124,7 +127,8 @@ func run(ctx context.Context, o options) error {
 	if o.wants("busy") {
 		nodes = busyNodes
 	}
-	if b.c, err = testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr, DataPlane: true, Nodes: nodes}); err != nil {
+	if b.c, err = testcluster.Start(ctx, testcluster.Options{Binaries: bins, Progress: os.Stderr, DataPlane: true, Nodes: nodes,
+		PodNetwork: testcluster.InNetns(), Gateway: testcluster.InNetns()}); err != nil {
 		return err
 	}
 	defer b.c.Stop()
@@ -155,6 +159,9 @@ func run(ctx context.Context, o options) error {
 	if o.wants("busy") && ctx.Err() == nil {
 		res.Busy = b.busyScenario(ctx)
 	}
+	if o.wants("abort") && ctx.Err() == nil {
+		res.Abort = b.abortScenario(ctx)
+	}
 	res.TotalSeconds = secs(time.Since(started))
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -180,6 +187,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if res.Busy != nil && len(res.Busy.Errors) > 0 {
 		failed = append(failed, "busy")
+	}
+	if res.Abort != nil && len(res.Abort.Errors) > 0 {
+		failed = append(failed, "abort")
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("scenarios with errors: %v (see the logs)", failed)

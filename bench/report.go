@@ -43,6 +43,7 @@ type results struct {
 	BlueGreen             *blueGreen   `json:"blue_green,omitempty"`
 	Canary                *canaryBench `json:"canary,omitempty"`
 	Busy                  *busyBench   `json:"busy,omitempty"`
+	Abort                 *abortBench  `json:"abort,omitempty"`
 }
 
 // scenario is one row of the table, with the samples it was computed from.
@@ -121,6 +122,7 @@ func (r *results) printTable(w io.Writer) {
 		r.BlueGreen.print(w)
 		r.Canary.print(w)
 		r.Busy.print(w)
+		r.Abort.print(w)
 		return
 	}
 	t := r.Targets
@@ -167,6 +169,7 @@ func (r *results) printTable(w io.Writer) {
 	r.BlueGreen.print(w)
 	r.Canary.print(w)
 	r.Busy.print(w)
+	r.Abort.print(w)
 }
 
 // healthySamples returns the healthy scenario's times of one tool.

@@ -85,8 +85,11 @@ func (c Config) validateTraffic() []error {
 		} else if len(validation.IsDNS1123Subdomain(t.HTTPRoute)) > 0 {
 			bad("%s: %q is not a Kubernetes object name", InHTTPRoute, t.HTTPRoute)
 		}
-		if c.Strategy != StrategyCanary {
-			bad("%s: %s weights a canary; strategy %s does not route through it yet (use %s)", InTrafficRouter, RouterGatewayAPI, c.Strategy, RouterReplicas)
+		if c.Strategy == StrategyRolling {
+			bad("%s: %s weights a canary or previews a blue-green colour; strategy %s has nothing to route (use %s)", InTrafficRouter, RouterGatewayAPI, StrategyRolling, RouterReplicas)
+		}
+		if c.Strategy == StrategyBlueGreen && t.CanaryReplicas > 0 {
+			bad("%s: a canary's pods per stage; blue-green runs the new colour at N", InCanaryReplicas)
 		}
 		return errs
 	}

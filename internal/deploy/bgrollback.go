@@ -44,7 +44,7 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 	}
 	active, target, toRev, fromRev, c := p.active, p.target, p.toRev, p.fromRev, p.c
 	r.event(ctx, "rollback", Info, "switching %s back from %s (revision %d) to %s (revision %d): %s", cfg.Release, active, fromRev, target, toRev, r.out.Reason)
-	if err := r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(active, target)); err != nil {
+	if err := r.state(ctx, kube.PhaseRollingBack, c.rev, r.colorNotes(active, target)); err != nil {
 		r.fail(ctx, "rollback", "", "%v; nothing was changed", err)
 		return
 	}
@@ -193,7 +193,7 @@ func (c *cluster) Commit(ctx context.Context, rev int, next, from strategy.Color
 	if r.lock == nil {
 		return "", nil
 	}
-	notes := colorNotes(next, from)
+	notes := r.colorNotes(next, from)
 	delete(notes, strategy.NoteSwitchedBy)
 	notes[strategy.NoteActive] = string(next)
 	err := r.lock.SetStateIf(ctx, kube.PhaseDone, rev, notes, func(ann map[string]string) error {
@@ -230,7 +230,7 @@ func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*hel
 	}
 	switch prev.Phase {
 	case kube.PhaseDeploying:
-		r.state(ctx, kube.PhaseRollingBack, rev, colorNotes(col, from))
+		r.state(ctx, kube.PhaseRollingBack, rev, r.colorNotes(col, from))
 		if err := c.ScaleDown(ctx, col); err != nil {
 			return fail(err)
 		}
@@ -267,7 +267,7 @@ func (r *run) takeColorsBack(ctx context.Context, c *cluster, rev int, col, from
 		r.recovered(ctx, Warn, "revision %d on %s, left by %s (phase %s), has no earlier colour to go back to", rev, col, who, prev.Phase)
 		return nil
 	}
-	if err := r.state(ctx, kube.PhaseRollingBack, rev, colorNotes(col, from)); err != nil {
+	if err := r.state(ctx, kube.PhaseRollingBack, rev, r.colorNotes(col, from)); err != nil {
 		return fail(err)
 	}
 	// Recovery trusts only what it checks: from serves again only once it is Ready at its

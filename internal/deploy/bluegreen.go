@@ -91,6 +91,13 @@ func (r *run) planColors(ctx context.Context, last string, exists bool) (*colorP
 			p.live[strings.TrimSuffix(name, "-"+string(active))] = int(*d.Spec.Replicas)
 		}
 	}
+	if exists && r.cfg.GatewayAPI() {
+		spec, err := r.checkRoute(ctx, r.cfg.HTTPRoute)
+		if err != nil {
+			return nil, err
+		}
+		p.route, p.sends = r.cfg.HTTPRoute, strategy.RouteSends(spec)
+	}
 	return p, nil
 }
 
@@ -212,7 +219,7 @@ func (r *run) abort(ctx context.Context) {
 		r.fail(ctx, "abort", "", "%v", err)
 		return
 	}
-	if err := r.state(ctx, kube.PhaseRollingBack, w.rev, colorNotes(w.color, w.from)); err != nil {
+	if err := r.state(ctx, kube.PhaseRollingBack, w.rev, r.colorNotes(w.color, w.from)); err != nil {
 		r.fail(ctx, "abort", "", "%v; nothing was changed", err)
 		return
 	}

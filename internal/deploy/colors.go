@@ -35,9 +35,19 @@ type colorPlan struct {
 	// live is what the serving colour runs now, by the chart's Deployment name: the new colour
 	// starts there where an HPA scales it or the chart leaves replicas out.
 	live map[string]int
+	// route is the HTTPRoute that previews the new colour ("": none), sends the Services its
+	// owner's rules send to, routed the chart's among them (read from the render).
+	route         string
+	sends, routed []string
 }
 
 func (p *colorPlan) postRender(rendered string) (string, error) {
+	if p.route != "" {
+		var err error
+		if p.routed, err = routedServices(rendered, p.route, p.sends); err != nil {
+			return "", err
+		}
+	}
 	return strategy.Colorize(rendered, p.next, p.active, p.kept, p.live)
 }
 
@@ -57,7 +67,7 @@ func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 		return rev, err
 	}
 	c.rev, c.deploying = rel.Version, next
-	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, colorNotes(next, active)); err != nil {
+	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, r.colorNotes(next, active)); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
 	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
@@ -90,14 +100,18 @@ func (c *cluster) notEmpty(ctx context.Context, col strategy.Color) error {
 }
 
 // colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.
-func colorNotes(color, from strategy.Color) map[string]string {
+func (r *run) colorNotes(color, from strategy.Color) map[string]string {
 	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), strategy.NoteColor: string(color),
-		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: ""}
+		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: "", strategy.NoteRoute: r.releaseRoute()}
 }
 
 // Smoke runs the smoke tests on colour col.
 func (c *cluster) Smoke(ctx context.Context, col strategy.Color) *diagnose.Signal {
-	return c.r.smoke(ctx, c.layout.Deployments[col])
+	via, sig := c.previewRoute(ctx, col)
+	if sig != nil {
+		return sig
+	}
+	return c.r.smoke(ctx, c.layout.Deployments[col], via)
 }
 
 // Switch points every Service of the release at colour to. A switch forward (rev > 0) records
@@ -107,9 +121,9 @@ func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 	r := c.r
 	var err error
 	if rev > 0 {
-		err = r.state(ctx, kube.PhaseSwitched, rev, colorNotes(to, from))
+		err = r.state(ctx, kube.PhaseSwitched, rev, r.colorNotes(to, from))
 	} else if c.rev > 0 {
-		err = r.state(ctx, kube.PhaseRollingBack, c.rev, colorNotes(from, to))
+		err = r.state(ctx, kube.PhaseRollingBack, c.rev, r.colorNotes(from, to))
 	}
 	if err != nil {
 		return err
@@ -118,6 +132,7 @@ func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 	if err := switchServices(ctx, r, c.layout, to); err != nil {
 		return err
 	}
+	r.unpreview(ctx) // the preview rule's colour is live now, or going away
 	r.out.ActiveColor = string(to)
 	warm := ""
 	if from != "" && rev > 0 {
@@ -246,6 +261,7 @@ func (c *cluster) servedColor(ctx context.Context) strategy.Color {
 // ScaleDown takes colour col's Deployments to zero, remembering their replicas.
 func (c *cluster) ScaleDown(ctx context.Context, col strategy.Color) error {
 	r := c.r
+	r.unpreview(ctx) // never a preview rule to a colour with no pod
 	var done []string
 	for _, name := range c.layout.Deployments[col] {
 		deps := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace)
@@ -301,7 +317,7 @@ func (c *cluster) ScaleUp(ctx context.Context, col strategy.Color) (health.Resul
 // or abort.
 func (c *cluster) Pause(ctx context.Context, rev int, next, from strategy.Color) {
 	r := c.r
-	r.state(ctx, kube.PhaseAwaitingPromotion, rev, colorNotes(next, from))
+	r.state(ctx, kube.PhaseAwaitingPromotion, rev, r.colorNotes(next, from))
 	r.keepPhase = true
 	r.out.Status, r.out.ActiveColor = AwaitingPromotion, string(from)
 	previews := make([]string, len(c.layout.Services))

@@ -55,12 +55,15 @@ func routingFrom(notes map[string]string) routing {
 
 // routes is the namespace's HTTPRoutes through the run's credentials.
 func (r *run) routes() (dynamic.ResourceInterface, error) {
-	dc, err := dynamic.NewForConfig(r.d.Clients.Config)
+	dc, err := r.dynamic()
 	if err != nil {
 		return nil, err
 	}
 	return dc.Resource(httpRoutes).Namespace(r.cfg.Namespace), nil
 }
+
+// dynamic is a dynamic client with the run's credentials.
+func (r *run) dynamic() (dynamic.Interface, error) { return dynamic.NewForConfig(r.d.Clients.Config) }
 
 // checkRoute refuses, before any write, a route Shepherd could not weight: the Gateway API
 // missing from the cluster, no such HTTPRoute, or no right to change it. It returns the route's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -309,7 +310,9 @@ func (r *run) routeSplit(ctx context.Context, route string) (bool, error) {
 		return false, err
 	}
 	obj, err := rc.Get(ctx, route, metav1.GetOptions{})
-	if err != nil {
+	if apierrors.IsNotFound(err) {
+		return false, nil // gone: nothing of Shepherd's to put back
+	} else if err != nil {
 		return false, fmt.Errorf("read HTTPRoute %s: %w", route, kube.Explain(err))
 	}
 	_, ok := obj.GetAnnotations()[strategy.RouteRulesAnnotation]

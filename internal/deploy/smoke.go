@@ -24,7 +24,7 @@ const smokeReason = "SmokeTestFailed"
 // JSON status, healthy) within smoke_timeout, asked on a ready pod through a port-forward via
 // the API server (no ingress needed), or at preview_url when it is set. The evidence of a
 // failure (path, code, body) is the signal's message, for the diagnosis.
-func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal {
+func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *diagnose.Signal {
 	cfg, cs := r.cfg, r.d.Clients.Typed
 	var spec *corev1.PodSpec
 	var selector *metav1.LabelSelector
@@ -51,7 +51,14 @@ func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal 
 		return nil
 	}
 	base, where := strings.TrimRight(cfg.PreviewURL, "/"), cfg.PreviewURL
-	client := withHeaders(r.d.HTTP, probeHeaders(*spec)) // the probe's headers, asked as the probe asks
+	headers := probeHeaders(*spec) // the probe's headers, asked as the probe asks
+	if via != nil {                // a preview rule on the route: asked with its header, at the gateway when no preview_url
+		if base == "" {
+			base, where = via.base, via.where
+		}
+		headers = mergeHeaders(headers, via.header)
+	}
+	client := withHeaders(r.d.HTTP, headers)
 	if base == "" {
 		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -66,7 +73,7 @@ func (r *run) smoke(ctx context.Context, deployments []string) *diagnose.Signal 
 		cancel()
 		if err != nil {
 			obj := where
-			if cfg.PreviewURL == "" {
+			if cfg.PreviewURL == "" && via == nil {
 				obj = "Pod/" + strings.Fields(where)[1]
 			}
 			msg := fmt.Sprintf("GET %s: %v", p, err)

@@ -31,15 +31,19 @@ const netnsEnv = "SHEPHERD_TESTCLUSTER_NETNS"
 // happens before the binary enters the namespace; a machine without unshare or ip fails the
 // package, never skips it.
 func MainWithGateway(m *testing.M) {
-	if os.Getenv(netnsEnv) != "1" {
-		os.Exit(reexecInNetns())
+	if !InNetns() {
+		os.Exit(ReexecInNetns())
 	}
 	os.Exit(runMain(m, Options{DataPlane: true, PodNetwork: true, Gateway: true}))
 }
 
-// reexecInNetns builds what the cluster needs, then runs this test binary again, with the same
-// arguments, in a new network namespace with loopback up and PodCIDR routed to it.
-func reexecInNetns() int {
+// InNetns says whether this process runs in the network namespace ReexecInNetns made.
+func InNetns() bool { return os.Getenv(netnsEnv) == "1" }
+
+// ReexecInNetns builds what the cluster and its gateway need, then runs this program again,
+// with the same arguments, in a new network namespace with loopback up and PodCIDR routed to
+// it, and returns its exit code (a test binary's TestMain, or a program such as bench/).
+func ReexecInNetns() int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	if _, err := EnsureBinaries(ctx, BuildOptions{Progress: os.Stderr}); err != nil {

@@ -366,3 +366,63 @@ func TestGatewayCanaryGateAbortAndPromote(t *testing.T) {
 		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
 	}
 }
+
+// Blue-green through the same route: with preview_header, requests carrying it reach the idle
+// colour before any switch (the smoke tests ask through the gateway with it), others the live
+// one; mode abort and mode promote each put the route back as the chart renders it.
+func TestGatewayBlueGreenPreview(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	bg := func(tag string, extra ...string) map[string]string {
+		in := routedInputs(c, ns, tag, append([]string{"strategy", "blue-green", "grace_period", "2s", "preview_header", "X-Canary: always", "auto_promote", "false"}, extra...)...)
+		delete(in, "prometheus_url")
+		return in
+	}
+	first := bg("1.0.0", "auto_promote", "true")
+	delete(first, "traffic_router")
+	delete(first, "http_route")
+	delete(first, "preview_header")
+	if r := actionrun.Run(t, context.Background(), first); r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("first install: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	servesOnly(t, c, ns, "1.0.0")
+	eps := c.SampleEndpoints(ns, "web")
+	paused := func(tag string) {
+		t.Helper()
+		r := actionrun.Run(t, context.Background(), bg(tag))
+		if r.Exit != 0 || r.Outputs["status"] != "awaiting-promotion" {
+			t.Fatalf("%s to the gate: exit %d %v\n%s", tag, r.Exit, r.Outputs, r.Stdout)
+		}
+		contains := "GET /api/health on the gateway at " + c.Gateway.URL
+		if !strings.Contains(r.Stdout, contains) {
+			t.Errorf("the smoke tests did not ask through the gateway (%q):\n%s", contains, r.Stdout)
+		}
+		got := map[string]int{}
+		for i := 0; i < 200; i++ {
+			got[get(c, ns, i%2 == 0)+map[bool]string{true: " with the header", false: ""}[i%2 == 0]]++
+		}
+		want := map[string]int{tag + " with the header": 100, "1.0.0": 100}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("at the gate of %s: %v, want %v", tag, got, want)
+		}
+	}
+	paused("2.0.0")
+	r := actionrun.Run(t, context.Background(), map[string]string{"mode": "abort", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig)})
+	if r.Exit != 0 && r.Outputs["status"] != "rolled-back" {
+		t.Fatalf("mode abort: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "1.0.0")
+	paused("2.0.1")
+	r = actionrun.Run(t, context.Background(), map[string]string{"mode": "promote", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig), "grace_period": "2s"})
+	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
+		t.Fatalf("mode promote: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	fig := eps.Stop()
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "2.0.1")
+	t.Logf("Service web: %s", fig)
+	if fig.Min < 3 {
+		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
+	}
+}
