@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -424,5 +425,71 @@ func TestGatewayBlueGreenPreview(t *testing.T) {
 	t.Logf("Service web: %s", fig)
 	if fig.Min < 3 {
 		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
+	}
+}
+
+// Cancelled as the runner cancels (SIGINT) while the canary takes 25% on the route: the run
+// takes the weight back to 0, scales the canary down and puts the route back before it exits;
+// the stable track serves, and the Service never lost a ready endpoint.
+func TestGatewayCanaryCancelled(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	installed(t, c, ns)
+	eps := c.SampleEndpoints(ns, "web")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if w, _ := canaryShare(ctx, c, ns); w > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	r := actionrun.Run(t, ctx, routedInputs(c, ns, "2.0.0", "stages", "25,100", "interval", "60s"))
+	fig := eps.Stop()
+	if r.Exit == 0 || r.Outputs["status"] == "succeeded" {
+		t.Fatalf("a cancelled canary: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	t.Logf("cancelled: status %s; Service web: %s", r.Outputs["status"], fig)
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "1.0.0")
+	if fig.Min < 3 {
+		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
+	}
+	if d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "web-canary", metav1.GetOptions{}); err != nil || *d.Spec.Replicas != 0 {
+		t.Errorf("the canary after the cancellation: %v, err %v", d.Spec.Replicas, err)
+	}
+}
+
+// Credentials that may read the route but not change it are refused before any write, naming
+// http_route and the rights to grant.
+func TestGatewayCanaryRefusesWithoutRights(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	installed(t, c, ns)
+	ctx := context.Background()
+	read := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "read-routes"}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes"}, Verbs: []string{"get", "list", "watch"}}}}
+	if _, err := c.Client.RbacV1().Roles(ns).Create(ctx, read, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kc := c.TokenKubeconfig(t, ns, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"})
+	sa := regexp.MustCompile(`name: (deployer-\w+)`).FindSubmatch(kc)
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "read-routes"}, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "read-routes"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: string(sa[1]), Namespace: ns}}}
+	if _, err := c.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in := routedInputs(c, ns, "2.0.0")
+	in["kubeconfig"] = string(kc)
+	r := actionrun.Run(t, ctx, in)
+	want := "http_route: this run's credentials may not update HTTPRoute web in namespace " + ns
+	if r.Exit == 0 || !strings.Contains(r.Stdout, want) {
+		t.Fatalf("exit %d, want the refusal %q\n%s", r.Exit, want, r.Stdout)
+	}
+	if _, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "web-canary", metav1.GetOptions{}); err == nil {
+		t.Error("a refused run created web-canary")
 	}
 }
