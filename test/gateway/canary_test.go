@@ -9,6 +9,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -491,5 +493,42 @@ func TestGatewayCanaryRefusesWithoutRights(t *testing.T) {
 	}
 	if _, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "web-canary", metav1.GetOptions{}); err == nil {
 		t.Error("a refused run created web-canary")
+	}
+}
+
+// A run killed outright while its canary takes 25% on the route leaves the weight where it was
+// and its work on the Lease; the next run, a rollback as `gh workflow run` starts one (no
+// traffic inputs: the route is read from the Lease), takes the weight to 0 first and puts the
+// route back, and the stable track serves.
+func TestGatewayCanaryKilledThenRolledBack(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	installed(t, c, ns)
+	eps := c.SampleEndpoints(ns, "web")
+	kill := exec.Command(actionrun.Binary(t))
+	go func() {
+		for {
+			if w, _ := canaryShare(context.Background(), c, ns); w > 0 {
+				_ = kill.Process.Signal(os.Kill)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	actionrun.RunCmd(t, kill, routedInputs(c, ns, "2.0.0", "stages", "25,100", "interval", "60s"))
+	if w, _ := canaryShare(context.Background(), c, ns); w != 25 {
+		t.Fatalf("after the kill the gateway serves the canary %g%%, want the 25%% the run left", w)
+	}
+	r := actionrun.Run(t, context.Background(), map[string]string{"mode": "rollback", "release": "web", "namespace": ns,
+		"kubeconfig": string(c.Kubeconfig), "reason": "the deploy died"})
+	fig := eps.Stop()
+	if r.Exit != 0 || r.Outputs["status"] != "rolled-back" {
+		t.Fatalf("the rollback after the kill: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
+	}
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, "1.0.0")
+	t.Logf("Service web: %s", fig)
+	if fig.Min < 3 {
+		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
 	}
 }
