@@ -50,14 +50,7 @@ func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *d
 		r.event(ctx, "smoke", Warn, "no smoke test: %s is empty and the pods have no readiness httpGet probe to default to", config.InSmokePaths)
 		return nil
 	}
-	base, where := strings.TrimRight(cfg.PreviewURL, "/"), cfg.PreviewURL
-	headers := probeHeaders(*spec) // the probe's headers, asked as the probe asks
-	if via != nil {                // a preview rule on the route: asked with its header, at the gateway when no preview_url
-		if base == "" {
-			base, where = via.base, via.where
-		}
-		headers = mergeHeaders(headers, via.header)
-	}
+	base, where, headers := smokeTarget(cfg.PreviewURL, probeHeaders(*spec), via)
 	client := withHeaders(r.d.HTTP, headers)
 	if base == "" {
 		fctx, cancel := context.WithCancel(ctx)
@@ -85,6 +78,20 @@ func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *d
 		r.event(ctx, "smoke", Info, "GET %s on %s: HTTP %d", p, where, a.Code)
 	}
 	return nil
+}
+
+// smokeTarget is where the smoke tests ask, and with which headers: preview_url, else the
+// gateway a preview rule is served at ("": a port-forward); the probe's headers, and the
+// preview rule's header when there is one.
+func smokeTarget(previewURL string, probe http.Header, via *smokeVia) (base, where string, headers http.Header) {
+	base, where, headers = strings.TrimRight(previewURL, "/"), previewURL, probe
+	if via != nil {
+		if base == "" {
+			base, where = via.base, via.where
+		}
+		headers = mergeHeaders(headers, via.header)
+	}
+	return base, where, headers
 }
 
 func smokeSignal(obj, format string, a ...any) *diagnose.Signal {
