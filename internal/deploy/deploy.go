@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/charts"
@@ -51,7 +52,10 @@ func healthBound(cfg config.Config) time.Duration {
 
 // Deps are the run's collaborators; main wires the real ones.
 type Deps struct {
-	Clients  *kube.Clients
+	Clients *kube.Clients
+	// Dynamic reads and writes objects Shepherd has no typed client for (Gateway API
+	// routes); default: one from Clients' config.
+	Dynamic  dynamic.Interface
 	Helm     *release.Helm
 	Reporter outcome.Events
 	Clock    clock.WithTicker // default: real clock

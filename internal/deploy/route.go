@@ -63,7 +63,12 @@ func (r *run) routes() (dynamic.ResourceInterface, error) {
 }
 
 // dynamic is a dynamic client with the run's credentials.
-func (r *run) dynamic() (dynamic.Interface, error) { return dynamic.NewForConfig(r.d.Clients.Config) }
+func (r *run) dynamic() (dynamic.Interface, error) {
+	if r.d.Dynamic != nil {
+		return r.d.Dynamic, nil
+	}
+	return dynamic.NewForConfig(r.d.Clients.Config)
+}
 
 // checkRoute refuses, before any write, a route Shepherd could not weight: the Gateway API
 // missing from the cluster, no such HTTPRoute, or no right to change it. It returns the route's
