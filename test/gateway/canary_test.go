@@ -132,32 +132,44 @@ func TestGatewayCanaryAbortIsAWeightChange(t *testing.T) {
 }
 
 // A routed canary that stops before its last stage (auto_promote false) keeps its weight on
-// the route for the gate; mode abort then takes it off (the weight first), and a second canary
+// the route for the gate, its pods as many as the weight needs (ceil(3 × 25%) = 1, or
+// canary_replicas: 2) beside the stable track's 3; mode abort then takes it off (the weight first), and a second canary
 // stopped at the gate is finished by mode promote: each time the route ends as the chart
 // renders it, and the version that should serve does.
 func TestGatewayCanaryGateAbortAndPromote(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)
 	installed(t, c, ns)
-	gate := func(tag string) {
+	gate := func(tag string, pods int32) { // the canary's pods: ceil(3 × 25%), or canary_replicas
 		t.Helper()
-		r := actionrun.Run(t, context.Background(), routedInputs(c, ns, tag, "stages", "25,100", "interval", "3s", "auto_promote", "false"))
+		in := routedInputs(c, ns, tag, "stages", "25,100", "interval", "3s", "auto_promote", "false")
+		if pods != 1 {
+			in["canary_replicas"] = fmt.Sprint(pods)
+		}
+		r := actionrun.Run(t, context.Background(), in)
 		if r.Exit != 0 || r.Outputs["status"] != "awaiting-promotion" {
 			t.Fatalf("%s to the gate: exit %d %v\n%s", tag, r.Exit, r.Outputs, r.Stdout)
 		}
 		if w, _ := canaryShare(context.Background(), c, ns); w != 25 {
 			t.Errorf("%s at the gate: the gateway serves the canary %g%%, want 25%%", tag, w)
 		}
+		d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "web-canary", metav1.GetOptions{})
+		if err != nil || *d.Spec.Replicas != pods || d.Status.ReadyReplicas != pods {
+			t.Errorf("%s at the gate: web-canary %v, want %d pods Ready (err %v)", tag, d.Status, pods, err)
+		}
+		if st, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{}); err != nil || st.Status.ReadyReplicas != 3 {
+			t.Errorf("%s at the gate: the stable track is not at its 3 (err %v)", tag, err)
+		}
 	}
 	eps := c.SampleEndpoints(ns, "web")
-	gate("2.0.0")
+	gate("2.0.0", 1)
 	r := actionrun.Run(t, context.Background(), map[string]string{"mode": "abort", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig)})
 	if r.Exit != 0 && r.Outputs["status"] != "rolled-back" {
 		t.Fatalf("mode abort: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
 	routeAsRendered(t, c, ns)
 	servesOnly(t, c, ns, "1.0.0")
-	gate("2.0.1")
+	gate("2.0.1", 2)
 	r = actionrun.Run(t, context.Background(), map[string]string{"mode": "promote", "release": "web", "namespace": ns, "kubeconfig": string(c.Kubeconfig),
 		"interval": "3s", "prometheus_url": c.PrometheusURL})
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
@@ -191,6 +203,7 @@ func TestGatewayBlueGreenPreview(t *testing.T) {
 		t.Fatalf("first install: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
 	servesOnly(t, c, ns, "1.0.0")
+	threeReady(t, c, ns)
 	eps := c.SampleEndpoints(ns, "web")
 	paused := func(tag string) {
 		t.Helper()

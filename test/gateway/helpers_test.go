@@ -58,6 +58,24 @@ func installed(t *testing.T, c *testcluster.Cluster, ns string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	threeReady(t, c, ns)
+}
+
+// threeReady waits until Service web lists its 3 ready pods: an endpoint sampler that follows
+// starts from them.
+func threeReady(t *testing.T, c *testcluster.Cluster, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := c.ReadyEndpoints(context.Background(), ns, "web")
+		if err == nil && n == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Service web lists %d ready endpoints, want 3 (%v)", n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
