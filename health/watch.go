@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -95,7 +96,7 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 	if err := sc.start(ctx, stop, t.Namespace); err != nil {
 		return Result{}, err
 	}
-	s := &snapshot{t: t, budgets: budgets}
+	s := &snapshot{t: t, budgets: budgets, minGen: w.generations(ctx, t)}
 	ticker := clk.NewTicker(tick)
 	defer ticker.Stop()
 	last := ""
@@ -124,6 +125,23 @@ func (w *Watcher) Watch(ctx context.Context, t Target) (Result, error) {
 			}
 		}
 	}
+}
+
+// generations reads each target Deployment's and StatefulSet's generation from the API server
+// (a read of the latest state, not of a cache); one that cannot be read now counts as 0.
+func (w *Watcher) generations(ctx context.Context, t Target) map[string]int64 {
+	out := map[string]int64{}
+	for _, n := range t.Deployments {
+		if d, err := w.Client.AppsV1().Deployments(t.Namespace).Get(ctx, n, metav1.GetOptions{}); err == nil {
+			out[KindDeployment+"/"+n] = d.Generation
+		}
+	}
+	for _, n := range t.StatefulSets {
+		if st, err := w.Client.AppsV1().StatefulSets(t.Namespace).Get(ctx, n, metav1.GetOptions{}); err == nil {
+			out[KindStatefulSet+"/"+n] = st.Generation
+		}
+	}
+	return out
 }
 
 // settings are the watcher's clock, budgets, tick and API-loss bound, defaults filled in.
@@ -155,12 +173,18 @@ func poke(ch chan struct{}) {
 type snapshot struct {
 	t       Target
 	budgets diagnose.Budgets
-	deps    map[string]*appsv1.Deployment
-	sts     map[string]*appsv1.StatefulSet
-	dss     map[string]*appsv1.DaemonSet
-	rss     []*appsv1.ReplicaSet
-	pods    []*corev1.Pod
-	events  []*corev1.Event
+	// minGen is each workload's generation ("Kind/name") read from the API server itself when
+	// the watch began: an informer's first list may come from the API server's watch cache,
+	// older than the write just made (a rollback's), and a cached object older than that is
+	// not the rollout being watched.
+	minGen map[string]int64
+	stale  map[string]bool
+	deps   map[string]*appsv1.Deployment
+	sts    map[string]*appsv1.StatefulSet
+	dss    map[string]*appsv1.DaemonSet
+	rss    []*appsv1.ReplicaSet
+	pods   []*corev1.Pod
+	events []*corev1.Event
 }
 
 // listers are the informers' caches a snapshot reads (nil for kinds the target lacks).
@@ -177,14 +201,17 @@ type listers struct {
 func (s *snapshot) load(l listers) {
 	ns := s.t.Namespace
 	s.deps, s.sts, s.dss = map[string]*appsv1.Deployment{}, map[string]*appsv1.StatefulSet{}, map[string]*appsv1.DaemonSet{}
+	s.stale = map[string]bool{}
 	for _, n := range s.t.Deployments {
 		if d, err := l.deps.Deployments(ns).Get(n); err == nil {
 			s.deps[n] = d
+			s.stale[KindDeployment+"/"+n] = d.Generation < s.minGen[KindDeployment+"/"+n]
 		}
 	}
 	for _, n := range s.t.StatefulSets {
 		if d, err := l.sts.StatefulSets(ns).Get(n); err == nil {
 			s.sts[n] = d
+			s.stale[KindStatefulSet+"/"+n] = d.Generation < s.minGen[KindStatefulSet+"/"+n]
 		}
 	}
 	for _, n := range s.t.DaemonSets {

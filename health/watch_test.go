@@ -303,3 +303,30 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// A cached Deployment older than the generation the API server had when the watch began (an
+// informer's first list served from a watch cache behind the rollback's write) is not the
+// rollout watched: the old ReplicaSet's fresh FailedCreate is no evidence against it, and it
+// is not complete either; once the cache holds the new generation, it is judged.
+func TestEvaluateIgnoresAStaleCachedDeployment(t *testing.T) {
+	web := fxDeployment("web", 2, "2") // generation 2, revision 2: the failed version
+	newRS := fxReplicaSet(web, "2", fxNewHash)
+	quota := fxEvent("ReplicaSet", newRS.Name, "FailedCreate", "exceeded quota: pods", fxNow)
+	quota.FirstTimestamp = metav1.NewTime(fxSince.Add(-time.Hour))
+	s := &snapshot{
+		t:       Target{Namespace: fxNamespace, Deployments: []string{"web"}, Since: fxSince},
+		budgets: diagnose.DefaultBudgets(),
+		deps:    map[string]*appsv1.Deployment{"web": web},
+		rss:     []*appsv1.ReplicaSet{newRS},
+		events:  []*corev1.Event{quota},
+		stale:   map[string]bool{KindDeployment + "/web": true}, // the API server has generation 3
+	}
+	r := s.evaluate(fxNow, false)
+	if r.Ready || len(r.Signals) != 0 || !strings.Contains(r.Status, "catching up") {
+		t.Fatalf("a stale cached Deployment: ready %v, signals %+v, status %q", r.Ready, r.Signals, r.Status)
+	}
+	s.stale = nil
+	if r := s.evaluate(fxNow, false); len(r.Signals) == 0 {
+		t.Fatalf("the same snapshot, current: no signal (status %q); the test proves nothing", r.Status)
+	}
+}

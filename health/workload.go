@@ -73,6 +73,10 @@ func (s *snapshot) deployment(name string) progress {
 		return p
 	}
 	p.found = true
+	if s.stale[p.object] {
+		p.line = name + ": the watch is catching up with the API server"
+		return p
+	}
 	p.done, p.line = Complete(d)
 	if sig, bad := diagnose.DeploymentSignal(d); bad {
 		p.own = &sig
@@ -107,6 +111,10 @@ func (s *snapshot) statefulSet(name string) progress {
 		return p
 	}
 	p.found = true
+	if s.stale[p.object] {
+		p.line = name + ": the watch is catching up with the API server"
+		return p
+	}
 	want := int32(1)
 	if st.Spec.Replicas != nil {
 		want = *st.Spec.Replicas
