@@ -8,6 +8,7 @@ package diagnose
 
 import (
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -101,19 +102,29 @@ func isPullFailure(msg string) bool {
 //
 // ReplicaFailure is checked first because it names the cause, where the deadline only says
 // that time ran out. Conditions are ignored while the controller has not yet observed the
-// Deployment's latest generation, as they then describe the previous rollout.
-func DeploymentSignal(d *appsv1.Deployment) (Signal, bool) {
+// Deployment's latest generation, as they then describe the previous rollout; and so is a
+// condition last updated before since: the controller copies a ReplicaSet's ReplicaFailure to
+// the Deployment and keeps it until that ReplicaSet clears it, so right after a rollback the
+// failed version's quota refusal is still there (a zero since keeps every condition).
+func DeploymentSignal(d *appsv1.Deployment, since time.Time) (Signal, bool) {
 	if d == nil || d.Status.ObservedGeneration < d.Generation {
 		return Signal{}, false
 	}
 	obj := "Deployment/" + d.Name
+	current := func(c appsv1.DeploymentCondition) bool {
+		at := c.LastUpdateTime.Time
+		if at.IsZero() {
+			at = c.LastTransitionTime.Time
+		}
+		return since.IsZero() || at.IsZero() || !at.Before(since) // no time: no way to call it old
+	}
 	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue && current(c) {
 			return Signal{Category: Capacity, Object: obj, Reason: c.Reason, Message: c.Message}, true
 		}
 	}
 	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" && current(c) {
 			return Signal{Category: Deadline, Object: obj, Reason: c.Reason, Message: c.Message}, true
 		}
 	}

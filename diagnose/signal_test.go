@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -93,10 +94,17 @@ func TestDeploymentSignal(t *testing.T) {
 	timedOut := cond(appsv1.DeploymentProgressing, corev1.ConditionFalse, "ProgressDeadlineExceeded", deadline)
 	replicaFailure := cond(appsv1.DeploymentReplicaFailure, corev1.ConditionTrue, "FailedCreate", quota)
 
+	since := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC) // when the watch began
+	at := func(c appsv1.DeploymentCondition, d time.Duration) appsv1.DeploymentCondition {
+		c.LastUpdateTime = metav1.NewTime(since.Add(d))
+		c.LastTransitionTime = c.LastUpdateTime
+		return c
+	}
 	tests := []struct {
-		name string
-		d    *appsv1.Deployment
-		want Signal // zero: no signal
+		name  string
+		d     *appsv1.Deployment
+		since time.Time
+		want  Signal // zero: no signal
 	}{
 		{name: "nil", d: nil},
 		{name: "no conditions", d: dep(1, 1)},
@@ -113,10 +121,14 @@ func TestDeploymentSignal(t *testing.T) {
 		{name: "replica failure names the cause before the deadline", d: dep(2, 2, timedOut, replicaFailure),
 			want: Signal{Capacity, "Deployment/web", "FailedCreate", quota}},
 		{name: "stale conditions of the previous generation", d: dep(3, 2, timedOut)},
+		{name: "a rollback: the failed version's quota refusal, from before the watch", d: dep(3, 3, progressing, at(replicaFailure, -time.Minute)), since: since},
+		{name: "a rollback: the failed version's deadline, from before the watch", d: dep(3, 3, at(timedOut, -time.Minute)), since: since},
+		{name: "a quota refusal of this rollout", d: dep(3, 3, progressing, at(replicaFailure, time.Second)), since: since,
+			want: Signal{Capacity, "Deployment/web", "FailedCreate", quota}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := DeploymentSignal(tt.d)
+			got, ok := DeploymentSignal(tt.d, tt.since)
 			wantOK := tt.want != (Signal{})
 			if ok != wantOK || got != tt.want {
 				t.Fatalf("DeploymentSignal() = %+v, %v; want %+v, %v", got, ok, tt.want, wantOK)

@@ -78,7 +78,7 @@ func (s *snapshot) deployment(name string) progress {
 		return p
 	}
 	p.done, p.line = Complete(d)
-	if sig, bad := diagnose.DeploymentSignal(d); bad {
+	if sig, bad := diagnose.DeploymentSignal(d, s.t.Since); bad {
 		p.own = &sig
 	}
 	if d.Status.ObservedGeneration < d.Generation {
