@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -107,5 +108,56 @@ func TestGatewayResetBeforeAnyWeight(t *testing.T) {
 	}
 	if want := `scale web-canary {"spec":{"replicas":0}}`; strings.Join(w.log, "\n") != want {
 		t.Errorf("writes %v, want only %s", w.log, want)
+	}
+}
+
+// A routed canary's promotion ends with the stable track, on the new version, taking the
+// route's traffic through web-stable (its selector moved to the new pods) before the canary
+// scales down, and the route back to the chart's Service only after that.
+func TestGatewayRetireMovesTrafficBeforeTheCanaryStops(t *testing.T) {
+	w := &writes{}
+	c := gatewayRun(t, w)
+	cs := c.r.d.Clients.Typed.(*fake.Clientset)
+	ctx := context.Background()
+	three := int32(3)
+	web := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "uid-web",
+		Annotations: map[string]string{"deployment.kubernetes.io/revision": "4"}},
+		Spec: appsv1.DeploymentSpec{Replicas: &three, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}}}}
+	isController := true
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-new5d", Namespace: "ns",
+		Labels:          map[string]string{"app": "web", "pod-template-hash": "new5d"},
+		Annotations:     map[string]string{"deployment.kubernetes.io/revision": "4"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "uid-web", Controller: &isController}}}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web-stable", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", "pod-template-hash": "old7c"}}}
+	for _, o := range []runtime.Object{web, rs, svc} {
+		if err := cs.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs.PrependReactor("patch", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.PatchAction)
+		w.add(fmt.Sprintf("select %s %s", p.GetName(), p.GetPatch()))
+		return false, nil, nil
+	})
+	if err := c.r.routeTo(ctx, "web", c.tr.weigh(100), false); err != nil {
+		t.Fatal(err)
+	}
+	w.log = nil
+	if err := (gatewayRouter{c: c}).retire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`select web-stable {"spec":{"selector":{"pod-template-hash":"new5d"}}}`,
+		`route [{"backendRefs":[{"name":"web-stable","port":80,"weight":100},{"name":"web-canary","port":80,"weight":0}]}]`,
+		`scale web-canary {"spec":{"replicas":0}}`,
+		`route [{"backendRefs":[{"name":"web","port":80}]}]`,
+	}
+	if strings.Join(w.log, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the promotion's last writes, in order:\n%s\nwant:\n%s", strings.Join(w.log, "\n"), strings.Join(want, "\n"))
+	}
+	if c.tr.report.Weight != 100 {
+		t.Errorf("the report's weight after the promotion: %d", c.tr.report.Weight)
 	}
 }
