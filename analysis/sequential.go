@@ -100,9 +100,11 @@ type Bucket struct {
 // each finite bucket bound both tracks have, a request slower than the bound is an event, and
 // the canary's share of them is tested against ratio times the stable's (RatioE); the bounds'
 // e-values are averaged, which is an e-process again. It returns the evidence and the bound a
-// person reads it at: of the bounds with evidence, the one where the canary's share of slower
-// requests most exceeds ratio times the stable's (the highest of equals) (NaN when the histograms share none); 1 when
-// either track has no requests.
+// person reads it at (NaN when the histograms share none): of the bounds with evidence, the
+// highest where the canary's share of slower requests exceeds ratio times the stable's by at
+// least half the largest such excess — a 300 ms regression reads "slower than 250 ms", not
+// "slower than 10 ms" because a few fast requests were a little slow too. 1 when either track
+// has no requests.
 func SlowerE(canary, stable []Bucket, ratio float64) (e, at float64) {
 	nc, ns := total(canary), total(stable)
 	at = math.NaN()
@@ -111,7 +113,8 @@ func SlowerE(canary, stable []Bucket, ratio float64) (e, at float64) {
 	}
 	sc, ss := finite(canary), finite(stable)
 	var logs []float64
-	gap := math.Inf(-1)
+	gaps := map[float64]float64{} // the canary's excess share, at each bound with evidence
+	most := 0.0
 	for le, cc := range sc {
 		cs, ok := ss[le]
 		if !ok {
@@ -119,12 +122,17 @@ func SlowerE(canary, stable []Bucket, ratio float64) (e, at float64) {
 		}
 		v := math.Log(RatioE(nc-cc, ns-cs, nc, ns, ratio))
 		logs = append(logs, v)
-		if g := (nc-cc)/nc - ratio*(ns-cs)/ns; v > 0 && (g > gap || (g == gap && le > at)) {
-			gap, at = g, le
+		if g := (nc-cc)/nc - ratio*(ns-cs)/ns; v > 0 && g > 0 {
+			gaps[le], most = g, math.Max(most, g)
 		}
 	}
 	if len(logs) == 0 {
 		return 1, math.NaN()
+	}
+	for le, g := range gaps {
+		if g >= most/2 && (math.IsNaN(at) || le > at) {
+			at = le
+		}
 	}
 	return math.Exp(logMeanExp(logs)), at
 }

@@ -101,8 +101,15 @@ func TestSlowerE(t *testing.T) {
 	c := []Bucket{{0.1, 50}, {0.5, 80}, {math.Inf(1), 100}}
 	s := []Bucket{{0.1, 90}, {0.5, 99}, {math.Inf(1), 100}}
 	e, le := SlowerE(c, s, 1.5)
-	if e <= 1 || le != 0.1 {
+	if e <= 1 || le != 0.5 { // excess 0.185 at 500 ms, at least half the 0.35 at 100 ms: the higher bound
 		t.Errorf("e %g at %g", e, le)
+	}
+	// 300 ms of latency: 78.6% of the canary's requests are slower than 250 ms, 80% slower than
+	// 10 ms (a few fast ones were a little slow too), none of the stable's: read at 250 ms.
+	slow := []Bucket{{0.01, 200}, {0.25, 214}, {0.5, 1000}, {math.Inf(1), 1000}}
+	fast := []Bucket{{0.01, 1000}, {0.25, 1000}, {0.5, 1000}, {math.Inf(1), 1000}}
+	if _, le := SlowerE(slow, fast, 1.5); le != 0.25 {
+		t.Errorf("a 300 ms regression read at %g s, want 0.25", le)
 	}
 	if got := SlowerShare(c, 0.1); got != 0.5 {
 		t.Errorf("share %g", got)
