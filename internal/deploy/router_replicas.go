@@ -119,7 +119,11 @@ func (rr replicaRouter) Reset(ctx context.Context, urgent bool) error {
 	case err != nil:
 		return err
 	case !res.Ready:
-		return fmt.Errorf("the stable track did not come back ready (%s); the canary keeps serving beside it", res.Status)
+		why := res.Status
+		if len(res.Signals) > 0 { // what the watch saw, not only where the rollout stood
+			why = res.Signals[0].Object + " " + res.Signals[0].Reason + ": " + res.Signals[0].Message + "; " + why
+		}
+		return fmt.Errorf("the stable track did not come back ready (%s); the canary keeps serving beside it", why)
 	}
 	for _, name := range t.canaryNames() {
 		if err := r.scale(ctx, name, 0); err != nil {
