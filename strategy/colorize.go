@@ -131,9 +131,17 @@ func colorDeployment(obj map[string]any, c Color) {
 
 // preview is a ClusterIP twin of a Service, named <name>-preview, selecting colour c.
 func preview(svc map[string]any, c Color) map[string]any {
+	p := twinService(svc, PreviewSuffix)
+	p["spec"].(map[string]any)["selector"].(map[string]any)[ColorLabel] = string(c)
+	return p
+}
+
+// twinService is a copy of a Service named <name><suffix>, as a plain ClusterIP Service: the
+// chart's addresses, external settings and node ports are the chart Service's own.
+func twinService(svc map[string]any, suffix string) map[string]any {
 	p := deepCopy(svc)
 	meta := p["metadata"].(map[string]any)
-	meta["name"] = fmt.Sprint(meta["name"]) + PreviewSuffix
+	meta["name"] = fmt.Sprint(meta["name"]) + suffix
 	delete(meta, "resourceVersion")
 	spec := p["spec"].(map[string]any)
 	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges"} {
@@ -147,7 +155,6 @@ func preview(svc map[string]any, c Color) map[string]any {
 			}
 		}
 	}
-	spec["selector"].(map[string]any)[ColorLabel] = string(c)
 	return p
 }
 

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -140,6 +141,31 @@ func RouteSends(spec map[string]any) []string {
 		}
 	}
 	return out
+}
+
+// CanaryShare is the canary's share, in percent to one decimal, of the weight a route's spec
+// gives Service svc's backends: <svc>-canary against <svc>-stable and svc itself (0 when the
+// route sends svc nothing).
+func CanaryShare(spec map[string]any, svc string) float64 {
+	var canary, rest float64
+	rules, _ := spec["rules"].([]any)
+	for _, x := range rules {
+		rule, _ := x.(map[string]any)
+		refs, _ := rule["backendRefs"].([]any)
+		for _, y := range refs {
+			ref, _ := y.(map[string]any)
+			switch {
+			case isService(ref, svc+CanaryServiceSuffix):
+				canary += float64(weightOf(ref))
+			case isService(ref, svc+StableServiceSuffix), isService(ref, svc):
+				rest += float64(weightOf(ref))
+			}
+		}
+	}
+	if canary+rest == 0 {
+		return 0
+	}
+	return math.Round(1000*canary/(canary+rest)) / 10
 }
 
 // RouteAccepted reads an HTTPRoute's status for generation gen: ok when every parent has

@@ -110,3 +110,22 @@ func TestPreviewRoute(t *testing.T) {
 		t.Errorf("RouteSends = %v", s)
 	}
 }
+
+func TestCanaryShare(t *testing.T) {
+	chart := spec(t, `{"rules":[{"backendRefs":[{"name":"web","port":80}]}]}`)
+	if got := CanaryShare(chart, "web"); got != 0 {
+		t.Errorf("the chart's route: %g%%", got)
+	}
+	for _, w := range []int{10, 25, 100} {
+		split, err := SplitRoute(chart, "web", w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CanaryShare(split, "web"); got != float64(w) {
+			t.Errorf("split at %d%%: read %g%%", w, got)
+		}
+	}
+	if got := CanaryShare(spec(t, `{"rules":[{"backendRefs":[{"name":"other"}]}]}`), "web"); got != 0 {
+		t.Errorf("a route to another Service: %g%%", got)
+	}
+}

@@ -45,10 +45,7 @@ func (s Split) Exact() bool { return math.Abs(s.Actual()-float64(s.Requested)) <
 // closest with a canary pod at all); n=3, 50% → 2 + 2 (one replica above n, exact);
 // n=1, 50% → 1 + 1.
 func PlanCanary(weights []int, n int) ([]Split, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
-	}
-	if err := config.CheckStages(weights); err != nil {
+	if err := checkPlan(weights, n); err != nil {
 		return nil, err
 	}
 	out := make([]Split, 0, len(weights))
@@ -76,10 +73,7 @@ func PlanCanary(weights []int, n int) ([]Split, error) {
 // weight — the canary runs ceil(n × weight) pods (fixed instead, when above 0), at least one —
 // and the stable track keeps its n until the promotion, so an abort is a weight change first.
 func PlanRouted(weights []int, n, fixed int) ([]Split, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
-	}
-	if err := config.CheckStages(weights); err != nil {
+	if err := checkPlan(weights, n); err != nil {
 		return nil, err
 	}
 	out := make([]Split, 0, len(weights))
@@ -91,6 +85,14 @@ func PlanRouted(weights []int, n, fixed int) ([]Split, error) {
 		out = append(out, Split{Requested: w, Canary: c, Stable: n, Routed: true})
 	}
 	return out, nil
+}
+
+// checkPlan refuses stages a canary cannot plan from n replicas.
+func checkPlan(weights []int, n int) error {
+	if n < 1 {
+		return fmt.Errorf("the chart runs %d replicas: a canary needs at least 1", n)
+	}
+	return config.CheckStages(weights)
 }
 
 // MaxTotal is the most replicas the two tracks run at once while the splits are applied in

@@ -96,23 +96,10 @@ func selectedDeployment(svc string, sel map[string]any, templates map[string]map
 // trackService is a ClusterIP twin of a Service named <name><suffix>, labelled with its track,
 // whose selector also requires key=value.
 func trackService(svc map[string]any, suffix, track, key, value string) map[string]any {
-	p := deepCopy(svc)
-	meta := p["metadata"].(map[string]any)
-	meta["name"] = fmt.Sprint(meta["name"]) + suffix
-	delete(meta, "resourceVersion")
+	p := twinService(svc, suffix)
 	setPath(p, []string{"metadata", "labels", TrackLabel}, track)
 	spec := p["spec"].(map[string]any)
-	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges", "sessionAffinity"} {
-		delete(spec, k)
-	}
-	spec["type"] = "ClusterIP"
-	if ports, ok := spec["ports"].([]any); ok {
-		for _, port := range ports {
-			if m, ok := port.(map[string]any); ok {
-				delete(m, "nodePort")
-			}
-		}
-	}
+	delete(spec, "sessionAffinity")
 	spec["selector"].(map[string]any)[key] = value
 	return p
 }

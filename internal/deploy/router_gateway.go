@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
@@ -32,21 +30,9 @@ var _ strategy.Router = gatewayRouter{}
 // on the route and waits until the gateway accepted it.
 func (g gatewayRouter) SetWeight(ctx context.Context, percent int) (float64, error) {
 	c, r, t := g.c, g.c.r, g.c.tr
-	splits, err := t.splitsFor(percent)
-	if err != nil {
+	if _, err := c.canaryReady(ctx, percent); err != nil {
 		return 0, err
 	}
-	since := r.d.Clock.Now()
-	for _, name := range t.names {
-		if err := r.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
-			return 0, err
-		}
-	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
-	if err != nil || !res.Ready {
-		return 0, &strategy.NotReady{Result: res, Err: err}
-	}
-	c.watched = res
 	if t.rt.header != "" && !c.previewed { // the preview rule first, before any weight moves
 		if err := r.routeTo(ctx, t.rt.route, t.weigh(0), false); err != nil {
 			return 0, err
@@ -93,25 +79,8 @@ func (g gatewayRouter) Weight(ctx context.Context) (float64, error) {
 	if len(t.routed) == 0 {
 		return 0, nil
 	}
-	var w [2]float64
-	rules, _, _ := unstructured.NestedSlice(obj.Object, "spec", "rules")
-	for _, x := range rules {
-		rule, _ := x.(map[string]any)
-		refs, _ := rule["backendRefs"].([]any)
-		for _, y := range refs {
-			ref, _ := y.(map[string]any)
-			switch ref["name"] {
-			case t.routed[0] + strategy.CanaryServiceSuffix:
-				w[0] += number(ref["weight"])
-			case t.routed[0] + strategy.StableServiceSuffix, t.routed[0]:
-				w[1] += number(ref["weight"], 1)
-			}
-		}
-	}
-	if w[0]+w[1] == 0 {
-		return 0, nil
-	}
-	return math.Round(1000*w[0]/(w[0]+w[1])) / 10, nil
+	spec, _ := obj.Object["spec"].(map[string]any)
+	return strategy.CanaryShare(spec, t.routed[0]), nil
 }
 
 // Reset takes the canary's weight to 0 on the route at once (the stable track runs its N),
@@ -330,8 +299,8 @@ func (r *run) restoreRoute(ctx context.Context, route string) error {
 	return nil
 }
 
-// number is a JSON number's value (def, or 0, when absent).
-func number(v any, def ...float64) float64 {
+// number is a JSON number's value (0 when absent).
+func number(v any) float64 {
 	switch n := v.(type) {
 	case int64:
 		return float64(n)
@@ -339,9 +308,6 @@ func number(v any, def ...float64) float64 {
 		return n
 	case int:
 		return float64(n)
-	}
-	if len(def) > 0 {
-		return def[0]
 	}
 	return 0
 }

@@ -23,22 +23,11 @@ var _ strategy.Router = replicaRouter{}
 // SetWeight scales each Deployment's tracks to the split for percent (the stage's planned
 // split when percent is a stage's weight).
 func (rr replicaRouter) SetWeight(ctx context.Context, percent int) (float64, error) {
-	c, r, t := rr.c, rr.c.r, rr.c.tr
-	splits, err := t.splitsFor(percent)
+	r, t := rr.c.r, rr.c.tr
+	splits, err := rr.c.canaryReady(ctx, percent)
 	if err != nil {
 		return 0, err
 	}
-	since := r.d.Clock.Now()
-	for _, name := range t.names {
-		if err := r.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
-			return 0, err
-		}
-	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
-	if err != nil || !res.Ready {
-		return 0, &strategy.NotReady{Result: res, Err: err}
-	}
-	c.watched = res // the canary's pods, for a diagnosis of the stage
 	for _, name := range t.names {
 		if err := r.pinHPA(ctx, t, name, splits[name].Stable); err != nil {
 			return 0, err
@@ -48,6 +37,28 @@ func (rr replicaRouter) SetWeight(ctx context.Context, percent int) (float64, er
 		}
 	}
 	return splits[t.names[0]].Actual(), nil
+}
+
+// canaryReady scales each canary Deployment to its split for percent and watches the canary
+// Ready (a *strategy.NotReady when it is not); the watch is kept for a diagnosis of the stage.
+func (c *canaryCluster) canaryReady(ctx context.Context, percent int) (map[string]strategy.Split, error) {
+	r, t := c.r, c.tr
+	splits, err := t.splitsFor(percent)
+	if err != nil {
+		return nil, err
+	}
+	since := r.d.Clock.Now()
+	for _, name := range t.names {
+		if err := r.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
+			return nil, err
+		}
+	}
+	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
+	if err != nil || !res.Ready {
+		return nil, &strategy.NotReady{Result: res, Err: err}
+	}
+	c.watched = res
+	return splits, nil
 }
 
 // splitsFor is each Deployment's split for percent: the planned stage's, or planned now.

@@ -51,9 +51,7 @@ func TestGatewayCanaryExactWeights(t *testing.T) {
 	if tl.preview["2.0.0"] < 50 || len(tl.preview) != 1 {
 		t.Errorf("requests with X-Canary: always reached %v, want 2.0.0 alone", tl.preview)
 	}
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	threeThroughout(t, fig)
 	routeAsRendered(t, c, ns)
 	servesOnly(t, c, ns, "2.0.0")
 }
@@ -124,9 +122,7 @@ func TestGatewayCanaryAbortIsAWeightChange(t *testing.T) {
 			}
 		}
 	}
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	threeThroughout(t, fig)
 	routeAsRendered(t, c, ns)
 	servesOnly(t, c, ns, "1.0.0")
 }
@@ -175,13 +171,7 @@ func TestGatewayCanaryGateAbortAndPromote(t *testing.T) {
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("mode promote: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
-	fig := eps.Stop()
-	routeAsRendered(t, c, ns)
-	servesOnly(t, c, ns, "2.0.1")
-	t.Logf("Service web: %s", fig)
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	endsOn(t, c, ns, eps, "2.0.1")
 }
 
 // Blue-green through the same route: with preview_header, requests carrying it reach the idle
@@ -236,13 +226,7 @@ func TestGatewayBlueGreenPreview(t *testing.T) {
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("mode promote: exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
-	fig := eps.Stop()
-	routeAsRendered(t, c, ns)
-	servesOnly(t, c, ns, "2.0.1")
-	t.Logf("Service web: %s", fig)
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	endsOn(t, c, ns, eps, "2.0.1")
 }
 
 // Cancelled as the runner cancels (SIGINT) while the canary takes 25% on the route: the run
@@ -272,9 +256,7 @@ func TestGatewayCanaryCancelled(t *testing.T) {
 	t.Logf("cancelled: status %s; Service web: %s", r.Outputs["status"], fig)
 	routeAsRendered(t, c, ns)
 	servesOnly(t, c, ns, "1.0.0")
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	threeThroughout(t, fig)
 	if d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "web-canary", metav1.GetOptions{}); err != nil || *d.Spec.Replicas != 0 {
 		t.Errorf("the canary after the cancellation: %v, err %v", d.Spec.Replicas, err)
 	}
@@ -343,7 +325,5 @@ func TestGatewayCanaryKilledThenRolledBack(t *testing.T) {
 	routeAsRendered(t, c, ns)
 	servesOnly(t, c, ns, "1.0.0")
 	t.Logf("Service web: %s", fig)
-	if fig.Min < 3 {
-		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
-	}
+	threeThroughout(t, fig)
 }

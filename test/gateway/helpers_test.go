@@ -232,3 +232,22 @@ func servesOnly(t *testing.T, c *testcluster.Cluster, ns, version string) {
 	}
 	t.Logf("then 200 requests in a row reached %s (before them: %v)", version, other)
 }
+
+// threeThroughout requires that Service web never had fewer than its 3 ready endpoints.
+func threeThroughout(t *testing.T, fig testcluster.EndpointFigures) {
+	t.Helper()
+	if fig.Min < 3 {
+		t.Errorf("Service web had %d ready endpoints at worst, want its 3 throughout", fig.Min)
+	}
+}
+
+// endsOn stops the sampler and requires the route as the chart renders it, version alone
+// serving, and Service web at its 3 ready endpoints throughout.
+func endsOn(t *testing.T, c *testcluster.Cluster, ns string, eps *testcluster.EndpointSampler, version string) {
+	t.Helper()
+	fig := eps.Stop()
+	routeAsRendered(t, c, ns)
+	servesOnly(t, c, ns, version)
+	t.Logf("Service web: %s", fig)
+	threeThroughout(t, fig)
+}
