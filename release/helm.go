@@ -199,3 +199,13 @@ func Values(files, set []string, tagKey, tag string) (map[string]any, error) {
 	}
 	return vals, nil
 }
+
+// ManifestOf is revision rev's manifest in hist ("" when hist does not hold it).
+func ManifestOf(hist []*helmrelease.Release, rev int) string {
+	for _, h := range hist {
+		if h.Version == rev {
+			return h.Manifest
+		}
+	}
+	return ""
+}

@@ -3,7 +3,12 @@ package strategy
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"strings"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/release"
 )
 
 // The pure half of a canary routed by a Gateway API HTTPRoute (issue 22's router): the route's
@@ -241,4 +246,28 @@ func orNone(s []string) string {
 		return "no Service"
 	}
 	return strings.Join(s, ", ")
+}
+
+// SentServices are the chart's Services (in the rendered manifest) among those route sends
+// to; none is an error that names both lists.
+func SentServices(rendered, route string, sends []string) ([]string, error) {
+	rs, err := release.SplitManifest(rendered)
+	if err != nil {
+		return nil, err
+	}
+	var chart, out []string
+	for _, r := range rs {
+		if r.Kind == "Service" {
+			chart = append(chart, r.Name)
+			if slices.Contains(sends, r.Name) {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: HTTPRoute %s sends to %s; none of them is a Service of the chart (it renders %s): the route must send to the chart's Service for its weights to move",
+			config.InHTTPRoute, route, orNone(sends), orNone(chart))
+	}
+	sort.Strings(out)
+	return out, nil
 }

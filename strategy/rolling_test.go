@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
@@ -115,24 +114,5 @@ func TestRolling(t *testing.T) {
 	Rolling{}.Undo(context.Background(), &f, &Failure{Revision: 4})
 	if strings.Join(f.calls, " ") != "rollback 4" {
 		t.Errorf("Undo: %v, want a rollback from 4", f.calls)
-	}
-}
-
-func TestFor(t *testing.T) {
-	for _, name := range []config.Strategy{config.StrategyRolling, config.StrategyBlueGreen} {
-		cfg := config.Default()
-		cfg.Strategy = name
-		if s, err := For(cfg); err != nil || s.Name() != name {
-			t.Errorf("For(%s) = %v, %v", name, s, err)
-		}
-	}
-	cfg := config.Default()
-	cfg.Strategy, cfg.AutoPromote, cfg.GracePeriod = config.StrategyBlueGreen, false, time.Minute
-	if s, _ := For(cfg); s != (BlueGreen{AutoPromote: false, Grace: time.Minute}) {
-		t.Errorf("For(blue-green) = %+v: want auto_promote and grace_period from the config", s)
-	}
-	cfg.Strategy = "blue-grean"
-	if s, err := For(cfg); err == nil || s != nil {
-		t.Errorf("For(an unknown name) = %v, %v: want an error, never a fallback", s, err)
 	}
 }

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -84,16 +85,24 @@ type Failure struct {
 	Cancelled bool
 }
 
-// For returns the strategy cfg names, set up as cfg says. An unknown name is an error, never a
-// fallback.
-func For(cfg config.Config) (Strategy, error) {
-	switch name := cfg.Strategy; name {
-	case config.StrategyRolling:
-		return Rolling{}, nil
-	case config.StrategyBlueGreen:
-		return BlueGreen{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
-	case config.StrategyCanary:
-		return Canary{AutoPromote: cfg.AutoPromote}, nil
+// Metrics reports whether f is a metric analysis's verdict (not a pod's).
+func (f *Failure) Metrics() bool {
+	return f.Result != nil && len(f.Result.Signals) > 0 && f.Result.Signals[0].Category == diagnose.Analysis
+}
+
+// StopRequested is the cause of a run's context cancelled at a rollback's request: By names
+// the rollback's owner, Reason its reason.
+type StopRequested struct{ By, Reason string }
+
+func (e *StopRequested) Error() string {
+	return fmt.Sprintf("stopped by a rollback (%s): %s", e.By, e.Reason)
+}
+
+// StopRequestOf is the rollback request that stopped ctx, if one did.
+func StopRequestOf(ctx context.Context) *StopRequested {
+	var sr *StopRequested
+	if errors.As(context.Cause(ctx), &sr) {
+		return sr
 	}
-	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", cfg.Strategy)
+	return nil
 }

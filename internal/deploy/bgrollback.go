@@ -12,6 +12,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
@@ -61,7 +62,7 @@ func (r *run) rollbackColors(ctx context.Context, hist []*helmrelease.Release) {
 		reason, why := r.diagnose(ctx, &res, "switch back", "", "")
 		r.fail(ctx, "verify", reason, "%s (revision %d) did not verify after the switch back: %s", target, toRev, why)
 	default:
-		if err := r.d.Helm.MarkFailed(cfg.Release, fromRev, truncate(fmt.Sprintf("Shepherd: rolled back (switched to %s): %s", target, r.out.Reason), 200)); err != nil {
+		if err := r.d.Helm.MarkFailed(cfg.Release, fromRev, words.Truncate(fmt.Sprintf("Shepherd: rolled back (switched to %s): %s", target, r.out.Reason), 200)); err != nil {
 			r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", fromRev, err)
 		}
 		r.restoreDeployed(target)
@@ -108,7 +109,7 @@ func (r *run) planSwitchBack(ctx context.Context, hist []*helmrelease.Release) (
 	r.out.RollbackRevision, r.out.ActiveColor = toRev, string(active)
 	c := &cluster{r: r, layout: l, rev: max(fromRev, last.Version), deploying: active}
 	if r.d.Confirm != nil && !r.d.Confirm(ctx, RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: fromRev, To: toRev, Verify: cfg.VerifyDuration,
-		FromColor: string(active), ToColor: string(target), FromImages: release.Images(manifestOf(hist, fromRev)), ToImages: release.Images(manifestOf(hist, toRev))}) {
+		FromColor: string(active), ToColor: string(target), FromImages: release.Images(release.ManifestOf(hist, fromRev)), ToImages: release.Images(release.ManifestOf(hist, toRev))}) {
 		r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
 		return switchBack{}, false
 	}
@@ -117,7 +118,7 @@ func (r *run) planSwitchBack(ctx context.Context, hist []*helmrelease.Release) (
 
 // recordSwitch puts a Kubernetes Event on the colour's Deployments saying who switched back and why.
 func (r *run) recordSwitch(ctx context.Context, deployments []string, to strategy.Color, rev int) {
-	msg := truncate(fmt.Sprintf("Shepherd switched %s back to %s (revision %d): %s", r.cfg.Release, to, rev, orDefault(r.out.Reason, "no reason given")), 1000)
+	msg := words.Truncate(fmt.Sprintf("Shepherd switched %s back to %s (revision %d): %s", r.cfg.Release, to, rev, words.OrDefault(r.out.Reason, "no reason given")), 1000)
 	for _, name := range deployments {
 		if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, "Deployment", name, "Normal", "ShepherdRollback", msg); err != nil {
 			r.d.Log.Debug("record event", "err", err)
@@ -152,18 +153,18 @@ func (r *run) switchBackNow(ctx context.Context) bool {
 			return false
 		}
 	}
-	r.out.Reason = orDefault(cfg.Reason, "no reason given")
+	r.out.Reason = words.OrDefault(cfg.Reason, "no reason given")
 	r.out.PreviousRevision, r.out.HistoryRead, r.out.RollbackRevision = last.Version, true, revisionOf(hist, to, true)
 	if r.d.Confirm != nil {
 		plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: last.Version, To: r.out.RollbackRevision, Verify: 0,
-			FromColor: string(left), ToColor: string(to), FromImages: release.Images(last.Manifest), ToImages: release.Images(manifestOf(hist, r.out.RollbackRevision))}
+			FromColor: string(left), ToColor: string(to), FromImages: release.Images(last.Manifest), ToImages: release.Images(release.ManifestOf(hist, r.out.RollbackRevision))}
 		if !r.d.Confirm(ctx, plan) {
 			r.fail(ctx, "rollback", "", "rollback not confirmed: nothing was changed")
 			return true
 		}
 	}
-	owner := orDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: owner, strategy.NoteSwitchReason: truncate(r.out.Reason, 500)}); err != nil {
+	owner := words.OrDefault(cfg.Owner, "shepherd")
+	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: owner, strategy.NoteSwitchReason: words.Truncate(r.out.Reason, 500)}); err != nil {
 		return false
 	}
 	// The note is on the Lease: a holder that ends its grace period from now on sees it. Is it
@@ -249,7 +250,7 @@ func (r *run) finishColors(ctx context.Context, rev int, who string, hist []*hel
 			if err := switchServices(ctx, r, c.layout, col); err != nil { // a switch cut short
 				return fail(err)
 			}
-			r.recovered(ctx, Info, "revision %d on %s, left in its grace period by %s, is healthy: it keeps the traffic (%s stays warm)", rev, col, who, orDefault(string(from), "nothing"))
+			r.recovered(ctx, Info, "revision %d on %s, left in its grace period by %s, is healthy: it keeps the traffic (%s stays warm)", rev, col, who, words.OrDefault(string(from), "nothing"))
 			return nil
 		}
 	}
@@ -290,13 +291,4 @@ func (r *run) takeColorsBack(ctx context.Context, c *cluster, rev int, col, from
 	r.colorsUndone = string(from)
 	r.recovered(ctx, Warn, "revision %d on %s, left by %s (phase %s), is not serving healthily: traffic is back on %s, %s scaled to 0", rev, col, who, prev.Phase, from, col)
 	return nil
-}
-
-func manifestOf(hist []*helmrelease.Release, rev int) string {
-	for _, h := range hist {
-		if h.Version == rev {
-			return h.Manifest
-		}
-	}
-	return ""
 }

@@ -10,10 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // A blue-green release's HTTPRoute previews the idle colour: requests carrying preview_header
@@ -58,12 +61,12 @@ func (c *cluster) previewRoute(ctx context.Context, col strategy.Color) (*smokeV
 		}
 		return spec, nil
 	}
-	if err := r.routeTo(ctx, route, rules, false); err != nil {
+	if err := r.httpRoutes().Write(ctx, route, rules, false); err != nil {
 		return nil, &diagnose.Signal{Category: diagnose.Config, Object: "HTTPRoute/" + route, Reason: "PreviewRejected", Message: err.Error()}
 	}
 	r.event(ctx, "smoke", Info, "HTTPRoute %s sends requests with %s: %s to %s (%s), before any switch", route, r.cfg.PreviewHeader, r.cfg.PreviewValue, col,
 		strings.Join(suffixed(routed, strategy.PreviewSuffix), ", "))
-	if err := r.settle(ctx); err != nil { // accepted is not yet served: the smoke tests must reach col, not the live colour
+	if err := r.httpRoutes().Wait(ctx); err != nil { // accepted is not yet served: the smoke tests must reach col, not the live colour
 		return nil, smokeSignal("HTTPRoute/"+route, "%v", err)
 	}
 	via := &smokeVia{header: http.Header{r.cfg.PreviewHeader: {r.cfg.PreviewValue}}}
@@ -85,7 +88,7 @@ func (r *run) unpreview(ctx context.Context) {
 	if route == "" {
 		return
 	}
-	if err := r.restoreRoute(ctx, route); err != nil {
+	if err := r.httpRoutes().Restore(ctx, route); err != nil {
 		r.event(ctx, "switch", Warn, "HTTPRoute %s keeps its preview rule: %v", route, err)
 	}
 }
@@ -93,13 +96,9 @@ func (r *run) unpreview(ctx context.Context) {
 // gatewayBase is the URL of the first parent Gateway's listener the route attaches to, from
 // the Gateway's status (its first address), and the route's first exact hostname.
 func (r *run) gatewayBase(ctx context.Context, route string) (base, host string, err error) {
-	rc, err := r.routes()
+	obj, err := r.httpRoutes().Get(ctx, route)
 	if err != nil {
 		return "", "", err
-	}
-	obj, err := rc.Get(ctx, route, metav1.GetOptions{})
-	if err != nil {
-		return "", "", fmt.Errorf("read HTTPRoute %s: %w", route, kube.Explain(err))
 	}
 	parents, _, _ := unstructured.NestedSlice(obj.Object, "spec", "parentRefs")
 	if len(parents) == 0 {
@@ -108,7 +107,7 @@ func (r *run) gatewayBase(ctx context.Context, route string) (base, host string,
 	parent, _ := parents[0].(map[string]any)
 	ns, _ := parent["namespace"].(string)
 	gwName, _ := parent["name"].(string)
-	gw, err := r.gatewayOf(ctx, orDefault(ns, r.cfg.Namespace), gwName)
+	gw, err := r.gatewayOf(ctx, words.OrDefault(ns, r.cfg.Namespace), gwName)
 	if err != nil {
 		return "", "", err
 	}
@@ -179,4 +178,30 @@ func suffixed(names []string, suffix string) []string {
 		out[i] = n + suffix
 	}
 	return out
+}
+
+// number is a JSON number's value (0 when absent).
+func number(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	case int:
+		return float64(n)
+	}
+	return 0
+}
+
+// httpRoutes is the namespace's HTTPRoutes through the run's credentials.
+func (r *run) httpRoutes() route.Routes {
+	return route.Routes{K: session{r: r}.Kube(), Clock: r.d.Clock}
+}
+
+// dynamic is a dynamic client with the run's credentials.
+func (r *run) dynamic() (dynamic.Interface, error) {
+	if r.d.Dynamic != nil {
+		return r.d.Dynamic, nil
+	}
+	return dynamic.NewForConfig(r.d.Clients.Config)
 }

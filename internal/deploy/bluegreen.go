@@ -13,9 +13,11 @@ import (
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // The blue-green modes and checks around the strategy: which colour serves, the strategy
@@ -92,7 +94,7 @@ func (r *run) planColors(ctx context.Context, last string, exists bool) (*colorP
 		}
 	}
 	if exists && r.cfg.GatewayAPI() {
-		spec, err := r.checkRoute(ctx, r.cfg.HTTPRoute)
+		spec, err := r.httpRoutes().Check(ctx, r.cfg.HTTPRoute)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +133,7 @@ func (r *run) awaited() (*awaiting, []*helmrelease.Release, error) {
 	rev, _ := strconv.Atoi(prev.Revision)
 	if prev.Phase != kube.PhaseAwaitingPromotion || rev == 0 {
 		return nil, nil, fmt.Errorf("%s: nothing of release %s awaits promotion (its last run ended in phase %q); only a deploy with auto_promote: false stops before its switch",
-			config.InMode, r.cfg.Release, orDefault(string(prev.Phase), "none"))
+			config.InMode, r.cfg.Release, words.OrDefault(string(prev.Phase), "none"))
 	}
 	hist, err := r.d.Helm.History(r.cfg.Release)
 	if err != nil {
@@ -162,8 +164,9 @@ func (r *run) promote(ctx context.Context) {
 		r.fail(ctx, "promote", "", "%v (nothing was changed)", err)
 		return
 	}
-	if isCanary(r.lock.Previous.Notes) {
-		r.promoteCanary(ctx, w.rev, hist)
+	if canary.Recorded(r.lock.Previous.Notes) {
+		r.wrote = true
+		r.canaryModes().Promote(ctx, w.rev, hist)
 		return
 	}
 	r.out.Revision, r.out.PreviousRevision, r.out.HistoryRead, r.out.ActiveColor = w.rev, w.rev, true, string(w.from)
@@ -172,7 +175,7 @@ func (r *run) promote(ctx context.Context) {
 		r.fail(ctx, "promote", "", "%v", err)
 		return
 	}
-	r.event(ctx, "promote", Info, "promoting revision %d on %s (live: %s)", w.rev, w.color, orDefault(string(w.from), "none yet"))
+	r.event(ctx, "promote", Info, "promoting revision %d on %s (live: %s)", w.rev, w.color, words.OrDefault(string(w.from), "none yet"))
 	r.wrote = true
 	f := &strategy.Failure{Revision: w.rev, Since: r.d.Clock.Now(), Color: w.color, From: w.from}
 	res, werr := c.Watch(ctx, release.Workloads{Deployments: c.layout.Deployments[w.color]}, time.Time{})
@@ -209,8 +212,8 @@ func (r *run) abort(ctx context.Context) {
 		r.fail(ctx, "abort", "", "%v (nothing was changed)", err)
 		return
 	}
-	if isCanary(r.lock.Previous.Notes) {
-		r.abortCanary(ctx, w.rev, hist)
+	if canary.Recorded(r.lock.Previous.Notes) {
+		r.canaryModes().Abort(ctx, w.rev, hist)
 		return
 	}
 	r.out.PreviousRevision, r.out.HistoryRead, r.out.ActiveColor = w.rev, true, string(w.from)
@@ -228,13 +231,13 @@ func (r *run) abort(ctx context.Context) {
 		r.fail(ctx, "abort", "", "aborting revision %d did not finish: %v; the next Shepherd run of %s finishes it", w.rev, err, r.cfg.Release)
 		return
 	}
-	why := orDefault(r.cfg.Reason, "no reason given")
-	if err := r.d.Helm.MarkFailed(r.cfg.Release, w.rev, truncate("Shepherd: aborted before promotion: "+why, 200)); err != nil {
+	why := words.OrDefault(r.cfg.Reason, "no reason given")
+	if err := r.d.Helm.MarkFailed(r.cfg.Release, w.rev, words.Truncate("Shepherd: aborted before promotion: "+why, 200)); err != nil {
 		r.event(ctx, "abort", Warn, "could not mark revision %d failed: %v", w.rev, err)
 	}
 	r.restoreDeployed(w.from)
 	r.out.Status, r.out.Reason = Aborted, r.cfg.Reason
-	r.out.Message = fmt.Sprintf("revision %d on %s was aborted before promotion (%s); live traffic stays on %s", w.rev, w.color, why, orDefault(string(w.from), "nothing (first install)"))
+	r.out.Message = fmt.Sprintf("revision %d on %s was aborted before promotion (%s); live traffic stays on %s", w.rev, w.color, why, words.OrDefault(string(w.from), "nothing (first install)"))
 	r.event(ctx, "done", Info, "%s", r.out.Message)
 }
 

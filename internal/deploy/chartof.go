@@ -47,13 +47,3 @@ func (r *run) chartOf(ctx context.Context, rel *helmrelease.Release) (*chart.Cha
 	r.event(ctx, "promote", Info, "revision %d's chart found again at %s, with its dependencies", rel.Version, found.Ref)
 	return found.Chart, nil
 }
-
-// promotionChart is the chart that promoting canary revision rev renders, found before any
-// stage runs, so that a chart that cannot be found again changes nothing.
-func (r *run) promotionChart(ctx context.Context, rev int) (*chart.Chart, error) {
-	rel, err := r.revisionRelease(rev)
-	if err != nil {
-		return nil, err
-	}
-	return r.chartOf(ctx, rel)
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
@@ -54,7 +55,7 @@ func (c *cluster) apply(ctx context.Context, ch *chart.Chart, vals map[string]an
 func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 	r, cfg := c.r, c.r.cfg
 	var kept []string
-	o := release.UpgradeOptions{Description: "Shepherd: upgrade to " + orDefault(cfg.ImageTag, "chart defaults")}
+	o := release.UpgradeOptions{Description: "Shepherd: upgrade to " + words.OrDefault(cfg.ImageTag, "chart defaults")}
 	if cfg.KeepCapacity {
 		o.PostRender = func(m string) (string, error) {
 			out, changed, err := strategy.KeepCapacity(m)
@@ -70,7 +71,7 @@ func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 		r.event(ctx, "upgrade", Info, "keep_capacity: every ready replica keeps serving during the rollout: %s", strings.Join(kept, "; "))
 	}
 	r.phase(ctx, kube.PhaseDeploying, rel.Version)
-	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, revName(c.pf.current))
+	r.event(ctx, "upgrade", Info, "revision %d applied (previous: %s)", rel.Version, words.RevName(c.pf.current))
 	wl, err := release.WorkloadsOf(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)

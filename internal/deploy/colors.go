@@ -16,6 +16,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
@@ -44,7 +45,7 @@ type colorPlan struct {
 func (p *colorPlan) postRender(rendered string) (string, error) {
 	if p.route != "" {
 		var err error
-		if p.routed, err = routedServices(rendered, p.route, p.sends); err != nil {
+		if p.routed, err = strategy.SentServices(rendered, p.route, p.sends); err != nil {
 			return "", err
 		}
 	}
@@ -60,7 +61,7 @@ func (c *cluster) Active(context.Context) (strategy.Color, error) { return c.pf.
 // strategy.Colorize); the revision is labelled with its colour.
 func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
 	r, cfg := c.r, c.r.cfg
-	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", orDefault(cfg.ImageTag, "chart defaults"), next, orDefault(string(active), "none yet"))
+	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", words.OrDefault(cfg.ImageTag, "chart defaults"), next, words.OrDefault(string(active), "none yet"))
 	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
 		Description: desc, PostRender: c.pf.colors.postRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
 	if err != nil {
@@ -71,7 +72,7 @@ func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 		return strategy.Revision{Number: rel.Version}, err
 	}
 	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
-		rel.Version, next, orDefault(string(active), "none yet"), revName(c.pf.current))
+		rel.Version, next, words.OrDefault(string(active), "none yet"), words.RevName(c.pf.current))
 	l, err := strategy.ReadLayout(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
@@ -329,7 +330,7 @@ func (c *cluster) Pause(ctx context.Context, rev int, next, from strategy.Color)
 		live = "nothing takes live traffic yet (first install)"
 	}
 	r.out.Message = fmt.Sprintf("revision %d is up on %s and passed its checks; %s; preview: %s. Run again with mode: promote to switch, or mode: abort to drop it",
-		rev, next, live, orDefault(strings.Join(previews, ", "), "no Service"))
+		rev, next, live, words.OrDefault(strings.Join(previews, ", "), "no Service"))
 	r.event(ctx, "gate", Info, "%s", r.out.Message)
 }
 
@@ -356,7 +357,7 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 	r := c.r
 	r.out.FailureReason = f.Reason
 	what := fmt.Sprintf("revision %d (%s)", f.Revision, f.Color)
-	why := orDefault(f.Why, "no reason recorded")
+	why := words.OrDefault(f.Why, "no reason recorded")
 	if err != nil {
 		r.unfinished = true
 		if cause := context.Cause(ctx); cause != nil {
@@ -366,12 +367,12 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 			what, why, kube.Explain(err), r.lock.Recorded(), f.Revision, r.cfg.Release)
 		return
 	}
-	desc := truncate(fmt.Sprintf("Shepherd: failed: %s", why), 200)
+	desc := words.Truncate(fmt.Sprintf("Shepherd: failed: %s", why), 200)
 	switch {
 	case f.By != "":
-		desc = truncate(fmt.Sprintf("Shepherd: switched back to %s by %s: %s", f.From, f.By, why), 200)
+		desc = words.Truncate(fmt.Sprintf("Shepherd: switched back to %s by %s: %s", f.From, f.By, why), 200)
 	case f.Reason != "":
-		desc = truncate(fmt.Sprintf("Shepherd: failed: %s: %s", f.Reason, why), 200)
+		desc = words.Truncate(fmt.Sprintf("Shepherd: failed: %s: %s", f.Reason, why), 200)
 	}
 	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
 		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", f.Revision, merr)

@@ -17,10 +17,12 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/internal/rollback"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // DiagnoseTimeout bounds the diagnosis after a failure (reading pods, events and logs).
@@ -95,9 +97,8 @@ type run struct {
 	// colorsUndone is the colour an interrupted blue-green run's work was taken back to, by
 	// this run (a rollback then has nothing left to do).
 	colorsUndone string
-	// canaryUndone is the canary revision an interrupted run left in flight that this run
-	// aborted (a rollback then has nothing left to do).
-	canaryUndone int
+	// canary is the canary's side of this run's modes (nil until one is needed).
+	canary *canary.Modes
 	// stopAsked is who this rollback asked the run holding a canary in flight to stop as ("":
 	// it asked no one).
 	stopAsked string
@@ -238,7 +239,7 @@ func (r *run) guard(ctx context.Context, abortable bool) (context.Context, conte
 	return ctx, func() { close(stop); cancel(nil) }
 }
 
-// stoppable is ctx, also cancelled when a rollback asks this run to stop (errStopRequested).
+// stoppable is ctx, also cancelled when a rollback asks this run to stop (strategy.StopRequested).
 func (r *run) stoppable(ctx context.Context, cancel context.CancelFunc) (context.Context, context.CancelFunc) {
 	sctx, scancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -297,7 +298,7 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 
-	st, err := strategy.For(cfg)
+	st, err := strategyFor(cfg)
 	if err != nil {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
@@ -305,12 +306,13 @@ func (r *run) deploy(ctx context.Context) {
 	c := &cluster{r: r, pf: pf}
 	var sc strategy.Cluster = c
 	if pf.tracks != nil {
-		sc = &canaryCluster{cluster: c}
+		sc = canary.NewCluster(r.canaryEnv(c), pf.tracks)
 	}
 	res := st.Deploy(ctx, sc)
 	f := res.Failure
 	switch {
 	case res.Paused: // Pause said what waits, and where
+		r.keepPhase = true
 	case f == nil:
 		r.succeeded(ctx, c, sc)
 	case f.Revision == 0: // nothing was applied: nothing to undo
@@ -318,7 +320,7 @@ func (r *run) deploy(ctx context.Context) {
 	case errors.Is(context.Cause(ctx), kube.ErrLockLost):
 		// another run may own the release now: write nothing, not even an undo
 	default:
-		if sr := stopRequest(ctx); sr != nil {
+		if sr := strategy.StopRequestOf(ctx); sr != nil {
 			f.Why, f.Cancelled = sr.Error(), true
 		}
 		uctx, cancel := r.undoContext(ctx)
@@ -376,7 +378,7 @@ func (r *run) cleanup(parent context.Context, since time.Time, res *health.Resul
 	switch {
 	case errors.Is(err, rollback.ErrNoGoodRevision):
 		// Nothing else to serve: the failed revision is all there is, and says so.
-		if merr := r.d.Helm.MarkFailed(cfg.Release, r.out.Revision, truncate(rb.ReplacesWhy, 200)); merr != nil {
+		if merr := r.d.Helm.MarkFailed(cfg.Release, r.out.Revision, words.Truncate(rb.ReplacesWhy, 200)); merr != nil {
 			r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", r.out.Revision, merr)
 		}
 		r.fail(ctx, "rollback", reason, "revision %d failed (%s) and there is no earlier good revision to roll back to; the release is left marked failed: %s", r.out.Revision, reason, why)
@@ -420,27 +422,6 @@ func (r *run) diagnose(ctx context.Context, res *health.Result, check string, re
 	return reason, why
 }
 
-func revName(v int) string {
-	if v == 0 {
-		return "none, first install"
-	}
-	return fmt.Sprint(v)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
 // succeeded reports a deploy that went live: the revision, and where and how it got there.
 func (r *run) succeeded(ctx context.Context, c *cluster, sc strategy.Cluster) {
 	cfg, pf := r.cfg, c.pf
@@ -452,8 +433,8 @@ func (r *run) succeeded(ctx context.Context, c *cluster, sc strategy.Cluster) {
 			r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
 		}
 	}
-	if cc, ok := sc.(*canaryCluster); ok && cc.tr != nil {
-		r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(cc.tr.stages))
+	if r.out.Canary != nil && len(r.out.Canary.Stages) > 0 {
+		r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(r.out.Canary.Stages))
 	}
 	if c.noWorkloads {
 		r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"

@@ -14,9 +14,10 @@ import (
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
-	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // preflightError is a pre-flight failure that has a failure category (e.g. a missing Secret).
@@ -35,7 +36,7 @@ type preflight struct {
 	current int    // latest revision, 0 when the release does not exist
 	diff    string // rendered manifest vs the live release
 	colors  *colorPlan
-	tracks  *trackPlan
+	tracks  *canary.Plan
 }
 
 // preflight checks, before any write: the cluster answers, the namespace exists, the chart
@@ -76,8 +77,8 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
 	}
-	if pf.tracks != nil && !pf.tracks.first {
-		if err := pf.tracks.check(); err != nil {
+	if pf.tracks != nil && !pf.tracks.First() {
+		if err := pf.tracks.Check(); err != nil {
 			return nil, err
 		}
 		if err := r.checkAnalysis(ctx); err != nil {
@@ -109,7 +110,7 @@ func (r *run) preflightRendered(ctx context.Context, pf *preflight, live, manife
 	if pf.diff, err = release.Diff(live, manifest); err != nil {
 		return nil, err
 	}
-	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, pf.chart.Metadata.Name, revName(pf.current))
+	r.event(ctx, "pre-flight", Info, "cluster, namespace %s, chart %s and its references OK (current revision: %s)", cfg.Namespace, pf.chart.Metadata.Name, words.RevName(pf.current))
 	return pf, nil
 }
 
@@ -242,43 +243,19 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 		return opts, errBlueGreenRelease(cfg)
 	case cfg.KeepCapacity && (cfg.Strategy == config.StrategyRolling || !exists):
 		if cfg.Strategy == config.StrategyCanary { // a first install is a rolling one
-			pf.tracks = &trackPlan{first: true}
+			pf.tracks = canary.FirstPlan()
 		}
 		opts.PostRender = func(m string) (string, error) { // as Upgrade renders it
 			out, _, err := strategy.KeepCapacity(m)
 			return out, err
 		}
 	case cfg.Strategy == config.StrategyCanary:
-		pf.tracks = &trackPlan{first: !exists}
+		if pf.tracks, err = canary.PlanDeploy(ctx, r.canaryEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
+			return opts, err
+		}
 		if exists {
-			if pf.tracks.layout, err = strategy.ReadTracks(live); err != nil {
-				return opts, err
-			}
-			if pf.tracks.live, err = r.liveCounts(ctx, pf.tracks.layout.Names()); err != nil {
-				return opts, err
-			}
-			if err := r.planRoute(ctx, pf.tracks); err != nil {
-				return opts, err
-			}
-			opts.PostRender = pf.tracks.postRender
+			opts.PostRender = pf.tracks.PostRender
 		}
 	}
 	return opts, nil
-}
-
-// liveCounts is each named Deployment's live spec.replicas (absent: not there yet).
-func (r *run) liveCounts(ctx context.Context, names []string) (map[string]int, error) {
-	out := map[string]int{}
-	for _, name := range names {
-		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("read Deployment %s: %w", name, kube.Explain(err))
-		case d.Spec.Replicas != nil:
-			out[name] = int(*d.Spec.Replicas)
-		}
-	}
-	return out, nil
 }

@@ -14,9 +14,11 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/internal/rollback"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // rollback is mode rollback: to the named revision, or the last good one before the current,
@@ -24,7 +26,7 @@ import (
 // while verification fails. The reason goes to Helm history, an Event, the summary and outputs.
 func (r *run) rollback(ctx context.Context) {
 	cfg := r.cfg
-	r.out.Reason = orDefault(cfg.Reason, "no reason given")
+	r.out.Reason = words.OrDefault(cfg.Reason, "no reason given")
 	hist, err := r.d.Helm.History(cfg.Release)
 	if err != nil {
 		r.fail(ctx, "rollback", "", "%v", kube.Explain(err))
@@ -62,7 +64,7 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	chain, err := rb.Cascade(ctx, cfg.Release, from, cfg.Revision, cfg.MaxCascade,
 		func(target int) string {
-			return truncate(fmt.Sprintf("Shepherd rollback to %d: %s", target, r.out.Reason), 200)
+			return words.Truncate(fmt.Sprintf("Shepherd rollback to %d: %s", target, r.out.Reason), 200)
 		},
 		r.verifyFull)
 	r.recordChain(ctx, chain)
@@ -128,12 +130,12 @@ type RollbackPlan struct {
 func (p RollbackPlan) Question() string {
 	if p.ToColor != "" {
 		return fmt.Sprintf("Switch %s (namespace %s) back from %s (revision %d: %s) to %s (revision %d: %s)?",
-			p.Release, p.Namespace, p.FromColor, p.From, orDefault(strings.Join(p.FromImages, ", "), "no images"),
-			p.ToColor, p.To, orDefault(strings.Join(p.ToImages, ", "), "no images"))
+			p.Release, p.Namespace, p.FromColor, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
+			p.ToColor, p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"))
 	}
 	return fmt.Sprintf("Roll %s (namespace %s) back from revision %d (%s) to revision %d (%s), then watch it for %s?",
-		p.Release, p.Namespace, p.From, orDefault(strings.Join(p.FromImages, ", "), "no images"),
-		p.To, orDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)
+		p.Release, p.Namespace, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
+		p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)
 }
 
 // history is mode history: the release's revisions, newest last.
@@ -226,9 +228,9 @@ func (r *run) recordChain(ctx context.Context, chain []rollback.Attempt) {
 			timing += fmt.Sprintf(", verified for %.1fs", verify.Seconds())
 		}
 		r.event(ctx, "rollback", lvl, "rolled back to revision %d (as revision %d): %s: %s", a.Target, a.NewRevision, timing, verdict)
-		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, orDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
+		msg := fmt.Sprintf("Shepherd rolled %s back to revision %d (as revision %d): %s", r.cfg.Release, a.Target, a.NewRevision, words.OrDefault(r.out.Reason, "revision "+fmt.Sprint(r.out.Revision)+" failed"))
 		a.Workloads.Each(func(kind, name string) {
-			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, kind, name, "Normal", "ShepherdRollback", truncate(msg, 1000)); err != nil {
+			if err := kube.RecordEvent(ctx, r.d.Clients.Typed, r.cfg.Namespace, kind, name, "Normal", "ShepherdRollback", words.Truncate(msg, 1000)); err != nil {
 				r.d.Log.Debug("record event", "err", err)
 			}
 		})
@@ -277,10 +279,10 @@ func (r *run) rollbackCanary(ctx context.Context, hist []*helmrelease.Release) b
 		r.out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
 			cfg.Release, current, r.out.Reason)
 		r.event(ctx, "done", Info, "%s", r.out.Message)
-	case r.canaryUndone > 0: // finishing the interrupted run's canary was this rollback
+	case r.canary != nil && r.canary.Undone() > 0: // finishing the interrupted run's canary was this rollback
 		r.out.Status = RolledBack
-		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canaryUndone, r.out.Recovered)
-	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && isCanary(r.lock.Previous.Notes):
+		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canary.Undone(), r.out.Recovered)
+	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && canary.Recorded(r.lock.Previous.Notes):
 		r.abort(ctx)
 		if r.out.Status == Aborted {
 			r.out.Status = RolledBack

@@ -14,9 +14,11 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // begin is what every writing run does first: check the cluster answers, take the release's
@@ -50,7 +52,7 @@ func (r *run) begin(ctx context.Context) (end func(phase kube.Phase), err error)
 	}
 	if p := lock.Previous; p.Expired {
 		r.event(ctx, "lock", Warn, "took over the lock of an interrupted run (%s, last phase %q, revision %s)",
-			p.Holder, p.Phase, orDefault(p.Revision, "unknown"))
+			p.Holder, p.Phase, words.OrDefault(p.Revision, "unknown"))
 	}
 	if err := r.recoverStuck(ctx); err != nil {
 		end("")
@@ -139,11 +141,22 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
 		return r.finishColors(ctx, rev, who, hist)
 	}
-	if isCanary(prev.Notes) && prev.Notes[strategy.NotePromoting] == "" {
-		return r.finishCanary(ctx, rev, who, hist)
+	if canary.Recorded(prev.Notes) && !canary.Promoting(prev.Notes) {
+		wrote, err := r.canaryModes().Finish(ctx, rev, who, hist)
+		if wrote {
+			return &finishError{error: err}
+		}
+		return err
 	}
-	if isCanary(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
-		defer r.promotionFinisher(ctx, prev.Notes, who)(&err)
+	if canary.Recorded(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
+		finish := r.canaryModes().KeepServing(ctx, who)
+		defer func() {
+			if err == nil {
+				if ferr := finish(ctx, r.unfinished); ferr != nil {
+					err = &finishError{error: ferr}
+				}
+			}
+		}()
 	}
 	last := hist[len(hist)-1]
 	var why string
@@ -204,28 +217,6 @@ func (r *run) leftHealthy(ctx context.Context, last *helmrelease.Release, rev in
 		r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
 	}
 	return true, nil
-}
-
-// promotionFinisher is how a promotion an interrupted run left ends: the canary is kept
-// serving now (a rollback of the promotion through Helm would delete it), and the returned
-// function, deferred with finishInterrupted's error, finishes the promotion once the stable
-// track is Ready at its count — or leaves the canary serving when the work is unfinished.
-func (r *run) promotionFinisher(ctx context.Context, notes map[string]string, who string) func(*error) {
-	var canaries []string
-	for name := range parseReplicas(notes[strategy.NoteReplicas]) {
-		canaries = append(canaries, name+strategy.CanarySuffix)
-	}
-	kept := r.keepCanaries(ctx, canaries)
-	return func(err *error) {
-		switch {
-		case *err == nil && r.unfinished:
-			r.releaseKept(ctx, kept, false)
-		case *err == nil:
-			if ferr := r.finishPromotion(ctx, notes, kept); ferr != nil {
-				*err = &finishError{error: fmt.Errorf("finishing the promotion %s left: %w", who, ferr)}
-			}
-		}
-	}
 }
 
 // finishError is a failure to finish an earlier run's rollback: unlike a pre-flight error,

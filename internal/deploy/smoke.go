@@ -13,6 +13,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 )
 
@@ -120,7 +121,7 @@ func (r *run) readyPod(ctx context.Context, sel *metav1.LabelSelector) (string, 
 func probePath(spec corev1.PodSpec) string {
 	for _, c := range spec.Containers {
 		if p := c.ReadinessProbe; p != nil && p.HTTPGet != nil {
-			return orDefault(p.HTTPGet.Path, "/")
+			return words.OrDefault(p.HTTPGet.Path, "/")
 		}
 	}
 	return ""

@@ -2,15 +2,15 @@ package deploy
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // A rollback interrupts a canary in flight: mode rollback notes its request on the release's
@@ -22,42 +22,26 @@ import (
 // stopPoll is how often a holder looks for a stop request.
 const stopPoll = time.Second
 
-// errStopRequested is the cause of a run stopped at a rollback's request.
-type errStopRequested struct{ by, reason string }
-
-func (e *errStopRequested) Error() string {
-	return fmt.Sprintf("stopped by a rollback (%s): %s", e.by, e.reason)
-}
-
-// stopRequest is the rollback request that stopped ctx, if one did.
-func stopRequest(ctx context.Context) *errStopRequested {
-	var sr *errStopRequested
-	if errors.As(context.Cause(ctx), &sr) {
-		return sr
-	}
-	return nil
-}
-
 // askCanaryToStop is mode rollback's first step: when a live run holds the release with a
 // canary in its stages, it asks that run to abort now instead of waiting for its stages to end.
 func (r *run) askCanaryToStop(ctx context.Context) {
 	cfg, cs := r.cfg, r.d.Clients.Typed
 	st, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release)
-	if err != nil || st == nil || !st.Live || !isCanary(st.Notes) || st.Phase != kube.PhaseDeploying || st.Notes[strategy.NotePromoting] != "" {
+	if err != nil || st == nil || !st.Live || !canary.Recorded(st.Notes) || st.Phase != kube.PhaseDeploying || canary.Promoting(st.Notes) {
 		return
 	}
-	reason := orDefault(cfg.Reason, "no reason given")
-	by := orDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: truncate(reason, 500)}); err != nil {
+	reason := words.OrDefault(cfg.Reason, "no reason given")
+	by := words.OrDefault(cfg.Owner, "shepherd")
+	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: words.Truncate(reason, 500)}); err != nil {
 		r.event(ctx, "rollback", Warn, "could not ask the run holding %s to stop its canary (%v): waiting for the lock", cfg.Release, err)
 		return
 	}
 	r.stopAsked = by
 	r.event(ctx, "rollback", Info, "%s holds %s with a canary in flight (stage %s): asked it to abort the canary now (%s); it notices within %s",
-		st.Holder, cfg.Release, orDefault(st.Notes[strategy.NoteStage], "0"), reason, stopPoll)
+		st.Holder, cfg.Release, canary.StageOf(st.Notes), reason, stopPoll)
 }
 
-// watchStop cancels the run's work (cause errStopRequested) when a rollback asks it to stop.
+// watchStop cancels the run's work (cause strategy.StopRequested) when a rollback asks it to stop.
 func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
 	t := time.NewTicker(stopPoll)
 	defer t.Stop()
@@ -71,7 +55,7 @@ func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, don
 		}
 		st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release)
 		if err == nil && st != nil && st.Notes[kube.AnnotationStopBy] != "" {
-			cancel(&errStopRequested{by: st.Notes[kube.AnnotationStopBy], reason: orDefault(st.Notes[kube.AnnotationStopReason], "no reason given")})
+			cancel(&strategy.StopRequested{By: st.Notes[kube.AnnotationStopBy], Reason: words.OrDefault(st.Notes[kube.AnnotationStopReason], "no reason given")})
 			return
 		}
 	}
@@ -84,7 +68,7 @@ func (r *run) stoppedCanary(hist []*helmrelease.Release) int {
 		return 0
 	}
 	last := hist[len(hist)-1]
-	if last.Labels[strategy.TrackLabel] != strategy.TrackCanary || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
+	if !canary.IsRevision(last) || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
 		return 0
 	}
 	return last.Version

@@ -1,15 +1,53 @@
-package strategy
+package canary
 
 import (
 	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
+
+// fakeCluster plays the orchestrator for a strategy: scripted answers, a log of calls.
+type fakeCluster struct {
+	upgrade   strategy.Revision
+	upgradeE  error
+	watch     health.Result
+	watchE    error
+	unhealthy bool
+	calls     []string
+}
+
+func (f *fakeCluster) Upgrade(context.Context) (strategy.Revision, error) {
+	f.calls = append(f.calls, "upgrade")
+	return f.upgrade, f.upgradeE
+}
+func (f *fakeCluster) Watch(context.Context, release.Workloads, time.Time) (health.Result, error) {
+	f.calls = append(f.calls, "watch")
+	return f.watch, f.watchE
+}
+func (f *fakeCluster) CheckHealth(context.Context) *diagnose.Signal {
+	f.calls = append(f.calls, "health")
+	if f.unhealthy {
+		return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: "Unhealthy"}
+	}
+	return nil
+}
+func (f *fakeCluster) RollBack(_ context.Context, fl *strategy.Failure) {
+	f.calls = append(f.calls, fmt.Sprintf("rollback %d", fl.Revision))
+}
+func (f *fakeCluster) Info(_ context.Context, phase, _ string, _ ...any) {
+	f.calls = append(f.calls, "info "+phase)
+}
+func (f *fakeCluster) Warn(_ context.Context, phase, _ string, _ ...any) {
+	f.calls = append(f.calls, "warn "+phase)
+}
+func (f *fakeCluster) Now() time.Time { return time.Unix(0, 0) }
 
 // fakeTracks plays the orchestrator for the canary: scripted answers, a log of calls.
 type fakeTracks struct {
@@ -19,12 +57,12 @@ type fakeTracks struct {
 	failAt   int // the stage whose judge fails (-1: none)
 	failSig  diagnose.Category
 	notReady int // the stage whose scale-up never gets ready (-1: none)
-	promote  Revision
+	promote  strategy.Revision
 }
 
 func (f *fakeTracks) FirstInstall() bool { return f.first }
 func (f *fakeTracks) Stages() int        { return f.stages }
-func (f *fakeTracks) UpgradeCanary(context.Context) (Revision, error) {
+func (f *fakeTracks) UpgradeCanary(context.Context) (strategy.Revision, error) {
 	f.calls = append(f.calls, "canary")
 	return f.upgrade, f.upgradeE
 }
@@ -45,7 +83,7 @@ func (f *fakeTracks) Judge(_ context.Context, i int) (*diagnose.Signal, error) {
 func (f *fakeTracks) Pause(_ context.Context, rev, i int) {
 	f.calls = append(f.calls, fmt.Sprintf("pause %d after stage%d", rev, i+1))
 }
-func (f *fakeTracks) PromoteStable(context.Context) (Revision, error) {
+func (f *fakeTracks) PromoteStable(context.Context) (strategy.Revision, error) {
 	f.calls = append(f.calls, "promote")
 	return f.promote, nil
 }
@@ -53,12 +91,14 @@ func (f *fakeTracks) Retire(context.Context) error {
 	f.calls = append(f.calls, "retire")
 	return nil
 }
-func (f *fakeTracks) Abort(context.Context, *Failure) error {
+func (f *fakeTracks) Abort(context.Context, *strategy.Failure) error {
 	f.calls = append(f.calls, "abort")
 	return nil
 }
-func (f *fakeTracks) Diagnose(context.Context, *Failure) { f.calls = append(f.calls, "diagnose") }
-func (f *fakeTracks) Settle(_ context.Context, fl *Failure, _ error) {
+func (f *fakeTracks) Diagnose(context.Context, *strategy.Failure) {
+	f.calls = append(f.calls, "diagnose")
+}
+func (f *fakeTracks) Settle(_ context.Context, fl *strategy.Failure, _ error) {
 	f.calls = append(f.calls, fmt.Sprintf("settle stage%d", fl.Stage+1))
 }
 
@@ -66,8 +106,8 @@ func TestCanary(t *testing.T) {
 	wl := release.Workloads{Deployments: []string{"web-canary"}}
 	ready := health.Result{Ready: true}
 	base := func() fakeTracks {
-		return fakeTracks{fakeCluster: fakeCluster{upgrade: Revision{2, wl}, watch: ready}, stages: 3, failAt: -1, notReady: -1,
-			promote: Revision{3, release.Workloads{Deployments: []string{"web"}}}}
+		return fakeTracks{fakeCluster: fakeCluster{upgrade: strategy.Revision{Number: 2, Workloads: wl}, watch: ready}, stages: 3, failAt: -1, notReady: -1,
+			promote: strategy.Revision{Number: 3, Workloads: release.Workloads{Deployments: []string{"web"}}}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -99,7 +139,7 @@ func TestCanary(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&f)
 			}
-			k := Canary{AutoPromote: tc.auto}
+			k := Strategy{AutoPromote: tc.auto}
 			res := k.Deploy(context.Background(), &f)
 			if got := strings.Join(f.calls, " "); got != tc.deploy {
 				t.Fatalf("deploy calls:\n got %s\nwant %s", got, tc.deploy)
@@ -124,100 +164,11 @@ func TestCanary(t *testing.T) {
 
 // Resume is mode promote: from the stage after the one the gate stopped at, to promotion.
 func TestCanaryResume(t *testing.T) {
-	f := fakeTracks{fakeCluster: fakeCluster{watch: health.Result{Ready: true}}, stages: 5, failAt: -1, notReady: -1, promote: Revision{Number: 4}}
-	if res := (Canary{AutoPromote: true}).Resume(context.Background(), &f, 3, 4); res.Failure != nil || res.Paused {
+	f := fakeTracks{fakeCluster: fakeCluster{watch: health.Result{Ready: true}}, stages: 5, failAt: -1, notReady: -1, promote: strategy.Revision{Number: 4}}
+	if res := (Strategy{AutoPromote: true}).Resume(context.Background(), &f, 3, 4); res.Failure != nil || res.Paused {
 		t.Fatalf("%+v", res)
 	}
 	if got := strings.Join(f.calls, " "); got != "stage5 judge5 promote watch health retire" {
 		t.Errorf("calls %s", got)
-	}
-}
-
-func TestCanarize(t *testing.T) {
-	rendered := `---
-# Source: app/templates/service.yaml
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
----
-# Source: app/templates/deployment.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: app:2.0.0
-`
-	stable := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: app\n        image: app:1.0.0"
-	out, err := Canarize(rendered, map[string]string{"web": stable}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ReadTracks(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Stable["web"] != stable || l.Replicas["web"] != 3 {
-		t.Errorf("the stable track was not kept as applied: %+v", l)
-	}
-	c := l.Canary["web"]
-	for _, want := range []string{"name: web-canary", "shepherd.io/track: canary", "replicas: 0", "image: app:2.0.0", "app: web"} {
-		if !strings.Contains(c, want) {
-			t.Errorf("canary document lacks %q:\n%s", want, c)
-		}
-	}
-	if strings.Count(c, "shepherd.io/track: canary") != 3 {
-		t.Errorf("the track label belongs on labels, selector and template:\n%s", c)
-	}
-	if !strings.Contains(out, "kind: Service") {
-		t.Error("the Service was dropped")
-	}
-	if _, err := Canarize(rendered, map[string]string{}, nil); err == nil || !strings.Contains(err.Error(), "new in this version") {
-		t.Errorf("a Deployment without a stable track: %v", err)
-	}
-	// The promotion: the chart as rendered, the canary kept at the replicas it runs.
-	p, err := Promoted(rendered, l.Canary, map[string]int{"web": 4}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, _ := ReadTracks(p)
-	if !strings.Contains(pl.Stable["web"], "app:2.0.0") || pl.Replicas["web"] != 4 || !strings.Contains(pl.Canary["web"], "replicas: 4") {
-		t.Errorf("promoted manifest:\n%s", p)
-	}
-}
-
-func TestPodPattern(t *testing.T) {
-	for _, tc := range []struct {
-		names []string
-		want  string
-	}{
-		{[]string{"web-7d9f8b6c4d"}, "web-7d9f8b6c4d-[a-z0-9]{5}"},
-		{[]string{"web-canary-5f6b", "api-canary-6c7d"}, "(web-canary-5f6b-[a-z0-9]{5}|api-canary-6c7d-[a-z0-9]{5})"},
-		{[]string{"a.b-1"}, `a\\.b-1-[a-z0-9]{5}`},
-		// A 50-character release: "<release>-canary-<hash>-" is cut to 58 characters, as the
-		// API server cuts the generateName of its pods.
-		{[]string{strings.Repeat("x", 50) + "-canary-5f6b7c8d9e"}, strings.Repeat("x", 50) + "-canary-[a-z0-9]{5}"},
-		{nil, "^$"},
-	} {
-		if got := PodPattern(tc.names); got != tc.want {
-			t.Errorf("PodPattern(%v) = %s, want %s", tc.names, got, tc.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package canary
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -21,11 +22,11 @@ import (
 // may restart or go unready) and, with Prometheus, its metrics are read every few seconds over
 // the stage so far, beside the stable track's. Conclusive evidence stops the stage at once;
 // otherwise it is judged on its whole window at the end.
-func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, error) {
-	r, t := c.r, c.tr
+func (c *Cluster) Judge(ctx context.Context, i int) (*diagnose.Signal, error) {
+	t := c.tr
 	st := &t.report.Stages[i]
-	start := r.d.Clock.Now()
-	defer func() { st.Held = r.d.Clock.Since(start) }()
+	start := c.s.Clock().Now()
+	defer func() { st.Held = c.s.Clock().Since(start) }()
 	what := "pod health only"
 	if t.metrics != nil {
 		what = "pod health, error rate ≤ " + t.report.ErrorLimit
@@ -33,7 +34,7 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 			what += ", p99 ≤ " + t.report.LatencyLimit
 		}
 	}
-	r.waitEvent(ctx, "stage", r.cfg.Interval, "stage %d/%d: holding %s for %s, judging %s", i+1, len(t.stages), pct(st.Actual), r.cfg.Interval, what)
+	c.waitEvent(ctx, "stage", c.cfg.Interval, "stage %d/%d: holding %s for %s, judging %s", i+1, len(t.stages), pct(st.Actual), c.cfg.Interval, what)
 
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -43,11 +44,11 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 	}
 	pods := make(chan podVerdict, 1)
 	go func() {
-		sig, err := c.steadyPods(pctx, t.canaryNames(), r.cfg.Interval)
+		sig, err := c.s.Steady(pctx, t.canaryNames(), c.cfg.Interval)
 		pods <- podVerdict{sig, err}
 	}()
 	judge := &analysis.StageJudge{Limits: t.limits}
-	tick := r.d.Clock.NewTicker(t.tick)
+	tick := c.s.Clock().NewTicker(t.tick)
 	defer tick.Stop()
 	for held := false; !held; {
 		select {
@@ -79,16 +80,16 @@ func (c *canaryCluster) Judge(ctx context.Context, i int) (*diagnose.Signal, err
 // holdOn holds an inconclusive stage until enough requests came or the limit, judging its
 // metrics as it goes and watching its pods as the stage itself did (none may restart or go
 // unready): a signal when either fails.
-func (c *canaryCluster) holdOn(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, limit time.Duration, tick clock.Ticker) (*diagnose.Signal, error) {
-	r, t := c.r, c.tr
+func (c *Cluster) holdOn(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, limit time.Duration, tick clock.Ticker) (*diagnose.Signal, error) {
+	t := c.tr
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pods := make(chan *diagnose.Signal, 1)
 	go func() {
-		sig, _ := c.steadyPods(pctx, t.canaryNames(), limit-r.d.Clock.Since(start))
+		sig, _ := c.s.Steady(pctx, t.canaryNames(), limit-c.s.Clock().Since(start))
 		pods <- sig
 	}()
-	for r.d.Clock.Since(start) < limit {
+	for c.s.Clock().Since(start) < limit {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -114,23 +115,23 @@ func (c *canaryCluster) holdOn(ctx context.Context, judge *analysis.StageJudge, 
 // decide judges the stage's whole window at its end. Too few requests to decide is
 // inconclusive, not a pass and not yet a failure: the stage holds on, judged as it goes, until
 // enough came or the stage limit (max_interval) is reached — then too few is no data.
-func (c *canaryCluster) decide(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, tick clock.Ticker) (*diagnose.Signal, error) {
-	r, t := c.r, c.tr
+func (c *Cluster) decide(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, tick clock.Ticker) (*diagnose.Signal, error) {
+	t := c.tr
 	sig := c.observe(ctx, judge, i, start, true)
-	limit := r.cfg.StageLimit()
-	if sig == nil || sig.Reason != "NoData" || r.d.Clock.Since(start) >= limit {
+	limit := c.cfg.StageLimit()
+	if sig == nil || sig.Reason != "NoData" || c.s.Clock().Since(start) >= limit {
 		return sig, nil
 	}
 	st := &t.report.Stages[i]
 	st.Verdict, st.Metric, st.Value, st.Limit = "", "", "", ""
-	r.waitEvent(ctx, "stage", limit-r.d.Clock.Since(start), "stage %d/%d: inconclusive after %s (%s): holding on, up to %s (max_interval)",
-		i+1, len(t.stages), r.d.Clock.Since(start).Round(time.Second), sig.Message, limit)
+	c.waitEvent(ctx, "stage", limit-c.s.Clock().Since(start), "stage %d/%d: inconclusive after %s (%s): holding on, up to %s (max_interval)",
+		i+1, len(t.stages), c.s.Clock().Since(start).Round(time.Second), sig.Message, limit)
 	if sig, err := c.holdOn(ctx, judge, i, start, limit, tick); sig != nil || err != nil {
 		return sig, err
 	}
 	if sig := c.observe(ctx, judge, i, start, true); sig != nil {
 		if sig.Reason == "NoData" {
-			sig.Message += fmt.Sprintf(" (held %s, the stage's limit: max_interval %s)", r.d.Clock.Since(start).Round(time.Second), limit)
+			sig.Message += fmt.Sprintf(" (held %s, the stage's limit: max_interval %s)", c.s.Clock().Since(start).Round(time.Second), limit)
 		}
 		return sig, nil
 	}
@@ -140,12 +141,12 @@ func (c *canaryCluster) decide(ctx context.Context, judge *analysis.StageJudge, 
 // observe reads both tracks' metrics over the stage so far and judges the canary against its
 // limits and the stable track; final judges the whole window. It returns the failure's signal,
 // if any.
-func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, final bool) *diagnose.Signal {
-	r, t := c.r, c.tr
+func (c *Cluster) observe(ctx context.Context, judge *analysis.StageJudge, i int, start time.Time, final bool) *diagnose.Signal {
+	t := c.tr
 	st := &t.report.Stages[i]
-	window := time.Duration(math.Ceil(r.d.Clock.Since(start).Seconds())) * time.Second
+	window := time.Duration(math.Ceil(c.s.Clock().Since(start).Seconds())) * time.Second
 	track := func(name string, names []string) analysis.Track {
-		return analysis.Track{Namespace: r.cfg.Namespace, Release: r.cfg.Release, Name: name, Pods: c.podPattern(ctx, names), Window: window}
+		return analysis.Track{Namespace: c.ns(), Release: c.cfg.Release, Name: name, Pods: c.podPattern(ctx, names), Window: window}
 	}
 	where := fmt.Sprintf("stage %d/%d (%d%%)", i+1, len(t.stages), st.Requested)
 	canary, err := t.metrics.Observe(ctx, track("canary", t.canaryNames()))
@@ -162,11 +163,11 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 	if final {
 		j = judge.End()
 	}
-	c.record(st, j, canary, stable, label, r.d.Clock.Since(start))
+	c.record(st, j, canary, stable, label, c.s.Clock().Since(start))
 	switch {
 	case j.Verdict == analysis.Fail || (final && j.Verdict == analysis.NoData):
 		st.Verdict, st.Metric, st.Value, st.Limit = string(j.Verdict), j.Metric, j.Value, j.Limit
-		return c.failure(j, st, where, final, r.d.Clock.Since(start))
+		return c.failure(j, st, where, final, c.s.Clock().Since(start))
 	case final && j.Both:
 		st.Verdict, st.Metric = outcome.VerdictBoth, "error rate"
 		st.Value = fmt.Sprintf("canary %s, stable %s", describeErrors(canary), describeErrors(stable))
@@ -181,7 +182,7 @@ func (c *canaryCluster) observe(ctx context.Context, judge *analysis.StageJudge,
 // little to judge by (the last stage, at 100%: only what the stable pods served before they
 // went), the baseline is its last observation with min_requests, from an earlier stage; label
 // says which ("" this stage's; "-" none could be read).
-func (c *canaryCluster) stable(ctx context.Context, tr analysis.Track, i int) (analysis.Observation, string) {
+func (c *Cluster) stable(ctx context.Context, tr analysis.Track, i int) (analysis.Observation, string) {
 	t := c.tr
 	o, err := t.metrics.Observe(ctx, tr)
 	enough := err == nil && o.RequestsKnown && o.Requests > 0 && o.Requests >= t.limits.MinRequests
@@ -199,7 +200,7 @@ func (c *canaryCluster) stable(ctx context.Context, tr analysis.Track, i int) (a
 
 // record puts what the stage has seen so far into its report: both tracks' figures (the
 // stable's from an earlier stage when label names one) and the tests' evidence.
-func (c *canaryCluster) record(st *StageReport, j analysis.Judgement, canary, stable analysis.Observation, label string, held time.Duration) {
+func (c *Cluster) record(st *outcome.StageReport, j analysis.Judgement, canary, stable analysis.Observation, label string, held time.Duration) {
 	st.CanaryErrors, st.CanaryP99 = describeErrors(canary), describeP99(canary, c.tr.metrics.Latency())
 	st.ErrorRate = -1
 	if canary.Ratio == canary.Ratio {
@@ -219,7 +220,7 @@ func (c *canaryCluster) record(st *StageReport, j analysis.Judgement, canary, st
 
 // failure is the signal of a failed (or no-data) stage, naming what decided it and the stable
 // track's figure beside it.
-func (c *canaryCluster) failure(j analysis.Judgement, st *StageReport, where string, final bool, held time.Duration) *diagnose.Signal {
+func (c *Cluster) failure(j analysis.Judgement, st *outcome.StageReport, where string, final bool, held time.Duration) *diagnose.Signal {
 	reason := "ErrorRate"
 	switch {
 	case j.Verdict == analysis.NoData:
@@ -236,13 +237,13 @@ func (c *canaryCluster) failure(j analysis.Judgement, st *StageReport, where str
 		base = st.StableP99
 	}
 	if j.Metric != analysis.TestErrorsStable && j.Metric != analysis.TestLatencyStable {
-		msg += "; stable track: " + orDefault(base, "no data")
+		msg += "; stable track: " + words.OrDefault(base, "no data")
 	}
 	if s, ok := j.Strongest(); ok && j.Verdict == analysis.Fail && j.Metric != analysis.TestP99 {
-		msg += fmt.Sprintf(" (evidence %s against a bound of %s, alpha %g)", analysis.FormatE(s.E), analysis.FormatE(s.Bound), c.r.cfg.Judge.Alpha)
+		msg += fmt.Sprintf(" (evidence %s against a bound of %s, alpha %g)", analysis.FormatE(s.E), analysis.FormatE(s.Bound), c.cfg.Judge.Alpha)
 	}
 	if !final {
-		msg += fmt.Sprintf(" (decided after %s of %s)", held.Round(time.Second), c.r.cfg.Interval)
+		msg += fmt.Sprintf(" (decided after %s of %s)", held.Round(time.Second), c.cfg.Interval)
 	}
 	return &diagnose.Signal{Category: diagnose.Analysis, Object: "Deployment/" + c.tr.canaryNames()[0], Reason: reason, Message: msg}
 }
@@ -270,7 +271,7 @@ func describeP99(o analysis.Observation, read bool) string {
 // podPattern is the pods placeholder for Deployments names: their pods selected by what they
 // carry (the ReplicaSets that own them, by owner reference), not by a guess at their names.
 // The ReplicaSets are read once per track: a canary's templates do not change while it runs.
-func (c *canaryCluster) podPattern(ctx context.Context, names []string) string {
+func (c *Cluster) podPattern(ctx context.Context, names []string) string {
 	t := c.tr
 	key := strings.Join(names, ",")
 	if p, ok := t.pods[key]; ok {
@@ -278,9 +279,8 @@ func (c *canaryCluster) podPattern(ctx context.Context, names []string) string {
 	}
 	var sets []string
 	for _, name := range names {
-		rs, err := c.r.replicaSetsOf(ctx, name)
+		rs, err := c.replicaSetsOf(ctx, name)
 		if err != nil {
-			c.r.d.Log.Debug("list replicasets", "deployment", name, "err", err)
 			return strategy.PodPattern(sets) // not cached: the next read tries again
 		}
 		sets = append(sets, rs...)
@@ -293,8 +293,8 @@ func (c *canaryCluster) podPattern(ctx context.Context, names []string) string {
 }
 
 // replicaSetsOf names the ReplicaSets Deployment name owns.
-func (r *run) replicaSetsOf(ctx context.Context, name string) ([]string, error) {
-	d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+func (c *Cluster) replicaSetsOf(ctx context.Context, name string) ([]string, error) {
+	d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func (r *run) replicaSetsOf(ctx context.Context, name string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	list, err := r.d.Clients.Typed.AppsV1().ReplicaSets(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	list, err := c.typed().AppsV1().ReplicaSets(c.ns()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, err
 	}

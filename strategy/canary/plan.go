@@ -1,20 +1,18 @@
-package deploy
+package canary
 
 import (
+	"context"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
-// trackPlan is what pre-flight knows of a canary deploy before it writes: the release's tracks
+// Plan is what pre-flight knows of a canary deploy before it writes: the release's tracks
 // as its latest revision applied them (the stable documents the post-renderer keeps), and,
 // once the chart has rendered, the new version's replicas per Deployment.
-type trackPlan struct {
+type Plan struct {
 	first        bool
 	layout       strategy.TrackLayout
 	replicas     map[string]int
@@ -29,7 +27,7 @@ type trackPlan struct {
 	hashes map[string]string
 }
 
-func (p *trackPlan) postRender(rendered string) (string, error) {
+func (p *Plan) PostRender(rendered string) (string, error) {
 	l, err := strategy.ReadTracks(rendered)
 	if err != nil {
 		return "", err
@@ -42,45 +40,15 @@ func (p *trackPlan) postRender(rendered string) (string, error) {
 	if err != nil || p.route == "" {
 		return out, err
 	}
-	routed, err := routedServices(rendered, p.route, p.sends)
+	routed, err := strategy.SentServices(rendered, p.route, p.sends)
 	if err != nil {
 		return "", err
 	}
 	return strategy.TrackServices(out, routed, p.hashes)
 }
 
-// routedServices are the chart's Services among those route sends to.
-func routedServices(rendered, route string, sends []string) ([]string, error) {
-	rs, err := release.SplitManifest(rendered)
-	if err != nil {
-		return nil, err
-	}
-	var chart, out []string
-	for _, r := range rs {
-		if r.Kind == "Service" {
-			chart = append(chart, r.Name)
-			if slices.Contains(sends, r.Name) {
-				out = append(out, r.Name)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: HTTPRoute %s sends to %s; none of them is a Service of the chart (it renders %s): the route must send to the chart's Service for its weights to move",
-			config.InHTTPRoute, route, orNone(sends), orNone(chart))
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "no Service"
-	}
-	return strings.Join(s, ", ")
-}
-
 // check refuses, before any write, a chart the canary cannot run.
-func (p *trackPlan) check() error {
+func (p *Plan) Check() error {
 	switch {
 	case len(p.unsplittable) > 0:
 		return fmt.Errorf("%s: a canary runs two tracks of each Deployment side by side; the chart also renders %s, which would be upgraded in place, live, before any check; use strategy rolling for this chart",
@@ -95,3 +63,31 @@ func (p *trackPlan) check() error {
 	}
 	return nil
 }
+
+// FirstPlan is the plan of a canary's first install, which is a rolling deploy's.
+func FirstPlan() *Plan { return &Plan{first: true} }
+
+// PlanDeploy reads what a canary of the release needs of what runs now (live, its latest
+// revision's manifest; exists: the release has a revision): the tracks the post-renderer
+// keeps, each stable Deployment's count now, and a gateway-api canary's route, checked before
+// any write.
+func PlanDeploy(ctx context.Context, e Env, live string, exists bool) (*Plan, error) {
+	p := &Plan{first: !exists}
+	if !exists {
+		return p, nil
+	}
+	var err error
+	if p.layout, err = strategy.ReadTracks(live); err != nil {
+		return nil, err
+	}
+	if p.live, err = strategy.LiveCounts(ctx, e.Session.Kube(), p.layout.Names()); err != nil {
+		return nil, err
+	}
+	if err := NewCluster(e, p).planRoute(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// First: the release has no revision yet (the canary is a rolling deploy).
+func (p *Plan) First() bool { return p.first }

@@ -1,4 +1,4 @@
-package deploy
+package canary
 
 import (
 	"context"
@@ -16,23 +16,23 @@ import (
 // replicaRouter is the canary's first router: the canary's share of traffic is its share of
 // the Ready pods behind the Service, so a weight is a replica split — the canary scaled up and
 // watched Ready before the stable track comes down, capacity never below the stage's.
-type replicaRouter struct{ c *canaryCluster }
+type replicaRouter struct{ c *Cluster }
 
 var _ strategy.Router = replicaRouter{}
 
 // SetWeight scales each Deployment's tracks to the split for percent (the stage's planned
 // split when percent is a stage's weight).
 func (rr replicaRouter) SetWeight(ctx context.Context, percent int) (float64, error) {
-	r, t := rr.c.r, rr.c.tr
+	c, t := rr.c, rr.c.tr
 	splits, err := rr.c.canaryReady(ctx, percent)
 	if err != nil {
 		return 0, err
 	}
 	for _, name := range t.names {
-		if err := r.pinHPA(ctx, t, name, splits[name].Stable); err != nil {
+		if err := c.pinHPA(ctx, t, name, splits[name].Stable); err != nil {
 			return 0, err
 		}
-		if err := r.scale(ctx, name, splits[name].Stable); err != nil {
+		if err := c.scale(ctx, name, splits[name].Stable); err != nil {
 			return 0, err
 		}
 	}
@@ -41,19 +41,19 @@ func (rr replicaRouter) SetWeight(ctx context.Context, percent int) (float64, er
 
 // canaryReady scales each canary Deployment to its split for percent and watches the canary
 // Ready (a *strategy.NotReady when it is not); the watch is kept for a diagnosis of the stage.
-func (c *canaryCluster) canaryReady(ctx context.Context, percent int) (map[string]strategy.Split, error) {
-	r, t := c.r, c.tr
+func (c *Cluster) canaryReady(ctx context.Context, percent int) (map[string]strategy.Split, error) {
+	t := c.tr
 	splits, err := t.splitsFor(percent)
 	if err != nil {
 		return nil, err
 	}
-	since := r.d.Clock.Now()
+	since := c.s.Clock().Now()
 	for _, name := range t.names {
-		if err := r.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
+		if err := c.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
 			return nil, err
 		}
 	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
+	res, err := c.s.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
 	if err != nil || !res.Ready {
 		return nil, &strategy.NotReady{Result: res, Err: err}
 	}
@@ -84,10 +84,10 @@ func (t *tracks) splitsFor(percent int) (map[string]strategy.Split, error) {
 
 // Weight is the canary's share of the first Deployment's Ready pods.
 func (rr replicaRouter) Weight(ctx context.Context) (float64, error) {
-	r, t := rr.c.r, rr.c.tr
+	c, t := rr.c, rr.c.tr
 	var ready [2]int32
 	for i, name := range []string{t.names[0] + strategy.CanarySuffix, t.names[0]} {
-		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", name, kube.Explain(err))
 		}
@@ -103,19 +103,19 @@ func (rr replicaRouter) Weight(ctx context.Context) (float64, error) {
 // goes to zero; urgent first takes each canary out whose stable twin already has Ready pods
 // to carry its traffic (the 100% stage has none: there it waits too).
 func (rr replicaRouter) Reset(ctx context.Context, urgent bool) error {
-	c, r, t := rr.c, rr.c.r, rr.c.tr
+	c, t := rr.c, rr.c.tr
 	ready, err := c.readyStable(ctx)
 	if err != nil {
 		return err
 	}
-	since := r.d.Clock.Now()
+	since := c.s.Clock().Now()
 	var early []string // canaries taken out at once: their stable twin already serves
 	for _, name := range t.names {
-		if err := r.scale(ctx, name, max(t.restore[name], t.n[name], 1)); err != nil { // N: an HPA's count, too
+		if err := c.scale(ctx, name, max(t.restore[name], t.n[name], 1)); err != nil { // N: an HPA's count, too
 			return err
 		}
 		if urgent && ready[name] > 0 {
-			if err := r.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
+			if err := c.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
 				return err
 			}
 			early = append(early, fmt.Sprintf("%s (%d stable pods Ready serve meanwhile)", name+strategy.CanarySuffix, ready[name]))
@@ -123,9 +123,9 @@ func (rr replicaRouter) Reset(ctx context.Context, urgent bool) error {
 	}
 	if len(early) > 0 {
 		t.report.Weight = 0
-		r.event(ctx, "abort", Info, "out of traffic at once: %s", strings.Join(early, ", "))
+		c.event(ctx, "abort", Info, "out of traffic at once: %s", strings.Join(early, ", "))
 	}
-	res, err := c.Watch(ctx, release.Workloads{Deployments: t.names}, since)
+	res, err := c.s.Watch(ctx, release.Workloads{Deployments: t.names}, since)
 	switch {
 	case err != nil:
 		return err
@@ -137,11 +137,11 @@ func (rr replicaRouter) Reset(ctx context.Context, urgent bool) error {
 		return fmt.Errorf("the stable track did not come back ready (%s); the canary keeps serving beside it", why)
 	}
 	for _, name := range t.canaryNames() {
-		if err := r.scale(ctx, name, 0); err != nil {
+		if err := c.scale(ctx, name, 0); err != nil {
 			return err
 		}
 	}
 	t.report.Weight = 0
-	r.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
+	c.event(ctx, "abort", Info, "the stable track (%s) is Ready at full count (%s); then the canary went to 0: it serves 100%% again", strings.Join(t.names, ", "), res.Status)
 	return nil
 }

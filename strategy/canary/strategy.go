@@ -1,4 +1,4 @@
-package strategy
+package canary
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // Tracks is what the canary needs of the cluster beyond Cluster: a stable track (the chart's
@@ -15,7 +16,7 @@ import (
 // stage by stage. Every write is recorded on the release's Lease, so a later run can finish or
 // undo it.
 type Tracks interface {
-	Cluster
+	strategy.Cluster
 	// FirstInstall: the release does not exist yet, so there is no stable track to compare
 	// with; the new version is installed as a rolling deploy would.
 	FirstInstall() bool
@@ -23,7 +24,7 @@ type Tracks interface {
 	Stages() int
 	// UpgradeCanary applies the new version as the canary track at zero replicas, the stable
 	// track kept as it is (a Helm revision).
-	UpgradeCanary(ctx context.Context) (Revision, error)
+	UpgradeCanary(ctx context.Context) (strategy.Revision, error)
 	// SetStage scales the tracks to stage i (0-based): the canary up, watched until ready
 	// (fail fast), then the stable track down.
 	SetStage(ctx context.Context, i int) (health.Result, error)
@@ -34,99 +35,99 @@ type Tracks interface {
 	Pause(ctx context.Context, rev, i int)
 	// PromoteStable upgrades the stable track to the canary's version (a Helm revision) and
 	// returns it for watching; the canary keeps serving meanwhile.
-	PromoteStable(ctx context.Context) (Revision, error)
+	PromoteStable(ctx context.Context) (strategy.Revision, error)
 	// Retire takes the canary track to zero replicas (kept, for a quick way back).
 	Retire(ctx context.Context) error
 	// Abort takes the canary track to zero and the stable track back to its replicas, and
 	// watches the stable track ready.
-	Abort(ctx context.Context, f *Failure) error
+	Abort(ctx context.Context, f *strategy.Failure) error
 	// Diagnose gathers the evidence of f.
-	Diagnose(ctx context.Context, f *Failure)
+	Diagnose(ctx context.Context, f *strategy.Failure)
 	// Settle records how the undo of f went (err: it did not finish).
-	Settle(ctx context.Context, f *Failure, err error)
+	Settle(ctx context.Context, f *strategy.Failure, err error)
 }
 
-// Canary runs the new version as a canary track beside the stable one and shifts traffic to it
+// Strategy runs the new version as a canary track beside the stable one and shifts traffic to it
 // through stages by replica split, each held and judged on the canary's pods and live metrics;
 // a failing stage aborts (the canary to zero, the stable track back to full), and when every
 // stage passes the stable track is upgraded to the new version and the canary goes to zero.
-type Canary struct {
+type Strategy struct {
 	// AutoPromote: promote when the stages pass; false stops after the last stage below 100%
 	// (Paused), the canary serving at that weight, for mode promote or abort.
 	AutoPromote bool
 }
 
-var _ Strategy = Canary{}
+var _ strategy.Strategy = Strategy{}
 
 // Name is canary.
-func (Canary) Name() config.Strategy { return config.StrategyCanary }
+func (Strategy) Name() config.Strategy { return config.StrategyCanary }
 
 // Deploy applies the canary and runs its stages (a first install is a rolling deploy: there
 // is no stable version to compare with).
-func (k Canary) Deploy(ctx context.Context, c Cluster) Result {
+func (k Strategy) Deploy(ctx context.Context, c strategy.Cluster) strategy.Result {
 	tc, ok := c.(Tracks)
 	if !ok {
-		return Result{Failure: &Failure{Why: "canary: this orchestrator cannot run tracks"}}
+		return strategy.Result{Failure: &strategy.Failure{Why: "canary: this orchestrator cannot run tracks"}}
 	}
 	if tc.FirstInstall() {
 		c.Info(ctx, "canary", "first install: there is no stable version to compare a canary with, so it is installed and watched as a rolling deploy")
-		return Rolling{}.Deploy(ctx, c)
+		return strategy.Rolling{}.Deploy(ctx, c)
 	}
 	since := c.Now()
 	rev, err := tc.UpgradeCanary(ctx)
 	if err != nil {
 		if rev.Number == 0 {
-			return Result{Failure: &Failure{Why: err.Error()}}
+			return strategy.Result{Failure: &strategy.Failure{Why: err.Error()}}
 		}
-		return Result{Failure: &Failure{Revision: rev.Number, Since: since, Canary: true, Stage: -1,
+		return strategy.Result{Failure: &strategy.Failure{Revision: rev.Number, Since: since, Canary: true, Stage: -1,
 			Why: fmt.Sprintf("the canary failed to apply: %v", err), Reason: diagnose.Config}}
 	}
 	return k.Resume(ctx, tc, rev.Number, 0)
 }
 
 // Resume runs revision rev's stages from stage from on, then promotes (or stops, Paused).
-func (k Canary) Resume(ctx context.Context, tc Tracks, rev, from int) Result {
+func (k Strategy) Resume(ctx context.Context, tc Tracks, rev, from int) strategy.Result {
 	n := tc.Stages()
 	for i := from; i < n; i++ {
 		if i == n-1 && !k.AutoPromote {
 			tc.Pause(ctx, rev, i-1)
-			return Result{Paused: true}
+			return strategy.Result{Paused: true}
 		}
-		f := &Failure{Revision: rev, Since: tc.Now(), Canary: true, Stage: i}
+		f := &strategy.Failure{Revision: rev, Since: tc.Now(), Canary: true, Stage: i}
 		res, err := tc.SetStage(ctx, i)
 		switch {
 		case ctx.Err() != nil:
 			f.Result, f.Why, f.Cancelled = &res, fmt.Sprintf("the run was cancelled while the canary scaled to stage %d", i+1), true
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			f.Result, f.Why = &res, "scaling the canary failed: "+err.Error()
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		case !res.Ready:
 			f.Result = &res
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		}
 		sig, err := tc.Judge(ctx, i)
 		switch {
 		case sig != nil:
 			f.Result = &health.Result{Signals: []diagnose.Signal{*sig}, Selector: res.Selector}
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		case ctx.Err() != nil:
 			f.Why, f.Cancelled = fmt.Sprintf("the run was cancelled during stage %d", i+1), true
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		case err != nil:
 			f.Why = "judging the stage failed: " + err.Error()
-			return Result{Failure: f}
+			return strategy.Result{Failure: f}
 		}
 	}
-	return Result{Failure: k.promote(ctx, tc, rev)}
+	return strategy.Result{Failure: k.promote(ctx, tc, rev)}
 }
 
 // promote upgrades the stable track to the canary's version and watches it; then the canary
 // goes to zero.
-func (Canary) promote(ctx context.Context, tc Tracks, rev int) *Failure {
+func (Strategy) promote(ctx context.Context, tc Tracks, rev int) *strategy.Failure {
 	since := tc.Now()
 	prom, err := tc.PromoteStable(ctx)
-	f := &Failure{Revision: prom.Number, Since: since, Canary: true, Promoting: true, Stage: tc.Stages() - 1}
+	f := &strategy.Failure{Revision: prom.Number, Since: since, Canary: true, Promoting: true, Stage: tc.Stages() - 1}
 	if err != nil {
 		f.Why = "promoting the stable track failed: " + err.Error()
 		if prom.Number == 0 { // nothing applied: the canary still serves at 100%; abort it
@@ -161,7 +162,7 @@ func (Canary) promote(ctx context.Context, tc Tracks, rev int) *Failure {
 // canary serves while it is diagnosed otherwise, and a cancelled run has seconds left); after
 // the diagnosis when its pods failed (they take no traffic, and their evidence goes with them). A failed promotion is rolled back through Helm, as a rolling
 // deploy is; a first install's failure too.
-func (Canary) Undo(ctx context.Context, c Cluster, f *Failure) {
+func (Strategy) Undo(ctx context.Context, c strategy.Cluster, f *strategy.Failure) {
 	tc, ok := c.(Tracks)
 	if !ok || !f.Canary || f.Promoting {
 		c.RollBack(ctx, f)
@@ -176,9 +177,4 @@ func (Canary) Undo(ctx context.Context, c Cluster, f *Failure) {
 		err = tc.Abort(ctx, f)
 	}
 	tc.Settle(ctx, f, err)
-}
-
-// Metrics reports whether f is a metric analysis's verdict (not a pod's).
-func (f *Failure) Metrics() bool {
-	return f.Result != nil && len(f.Result.Signals) > 0 && f.Result.Signals[0].Category == diagnose.Analysis
 }

@@ -1,23 +1,23 @@
-package deploy
+package canary
 
 import (
 	"context"
 	"fmt"
-	"helm.sh/helm/v3/pkg/chart"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	helmrelease "helm.sh/helm/v3/pkg/release"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -34,7 +34,7 @@ type tracks struct {
 	metrics analysis.Provider
 	limits  analysis.Limits
 	tick    time.Duration
-	report  *CanaryReport
+	report  *outcome.CanaryReport
 	pods    map[string]string // the pods placeholder per track, once read
 	// baseline is the stable track's last observation with requests, and its stage: the
 	// baseline of a stage where the stable track serves nothing (the last, at 100%).
@@ -50,8 +50,8 @@ type tracks struct {
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
 // plan from.
-func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
-	cfg := r.cfg
+func (c *Cluster) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
+	cfg := c.cfg
 	t := &tracks{rev: rev, rt: rt, routed: layout.Routed, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
 		config: sortedNames(layout.CanaryConfig),
 		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests),
@@ -71,19 +71,21 @@ func (r *run) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, 
 	if len(t.names) == 0 {
 		return nil, fmt.Errorf("the release's revision %d has no stable Deployment", rev)
 	}
-	rep := &CanaryReport{Metrics: cfg.HasPrometheus(), ErrorLimit: fmt.Sprintf("%g%%", cfg.ErrorThreshold)}
+	rep := &outcome.CanaryReport{Metrics: cfg.HasPrometheus(), ErrorLimit: fmt.Sprintf("%g%%", cfg.ErrorThreshold)}
 	if cfg.LatencyThreshold > 0 {
 		rep.LatencyLimit = analysis.FormatSeconds(cfg.LatencyThreshold.Seconds())
 	}
 	for _, s := range t.splits[t.names[0]] {
-		rep.Stages = append(rep.Stages, StageReport{Requested: s.Requested, Actual: s.Actual(), Canary: s.Canary, Stable: s.Stable, ErrorRate: -1})
+		rep.Stages = append(rep.Stages, outcome.StageReport{Requested: s.Requested, Actual: s.Actual(), Canary: s.Canary, Stable: s.Stable, ErrorRate: -1})
 	}
-	var err error
-	if t.metrics, err = r.metricsProvider(); err != nil {
-		return nil, err
+	if c.metrics != nil {
+		var err error
+		if t.metrics, err = c.metrics(); err != nil {
+			return nil, err
+		}
 	}
 	t.report = rep
-	r.out.Canary = rep
+	c.out().Canary = rep
 	return t, nil
 }
 
@@ -131,26 +133,9 @@ func parseReplicas(s string) map[string]int {
 	return out
 }
 
-// canaryCluster is the run as the canary sees it: the cluster, and the tracks in flight.
-type canaryCluster struct {
-	*cluster
-	tr *tracks
-	// watched is the last watch of the canary's pods Ready at a weight (its selector names
-	// them for a diagnosis).
-	watched health.Result
-	// chart is the chart the promotion renders, when found before the stages ran (mode
-	// promote checks that it can, before it acts); nil: found at the promotion.
-	chart *chart.Chart
-	// previewed: the route's preview rule is written (the first stage writes it before any
-	// weight moves).
-	previewed bool
-}
-
-var _ strategy.Tracks = (*canaryCluster)(nil)
-
 // router is how the canary's traffic moves: the replica split (router_replicas.go), or
 // exact weights on an HTTPRoute (router_gateway.go).
-func (c *canaryCluster) router() strategy.Router {
+func (c *Cluster) router() strategy.Router {
 	if c.tr != nil && c.tr.rt.route != "" {
 		return gatewayRouter{c: c}
 	}
@@ -158,20 +143,20 @@ func (c *canaryCluster) router() strategy.Router {
 }
 
 // FirstInstall: the release has no revision yet.
-func (c *canaryCluster) FirstInstall() bool {
-	return c.pf != nil && c.pf.tracks != nil && c.pf.tracks.first
+func (c *Cluster) FirstInstall() bool {
+	return c.plan != nil && c.plan.first
 }
 
 // Stages is the number of stages planned.
-func (c *canaryCluster) Stages() int { return len(c.tr.stages) }
+func (c *Cluster) Stages() int { return len(c.tr.stages) }
 
 // UpgradeCanary is a Helm upgrade whose post-renderer keeps the stable Deployments and adds the
 // canary's at zero replicas (see strategy.Canarize); the revision is labelled as a canary's.
-func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) {
-	r, cfg, p := c.r, c.r.cfg, c.pf.tracks
-	desc := fmt.Sprintf("Shepherd canary: %s beside the stable track (stages %s)", orDefault(cfg.ImageTag, "chart defaults"), joinInts(cfg.Stages))
-	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
-		Description: desc, PostRender: p.postRender, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary}})
+func (c *Cluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) {
+	cfg, p := c.cfg, c.plan
+	desc := fmt.Sprintf("Shepherd canary: %s beside the stable track (stages %s)", words.OrDefault(cfg.ImageTag, "chart defaults"), joinInts(cfg.Stages))
+	rel, rev, err := c.s.Apply(ctx, strategy.Apply{
+		Description: desc, PostRender: p.PostRender, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary}})
 	if err != nil {
 		return rev, err
 	}
@@ -179,39 +164,26 @@ func (c *canaryCluster) UpgradeCanary(ctx context.Context) (strategy.Revision, e
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
 	}
-	if c.tr, err = r.newTracks(rel.Version, l, p.replicas, cfg.Stages, routingOf(cfg)); err != nil {
+	if c.tr, err = c.newTracks(rel.Version, l, p.replicas, cfg.Stages, routingOf(cfg)); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
-	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0)); err != nil {
+	if err := c.state(ctx, kube.PhaseDeploying, rel.Version, c.tr.notes(0)); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
 	first := c.tr.names[0]
-	r.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s); %s runs at most %d pods while stages change (%d planned)",
-		rel.Version, orDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), revName(c.pf.current),
+	c.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s); %s runs at most %d pods while stages change (%d planned)",
+		rel.Version, words.OrDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), words.RevName(c.out().PreviousRevision),
 		first, strategy.MaxTotal(c.tr.splits[first], c.tr.n[first]), c.tr.n[first])
 	if !c.tr.report.Metrics {
-		r.event(ctx, "canary", Warn, "no prometheus_url: each stage is judged on the canary's pod health only, no metrics are analysed")
+		c.event(ctx, "canary", Warn, "no prometheus_url: each stage is judged on the canary's pod health only, no metrics are analysed")
 	}
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: c.tr.canaryNames()}}, nil
 }
 
-// scale sets Deployment name's replicas.
-func (r *run) scale(ctx context.Context, name string, replicas int) error {
-	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	_, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
-	switch {
-	case replicas == 0 && apierrors.IsNotFound(err): // never created (refused by a quota or a webhook): nothing runs
-		return nil
-	case err != nil:
-		return fmt.Errorf("scale %s to %d: %w", name, replicas, kube.Explain(err))
-	}
-	return nil
-}
-
 // SetStage scales the canary up to stage i's replicas, watches it ready, then scales the
 // stable track down: capacity never drops below the stage's.
-func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, error) {
-	r, t := c.r, c.tr
+func (c *Cluster) SetStage(ctx context.Context, i int) (health.Result, error) {
+	t := c.tr
 	if _, err := c.router().SetWeight(ctx, t.stages[i]); err != nil {
 		if nr, werr, ok := strategy.AsNotReady(err); ok {
 			return nr, werr // as the watch ended: its result, and its error if any
@@ -221,13 +193,13 @@ func (c *canaryCluster) SetStage(ctx context.Context, i int) (health.Result, err
 	res := c.watched
 	st := &t.report.Stages[i]
 	st.Ran, t.report.Weight = true, int(math.Round(st.Actual))
-	if err := r.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1)); err != nil {
+	if err := c.state(ctx, kube.PhaseDeploying, t.rev, t.notes(i+1)); err != nil {
 		return res, err
 	}
-	r.event(ctx, "stage", Info, "stage %d/%d: %d%% asked, %s live (%d canary + %d stable pods of %s)",
+	c.event(ctx, "stage", Info, "stage %d/%d: %d%% asked, %s live (%d canary + %d stable pods of %s)",
 		i+1, len(t.stages), st.Requested, pct(st.Actual), st.Canary, st.Stable, t.names[0])
 	if s := t.splits[t.names[0]][i]; !s.Exact() {
-		r.event(ctx, "stage", Warn, "stage %d: %d replicas cannot give %d%%; the closest split gives %s", i+1, t.n[t.names[0]], st.Requested, pct(st.Actual))
+		c.event(ctx, "stage", Warn, "stage %d: %d replicas cannot give %d%%; the closest split gives %s", i+1, t.n[t.names[0]], st.Requested, pct(st.Actual))
 	}
 	return res, nil
 }
@@ -249,26 +221,25 @@ func joinInts(ws []int) string {
 
 // Pause records the canary as awaiting promotion at stage i (0-based): it keeps serving at
 // that weight until mode promote or abort.
-func (c *canaryCluster) Pause(ctx context.Context, rev, i int) {
-	r, t := c.r, c.tr
-	r.state(ctx, kube.PhaseAwaitingPromotion, rev, t.notes(i+1))
-	r.keepPhase = true
-	r.out.Status = AwaitingPromotion
+func (c *Cluster) Pause(ctx context.Context, rev, i int) {
+	t := c.tr
+	c.state(ctx, kube.PhaseAwaitingPromotion, rev, t.notes(i+1))
+	c.out().Status = outcome.AwaitingPromotion
 	if i < 0 {
-		r.out.Message = fmt.Sprintf("revision %d's canary is applied at 0%% of traffic", rev)
+		c.out().Message = fmt.Sprintf("revision %d's canary is applied at 0%% of traffic", rev)
 	} else {
 		st := t.report.Stages[i]
-		r.out.Message = fmt.Sprintf("revision %d's canary passed stages 1–%d and serves %s of traffic (%d canary + %d stable pods)", rev, i+1, pct(st.Actual), st.Canary, st.Stable)
+		c.out().Message = fmt.Sprintf("revision %d's canary passed stages 1–%d and serves %s of traffic (%d canary + %d stable pods)", rev, i+1, pct(st.Actual), st.Canary, st.Stable)
 	}
-	r.out.Message += ". Run again with mode: promote to finish (the last stage, then the stable track on the new version), or mode: abort to drop it"
-	r.event(ctx, "gate", Info, "%s", r.out.Message)
+	c.out().Message += ". Run again with mode: promote to finish (the last stage, then the stable track on the new version), or mode: abort to drop it"
+	c.event(ctx, "gate", Info, "%s", c.out().Message)
 }
 
 // PromoteStable upgrades the stable track to the canary's version: a Helm upgrade from the
 // canary revision's chart and values, the canary's Deployments kept at the replicas they run.
-func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, error) {
-	r, t := c.r, c.tr
-	canaryRel, err := r.revisionRelease(t.rev)
+func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) {
+	t := c.tr
+	canaryRel, err := c.revisionRelease(t.rev)
 	if err != nil {
 		return strategy.Revision{}, err
 	}
@@ -278,7 +249,7 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	}
 	live := map[string]int{}
 	for _, name := range t.names {
-		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name+strategy.CanarySuffix, metav1.GetOptions{})
+		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name+strategy.CanarySuffix, metav1.GetOptions{})
 		if err != nil {
 			return strategy.Revision{}, fmt.Errorf("read %s%s: %w", name, strategy.CanarySuffix, kube.Explain(err))
 		}
@@ -286,7 +257,7 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	}
 	ch := c.chart
 	if ch == nil {
-		if ch, err = r.chartOf(ctx, canaryRel); err != nil {
+		if ch, err = c.s.ChartOf(ctx, canaryRel); err != nil {
 			return strategy.Revision{}, err
 		}
 	}
@@ -296,10 +267,10 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	}
 	notes := t.notes(len(t.stages))
 	notes[strategy.NotePromoting] = strconv.Itoa(t.rev)
-	if err := r.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
+	if err := c.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
 		return strategy.Revision{}, err
 	}
-	rel, rev, err := c.apply(ctx, ch, canaryRel.Config, r.latest(), release.UpgradeOptions{
+	rel, rev, err := c.s.Apply(ctx, strategy.Apply{Chart: ch, Values: canaryRel.Config,
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
 		PostRender: func(m string) (string, error) {
 			// The stable track at N, what ran before the stages: an HPA's target, or a chart
@@ -319,17 +290,27 @@ func (c *canaryCluster) PromoteStable(ctx context.Context) (strategy.Revision, e
 	if err != nil {
 		return rev, err
 	}
-	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, notes); err != nil {
+	if err := c.state(ctx, kube.PhaseDeploying, rel.Version, notes); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
-	r.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
+	c.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
 		rel.Version, strings.Join(t.names, ", "), t.rev)
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: t.names}}, nil
 }
 
+// promotionChart is the chart that promoting canary revision rev renders, found before any
+// stage runs, so that a chart that cannot be found again changes nothing.
+func (c *Cluster) promotionChart(ctx context.Context, rev int) (*chart.Chart, error) {
+	rel, err := c.revisionRelease(rev)
+	if err != nil {
+		return nil, err
+	}
+	return c.s.ChartOf(ctx, rel)
+}
+
 // revisionRelease is revision rev of the release, from Helm's history.
-func (r *run) revisionRelease(rev int) (*helmrelease.Release, error) {
-	hist, err := r.d.Helm.History(r.cfg.Release)
+func (c *Cluster) revisionRelease(rev int) (*helmrelease.Release, error) {
+	hist, err := c.s.History()
 	if err != nil {
 		return nil, err
 	}
@@ -338,27 +319,27 @@ func (r *run) revisionRelease(rev int) (*helmrelease.Release, error) {
 			return h, nil
 		}
 	}
-	return nil, fmt.Errorf("revision %d of release %s is not in its history", rev, r.cfg.Release)
+	return nil, fmt.Errorf("revision %d of release %s is not in its history", rev, c.cfg.Release)
 }
 
 // Retire takes the canary to zero replicas once the stable track serves the new version.
-func (c *canaryCluster) Retire(ctx context.Context) error {
-	r, t := c.r, c.tr
+func (c *Cluster) Retire(ctx context.Context) error {
+	t := c.tr
 	if t.rt.route != "" {
 		return gatewayRouter{c: c}.retire(ctx)
 	}
 	for _, name := range t.canaryNames() {
-		if err := r.scale(ctx, name, 0); err != nil {
+		if err := c.scale(ctx, name, 0); err != nil {
 			return err
 		}
 	}
 	t.report.Weight = 100
-	r.event(ctx, "promote", Info, "the stable track serves the new version; %s scaled to 0 (kept)", strings.Join(t.canaryNames(), ", "))
+	c.event(ctx, "promote", Info, "the stable track serves the new version; %s scaled to 0 (kept)", strings.Join(t.canaryNames(), ", "))
 	return nil
 }
 
 // Diagnose records the evidence of a canary's failure.
-func (c *canaryCluster) Diagnose(ctx context.Context, f *strategy.Failure) {
+func (c *Cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 	check := "the canary's rollout"
 	if f.Stage >= 0 && c.tr != nil && f.Stage < len(c.tr.stages) {
 		check = fmt.Sprintf("canary stage %d/%d (%d%%)", f.Stage+1, len(c.tr.stages), c.tr.stages[f.Stage])
@@ -366,46 +347,45 @@ func (c *canaryCluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 	if f.Metrics() && f.Why == "" {
 		f.Why = f.Result.Signals[0].Message
 	}
-	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
+	f.Reason, f.Why = c.s.Diagnose(ctx, f.Result, check, f.Reason, f.Why)
 }
 
 // Settle records how the canary's abort went, in the outcome and in Helm history.
-func (c *canaryCluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
-	r := c.r
-	r.out.FailureReason = f.Reason
-	why := orDefault(f.Why, "no reason recorded")
+func (c *Cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
+	c.out().FailureReason = f.Reason
+	why := words.OrDefault(f.Why, "no reason recorded")
 	where := "before its first stage"
 	if c.tr != nil && f.Stage >= 0 && f.Stage < len(c.tr.stages) {
 		where = fmt.Sprintf("at stage %d/%d (%d%%)", f.Stage+1, len(c.tr.stages), c.tr.stages[f.Stage])
 	}
 	if err != nil {
-		r.unfinished = true
+		c.s.Unfinished()
 		if cause := context.Cause(ctx); cause != nil {
 			err = cause
 		}
-		r.fail(ctx, "abort", f.Reason, "the canary of revision %d failed %s (%s) and aborting it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
-			f.Revision, where, why, kube.Explain(err), r.lock.Recorded(), f.Revision, r.cfg.Release)
+		c.fail(ctx, "abort", f.Reason, "the canary of revision %d failed %s (%s) and aborting it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
+			f.Revision, where, why, kube.Explain(err), c.s.Recorded(), f.Revision, c.cfg.Release)
 		return
 	}
-	desc := truncate(fmt.Sprintf("Shepherd canary: aborted %s: %s", where, why), 200)
-	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
-		r.event(ctx, "abort", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
+	desc := words.Truncate(fmt.Sprintf("Shepherd canary: aborted %s: %s", where, why), 200)
+	if merr := c.s.Mark(f.Revision, helmrelease.StatusFailed, desc); merr != nil {
+		c.event(ctx, "abort", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
 	}
-	stable := r.restoreStable(f.Revision)
-	r.out.Status = RolledBack
+	stable := c.restoreStable(f.Revision)
+	c.out().Status = outcome.RolledBack
 	if strings.Contains(why, "stage ") {
 		where = "" // the reason names the stage
 	} else {
 		where = " " + where
 	}
-	r.out.Message = fmt.Sprintf("the canary of revision %d was aborted%s: %s; the stable track (revision %s) serves 100%% again", f.Revision, where, why, revName(stable))
-	r.event(ctx, "done", Error, "%s", r.out.Message)
+	c.out().Message = fmt.Sprintf("the canary of revision %d was aborted%s: %s; the stable track (revision %s) serves 100%% again", f.Revision, where, why, words.RevName(stable))
+	c.event(ctx, "done", Error, "%s", c.out().Message)
 }
 
 // restoreStable marks the revision the stable track runs (the newest before rev that Helm
 // superseded, not a canary's) deployed again, and returns it (0: none).
-func (r *run) restoreStable(rev int) int {
-	hist, err := r.d.Helm.History(r.cfg.Release)
+func (c *Cluster) restoreStable(rev int) int {
+	hist, err := c.s.History()
 	if err != nil {
 		return 0
 	}
@@ -415,9 +395,8 @@ func (r *run) restoreStable(rev int) int {
 			continue
 		}
 		if h.Info.Status == helmrelease.StatusSuperseded {
-			if err := r.d.Helm.SetStatus(r.cfg.Release, h.Version, helmrelease.StatusDeployed, h.Info.Description); err != nil {
-				r.d.Log.Debug("restore deployed", "err", err)
-			}
+			// Best effort: the history's status is a label for humans, not what serves.
+			_ = c.s.Mark(h.Version, helmrelease.StatusDeployed, h.Info.Description)
 		}
 		if h.Info.Status != helmrelease.StatusFailed {
 			return h.Version

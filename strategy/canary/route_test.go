@@ -1,4 +1,4 @@
-package deploy
+package canary
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
+	"github.com/shepherd-deploy/shepherd/strategy/sessiontest"
 )
 
-// route is HTTPRoute web sending to Service web, at generation 1, with a parent whose
+// httpRoute is HTTPRoute web sending to Service web, at generation 1, with a parent whose
 // conditions for generation 1 are accepted, or rejected with reason and message.
-func route(rejected string) *unstructured.Unstructured {
+func httpRoute(rejected string) *unstructured.Unstructured {
 	resolved := map[string]any{"type": "ResolvedRefs", "status": "True", "observedGeneration": int64(1)}
 	if rejected != "" {
 		resolved = map[string]any{"type": "ResolvedRefs", "status": "False", "observedGeneration": int64(1), "reason": "BackendNotFound", "message": rejected}
@@ -33,26 +33,30 @@ func route(rejected string) *unstructured.Unstructured {
 	}}
 }
 
-func routeRun(obj *unstructured.Unstructured) *run {
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{httpRoutes: "HTTPRouteList"}, obj)
+// routedFake is a session whose cluster holds obj, and a canary whose tracks are routed on
+// HTTPRoute web to Service web.
+func routedFake(obj *unstructured.Unstructured) (*sessiontest.Fake, *Cluster) {
+	f := sessiontest.New(map[schema.GroupVersionResource]string{route.HTTPRoutes: "HTTPRouteList"}, obj)
 	cfg := config.Default()
-	cfg.Namespace = "ns"
-	return &run{cfg: cfg, d: Deps{Dynamic: dc, Clock: clock.RealClock{}}}
+	cfg.Namespace = sessiontest.Namespace
+	c := NewCluster(Env{Session: f, Config: cfg}, nil)
+	c.tr = &tracks{names: []string{"web"}, routed: []string{"web"}, rt: routing{route: "web"}, report: &outcome.CanaryReport{}}
+	return f, c
 }
 
 // A weight goes onto the route with its owner's rules saved beside it; put back, the route is
 // as its owner wrote it, the saved copy gone; a later weight starts from the owner's rules,
 // never from a split.
 func TestRouteToSavesAndRestoresTheOwnersRules(t *testing.T) {
-	r := routeRun(route(""))
+	f, c := routedFake(httpRoute(""))
 	ctx := context.Background()
-	tr := &tracks{routed: []string{"web"}}
+	tr := c.tr
 	for _, w := range []int{10, 50} {
-		if err := r.routeTo(ctx, "web", tr.weigh(w), false); err != nil {
+		if err := c.routes().Write(ctx, "web", tr.weigh(w), false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := getRoute(t, r)
+	got := getRoute(t, f)
 	rules, _ := json.Marshal(got.Object["spec"].(map[string]any)["rules"])
 	if want := `[{"backendRefs":[{"name":"web-stable","port":80,"weight":50},{"name":"web-canary","port":80,"weight":50}]}]`; string(rules) != want {
 		t.Errorf("rules at 50%%: %s, want %s", rules, want)
@@ -60,15 +64,15 @@ func TestRouteToSavesAndRestoresTheOwnersRules(t *testing.T) {
 	if saved := got.GetAnnotations()[strategy.RouteRulesAnnotation]; saved != `[{"backendRefs":[{"name":"web","port":80}]}]` {
 		t.Errorf("saved rules %q", saved)
 	}
-	if err := r.restoreRoute(ctx, "web"); err != nil {
+	if err := c.routes().Restore(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
-	got = getRoute(t, r)
+	got = getRoute(t, f)
 	rules, _ = json.Marshal(got.Object["spec"].(map[string]any)["rules"])
 	if _, saved := got.GetAnnotations()[strategy.RouteRulesAnnotation]; saved || string(rules) != `[{"backendRefs":[{"name":"web","port":80}]}]` {
 		t.Errorf("restored: rules %s, annotations %v", rules, got.GetAnnotations())
 	}
-	if split, err := r.routeSplit(ctx, "web"); err != nil || split {
+	if split, err := c.routes().Split(ctx, "web"); err != nil || split {
 		t.Errorf("routeSplit after the restore: %v %v", split, err)
 	}
 }
@@ -76,20 +80,16 @@ func TestRouteToSavesAndRestoresTheOwnersRules(t *testing.T) {
 // A gateway's refusal of the route is the stage's error, with the condition's reason and
 // message.
 func TestRouteToReadsTheGatewaysRefusal(t *testing.T) {
-	r := routeRun(route(`service "web-canary" not found`))
-	err := r.routeTo(context.Background(), "web", (&tracks{routed: []string{"web"}}).weigh(10), false)
+	_, c := routedFake(httpRoute(`service "web-canary" not found`))
+	err := c.routes().Write(context.Background(), "web", (&tracks{routed: []string{"web"}}).weigh(10), false)
 	if err == nil || !strings.Contains(err.Error(), `the gateway rejected HTTPRoute web (generation 1): ResolvedRefs: BackendNotFound (service "web-canary" not found)`) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-func getRoute(t *testing.T, r *run) *unstructured.Unstructured {
+func getRoute(t *testing.T, f *sessiontest.Fake) *unstructured.Unstructured {
 	t.Helper()
-	rc, err := r.routes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := rc.Get(context.Background(), "web", metav1.GetOptions{})
+	got, err := f.Dynamic.Resource(route.HTTPRoutes).Namespace(sessiontest.Namespace).Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,38 @@
+package deploy
+
+import (
+	"fmt"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
+)
+
+// strategyFor returns the strategy cfg names, set up as cfg says. An unknown name is an error,
+// never a fallback.
+func strategyFor(cfg config.Config) (strategy.Strategy, error) {
+	switch name := cfg.Strategy; name {
+	case config.StrategyRolling:
+		return strategy.Rolling{}, nil
+	case config.StrategyBlueGreen:
+		return strategy.BlueGreen{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
+	case config.StrategyCanary:
+		return canary.Strategy{AutoPromote: cfg.AutoPromote}, nil
+	}
+	return nil, fmt.Errorf("strategy: %q is not a strategy Shepherd has", cfg.Strategy)
+}
+
+// canaryEnv is what the canary gets of this run: c, the engine's cluster for what a canary does
+// as a rolling deploy does, and the session.
+func (r *run) canaryEnv(c *cluster) canary.Env {
+	return canary.Env{Cluster: c, Session: session{r: r, pf: c.pf}, Config: r.cfg, Metrics: r.metricsProvider}
+}
+
+// canaryModes is the canary's side of this run's modes, from the notes the Lease held when
+// this run took it.
+func (r *run) canaryModes() *canary.Modes {
+	if r.canary == nil {
+		r.canary = &canary.Modes{Env: r.canaryEnv(&cluster{r: r}), Notes: r.lock.Previous.Notes, Undo: r.undoContext}
+	}
+	return r.canary
+}
