@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/yaml"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
@@ -163,7 +164,49 @@ func (f *Fake) Apply(_ context.Context, a strategy.Apply) (*helmrelease.Release,
 	f.Releases = append(f.Releases, rel)
 	f.Out.Revision = rel.Version
 	f.add("apply %d", rel.Version)
+	if err := f.applyDeployments(manifest); err != nil {
+		return rel, strategy.Revision{Number: rel.Version}, err
+	}
 	return rel, strategy.Revision{Number: rel.Version}, nil
+}
+
+// applyDeployments creates or updates the manifest's Deployments as Helm would, each Ready at
+// the replicas it asks for at once (a Deployment without replicas keeps its count, or 1).
+func (f *Fake) applyDeployments(manifest string) error {
+	resources, err := release.SplitManifest(manifest)
+	if err != nil {
+		return err
+	}
+	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+	for _, r := range resources {
+		if r.Kind != "Deployment" {
+			continue
+		}
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(r.Raw), &d); err != nil {
+			return err
+		}
+		d.Namespace = Namespace
+		old, err := f.Typed.AppsV1().Deployments(Namespace).Get(context.Background(), d.Name, metav1.GetOptions{})
+		if d.Spec.Replicas == nil {
+			n := int32(1)
+			if err == nil && old.Spec.Replicas != nil {
+				n = *old.Spec.Replicas
+			}
+			d.Spec.Replicas = &n
+		}
+		d.Status.ReadyReplicas = *d.Spec.Replicas
+		if err == nil {
+			d.ObjectMeta = old.ObjectMeta
+			err = f.Typed.Tracker().Update(gvr, &d, Namespace)
+		} else {
+			err = f.Typed.Tracker().Add(&d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // History is the release's history.
@@ -275,3 +318,46 @@ func (Instant) After(time.Duration) <-chan time.Time {
 	ch <- time.Now()
 	return ch
 }
+
+// Cluster is the engine's strategy.Cluster over a Fake: upgrades are Fake's applies, watches
+// its watches; a Helm rollback is logged ("rollback REV") and sets the outcome rolled-back.
+type Cluster struct{ F *Fake }
+
+var _ strategy.Cluster = Cluster{}
+
+// Upgrade applies the run's chart.
+func (c Cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
+	rel, rev, err := c.F.Apply(ctx, strategy.Apply{Description: "upgrade"})
+	if err != nil {
+		return rev, err
+	}
+	wl, err := release.WorkloadsOf(rel.Manifest)
+	return strategy.Revision{Number: rel.Version, Workloads: wl}, err
+}
+
+// Watch is the Fake's.
+func (c Cluster) Watch(ctx context.Context, w release.Workloads, since time.Time) (health.Result, error) {
+	return c.F.Watch(ctx, w, since)
+}
+
+// CheckHealth is healthy.
+func (c Cluster) CheckHealth(context.Context) *diagnose.Signal { return nil }
+
+// RollBack logs the rollback of f's revision and calls the run rolled back.
+func (c Cluster) RollBack(_ context.Context, f *strategy.Failure) {
+	c.F.add("rollback %d", f.Revision)
+	c.F.Out.Status = outcome.RolledBack
+}
+
+// Info is an event.
+func (c Cluster) Info(ctx context.Context, phase, format string, a ...any) {
+	c.F.Emit(ctx, outcome.Event{Phase: phase, Level: outcome.Info, Message: fmt.Sprintf(format, a...)})
+}
+
+// Warn is an event.
+func (c Cluster) Warn(ctx context.Context, phase, format string, a ...any) {
+	c.F.Emit(ctx, outcome.Event{Phase: phase, Level: outcome.Warn, Message: fmt.Sprintf(format, a...)})
+}
+
+// Now is the real time.
+func (c Cluster) Now() time.Time { return time.Now() }
