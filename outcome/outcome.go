@@ -6,10 +6,13 @@ package outcome
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 )
 
 // Status is a run's result, as the `status` output states it.
@@ -182,3 +185,25 @@ type StageReport struct {
 // VerdictBoth is a stage's verdict when both tracks showed errors above the threshold and the
 // canary was no worse than the stable track: an outage beside the canary, which is not blamed.
 const VerdictBoth = "both tracks"
+
+// RollbackPlan is what a rollback is about to do, for a person to confirm.
+type RollbackPlan struct {
+	Release, Namespace   string
+	From, To             int
+	FromImages, ToImages []string
+	Verify               time.Duration
+	// FromColor and ToColor are set for a blue-green release: the rollback is a switch.
+	FromColor, ToColor string
+}
+
+// Question asks whether to go ahead, naming the revisions and what they run.
+func (p RollbackPlan) Question() string {
+	if p.ToColor != "" {
+		return fmt.Sprintf("Switch %s (namespace %s) back from %s (revision %d: %s) to %s (revision %d: %s)?",
+			p.Release, p.Namespace, p.FromColor, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
+			p.ToColor, p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"))
+	}
+	return fmt.Sprintf("Roll %s (namespace %s) back from revision %d (%s) to revision %d (%s), then watch it for %s?",
+		p.Release, p.Namespace, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
+		p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)
+}

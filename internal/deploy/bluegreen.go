@@ -165,8 +165,7 @@ func (r *run) promote(ctx context.Context) {
 		return
 	}
 	if canary.Recorded(r.lock.Previous.Notes) {
-		r.wrote = true
-		r.canaryModes().Promote(ctx, w.rev, hist)
+		r.canaryModes().Promote(ctx, w.rev, hist) // its first write records a phase (r.wrote)
 		return
 	}
 	r.out.Revision, r.out.PreviousRevision, r.out.HistoryRead, r.out.ActiveColor = w.rev, w.rev, true, string(w.from)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/rollback"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
@@ -117,26 +117,7 @@ func (r *run) cascaded(ctx context.Context, chain []rollback.Attempt, err error,
 }
 
 // RollbackPlan is what a rollback is about to do, for a person to confirm.
-type RollbackPlan struct {
-	Release, Namespace   string
-	From, To             int
-	FromImages, ToImages []string
-	Verify               time.Duration
-	// FromColor and ToColor are set for a blue-green release: the rollback is a switch.
-	FromColor, ToColor string
-}
-
-// Question asks whether to go ahead, naming the revisions and what they run.
-func (p RollbackPlan) Question() string {
-	if p.ToColor != "" {
-		return fmt.Sprintf("Switch %s (namespace %s) back from %s (revision %d: %s) to %s (revision %d: %s)?",
-			p.Release, p.Namespace, p.FromColor, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
-			p.ToColor, p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"))
-	}
-	return fmt.Sprintf("Roll %s (namespace %s) back from revision %d (%s) to revision %d (%s), then watch it for %s?",
-		p.Release, p.Namespace, p.From, words.OrDefault(strings.Join(p.FromImages, ", "), "no images"),
-		p.To, words.OrDefault(strings.Join(p.ToImages, ", "), "no images"), p.Verify)
-}
+type RollbackPlan = outcome.RollbackPlan
 
 // history is mode history: the release's revisions, newest last.
 func (r *run) history(ctx context.Context) {

@@ -2,8 +2,6 @@ package canary
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -66,28 +64,19 @@ func NewCluster(e Env, plan *Plan) *Cluster {
 }
 
 func (c *Cluster) event(ctx context.Context, phase string, lvl outcome.Level, format string, a ...any) {
-	c.s.Emit(ctx, outcome.Event{Phase: phase, Level: lvl, Message: fmt.Sprintf(format, a...)})
+	strategy.Tell{S: c.s}.Event(ctx, phase, lvl, format, a...)
 }
 
-// waitEvent is an Info event that starts a wait of up to wait.
 func (c *Cluster) waitEvent(ctx context.Context, phase string, wait time.Duration, format string, a ...any) {
-	c.s.Emit(ctx, outcome.Event{Phase: phase, Level: Info, Message: fmt.Sprintf(format, a...), Wait: wait})
+	strategy.Tell{S: c.s}.Wait(ctx, phase, wait, format, a...)
 }
 
-// fail ends the run failed, with reason and a message.
 func (c *Cluster) fail(ctx context.Context, phase string, reason diagnose.Category, format string, a ...any) {
-	out := c.out()
-	out.Status, out.FailureReason = outcome.Failed, reason
-	out.Message = fmt.Sprintf(format, a...)
-	c.event(ctx, phase, Error, "%s", out.Message)
+	strategy.Tell{S: c.s}.Fail(ctx, phase, reason, format, a...)
 }
 
-// recovered records what was found or done about an earlier run's work.
 func (c *Cluster) recovered(ctx context.Context, lvl outcome.Level, format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	out := c.out()
-	out.Recovered = strings.TrimPrefix(out.Recovered+"; "+msg, "; ")
-	c.event(ctx, "recover", lvl, "%s", msg)
+	strategy.Tell{S: c.s}.Recovered(ctx, lvl, format, a...)
 }
 
 func (c *Cluster) state(ctx context.Context, phase kube.Phase, rev int, notes map[string]string) error {
