@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -45,9 +46,17 @@ type Session interface {
 	// Steady watches the Deployments' pods, live, for d: a signal when one restarts or goes
 	// unready; err when ctx ended or the watch failed.
 	Steady(ctx context.Context, deployments []string, d time.Duration) (*diagnose.Signal, error)
+	// Smoke runs the smoke tests on the pods of the Deployments (taking no traffic yet):
+	// through via's gateway when a route previews them (nil: preview_url, or a port-forward).
+	// A failure is the signal (Reason SmokeReason).
+	Smoke(ctx context.Context, deployments []string, via *SmokeVia) *diagnose.Signal
 	// Record writes the phase and the strategy's notes on the release's Lease. It fails
 	// closed: a step the next run could not finish does not start when this errs.
 	Record(ctx context.Context, phase kube.Phase, rev int, notes map[string]string) error
+	// RecordIf is Record, unless check, given the Lease's notes as they are, refuses: its
+	// error is then RecordIf's (one write decides between two runs that both write the Lease).
+	// Without a lock (a run that holds none), nothing is recorded.
+	RecordIf(ctx context.Context, phase kube.Phase, rev int, notes map[string]string, check func(notes map[string]string) error) error
 	// Recorded is the phase last recorded.
 	Recorded() string
 	// Unfinished says the run stops with work left: the Lease keeps its phase for the next run.
@@ -100,4 +109,24 @@ func LiveCounts(ctx context.Context, k Kube, names []string) (map[string]int, er
 		}
 	}
 	return out, nil
+}
+
+// SmokeReason is the Reason of a failed smoke test's signal.
+const SmokeReason = "SmokeTestFailed"
+
+// SmokeVia is where the smoke tests ask when a route previews the pods: the gateway's address
+// (Base, "" when it publishes none; Where names it), and the headers that reach the preview.
+type SmokeVia struct {
+	Base, Where string
+	Header      http.Header
+}
+
+// MarkFailedIfLive marks revision rev of hist failed with desc, unless it already is.
+func MarkFailedIfLive(s Session, rev int, hist []*helmrelease.Release, desc string) {
+	for _, h := range hist {
+		if h.Version == rev && h.Info.Status != helmrelease.StatusFailed {
+			// Best effort: the history's status is a label for humans, not what serves.
+			_ = s.Mark(rev, helmrelease.StatusFailed, desc)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
@@ -94,9 +95,8 @@ type run struct {
 	keepPhase bool
 	// wrote: the run recorded a phase of its own (it changed something).
 	wrote bool
-	// colorsUndone is the colour an interrupted blue-green run's work was taken back to, by
-	// this run (a rollback then has nothing left to do).
-	colorsUndone string
+	// bg is blue-green's side of this run's modes (nil until one is needed).
+	bg *bluegreen.Modes
 	// canary is the canary's side of this run's modes (nil until one is needed).
 	canary *canary.Modes
 	// stopAsked is who this rollback asked the run holding a canary in flight to stop as ("":
@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 		r.history(ctx)
 	case cfg.DryRun: // reads only: no lock, nothing written
 		r.deploy(ctx)
-	case cfg.Mode == config.ModeRollback && r.switchBackNow(ctx):
+	case cfg.Mode == config.ModeRollback && r.bgModes().SwitchBackNow(ctx):
 		// a blue-green release in its grace period: switched back without waiting for the lock
 	default:
 		if cfg.Mode == config.ModeRollback {
@@ -305,8 +305,11 @@ func (r *run) deploy(ctx context.Context) {
 	}
 	c := &cluster{r: r, pf: pf}
 	var sc strategy.Cluster = c
-	if pf.tracks != nil {
+	switch {
+	case pf.tracks != nil:
 		sc = canary.NewCluster(r.canaryEnv(c), pf.tracks)
+	case pf.colors != nil:
+		sc = bluegreen.NewCluster(r.bgEnv(c), pf.colors)
 	}
 	res := st.Deploy(ctx, sc)
 	f := res.Failure
@@ -422,19 +425,13 @@ func (r *run) diagnose(ctx context.Context, res *health.Result, check string, re
 	return reason, why
 }
 
-// succeeded reports a deploy that went live: the revision, and where and how it got there.
+// succeeded reports a deploy that went live: the revision, and where and how it got there
+// (the strategy says, when it has more to say).
 func (r *run) succeeded(ctx context.Context, c *cluster, sc strategy.Cluster) {
-	cfg, pf := r.cfg, c.pf
 	r.out.Status = Succeeded
-	r.out.Message = fmt.Sprintf("%s is on revision %d", cfg.Release, r.out.Revision)
-	if c.deploying != "" {
-		r.out.Message += fmt.Sprintf(", live on %s", c.deploying)
-		if from := pf.colors.active; from != "" {
-			r.out.Message += fmt.Sprintf(" after a %s grace period (%s scaled to 0, kept for a quick switch back)", cfg.GracePeriod, from)
-		}
-	}
-	if r.out.Canary != nil && len(r.out.Canary.Stages) > 0 {
-		r.out.Message += fmt.Sprintf(", promoted after %d canary stages", len(r.out.Canary.Stages))
+	r.out.Message = fmt.Sprintf("%s is on revision %d", r.cfg.Release, r.out.Revision)
+	if s, ok := sc.(interface{ Succeeded() string }); ok {
+		r.out.Message += s.Succeeded()
 	}
 	if c.noWorkloads {
 		r.out.Message += "; the chart has no Deployment, StatefulSet or DaemonSet, so there was no rollout to watch"

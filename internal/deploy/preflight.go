@@ -17,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
@@ -35,7 +36,7 @@ type preflight struct {
 	values  map[string]any
 	current int    // latest revision, 0 when the release does not exist
 	diff    string // rendered manifest vs the live release
-	colors  *colorPlan
+	colors  *bluegreen.Plan
 	tracks  *canary.Plan
 }
 
@@ -88,18 +89,12 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	return r.preflightRendered(ctx, pf, live, rendered.Manifest)
 }
 
-// errBlueGreenRelease refuses another strategy on a blue-green release.
-func errBlueGreenRelease(cfg config.Config) error {
-	return fmt.Errorf("%s: release %s runs blue-green (its Deployments carry %s and its Services switch between colours); a %s upgrade would replace both colours and re-point the Services in one step, without checks and not without downtime. Keep strategy blue-green, or to migrate: install the chart under a new release name with strategy %s, move your ingress or DNS to it, then uninstall %s",
-		config.InStrategy, cfg.Release, strategy.ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
-}
-
 // preflightRendered checks the rendered manifest (its references, blue-green's layout) and
 // diffs it against the live release.
 func (r *run) preflightRendered(ctx context.Context, pf *preflight, live, manifest string) (*preflight, error) {
 	cfg := r.cfg
 	if pf.colors != nil {
-		if err := checkRendered(manifest, pf.colors.next); err != nil {
+		if err := pf.colors.Check(manifest); err != nil {
 			return nil, err
 		}
 	}
@@ -233,14 +228,14 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 	cfg := r.cfg
 	opts := release.UpgradeOptions{DryRun: true}
 	var err error
-	switch l, lerr := strategy.ReadLayout(live); {
+	switch {
 	case cfg.Strategy == config.StrategyBlueGreen:
-		if pf.colors, err = r.planColors(ctx, live, exists); err != nil {
+		if pf.colors, err = bluegreen.PlanDeploy(ctx, r.bgEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
 			return opts, err
 		}
-		opts.PostRender = pf.colors.postRender
-	case lerr == nil && l.IsBlueGreen():
-		return opts, errBlueGreenRelease(cfg)
+		opts.PostRender = pf.colors.PostRender
+	case bluegreen.Owns(live):
+		return opts, bluegreen.ErrOtherStrategy(cfg)
 	case cfg.KeepCapacity && (cfg.Strategy == config.StrategyRolling || !exists):
 		if cfg.Strategy == config.StrategyCanary { // a first install is a rolling one
 			pf.tracks = canary.FirstPlan()

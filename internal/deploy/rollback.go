@@ -18,6 +18,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
@@ -41,8 +42,8 @@ func (r *run) rollback(ctx context.Context) {
 	if r.rollbackCanary(ctx, hist) {
 		return
 	}
-	if l, err := strategy.ReadLayout(hist[len(hist)-1].Manifest); err == nil && l.IsBlueGreen() {
-		r.rollbackColors(ctx, hist)
+	if bluegreen.Owns(hist[len(hist)-1].Manifest) {
+		r.bgModes().Rollback(ctx, hist)
 		return
 	}
 	from := current // the revision the rollback leaves

@@ -18,6 +18,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
@@ -138,8 +139,12 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	if err != nil || len(hist) == 0 {
 		return err
 	}
-	if prev.Notes[kube.AnnotationStrategy] == string(config.StrategyBlueGreen) {
-		return r.finishColors(ctx, rev, who, hist)
+	if bluegreen.Recorded(prev.Notes) {
+		wrote, err := r.bgModes().Finish(ctx, rev, who, hist)
+		if wrote {
+			return &finishError{error: err}
+		}
+		return err
 	}
 	if canary.Recorded(prev.Notes) && !canary.Promoting(prev.Notes) {
 		wrote, err := r.canaryModes().Finish(ctx, rev, who, hist)

@@ -15,17 +15,15 @@ import (
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
-
-// smokeReason is the Reason of a failed smoke test's signal.
-const smokeReason = "SmokeTestFailed"
 
 // smoke runs the smoke tests on the pods of deployments (a colour that takes no traffic yet):
 // each of smoke_paths — by default the readiness probe's httpGet path — must answer 2xx (and a
 // JSON status, healthy) within smoke_timeout, asked on a ready pod through a port-forward via
 // the API server (no ingress needed), or at preview_url when it is set. The evidence of a
 // failure (path, code, body) is the signal's message, for the diagnosis.
-func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *diagnose.Signal {
+func (r *run) smoke(ctx context.Context, deployments []string, via *strategy.SmokeVia) *diagnose.Signal {
 	cfg, cs := r.cfg, r.d.Clients.Typed
 	var spec *corev1.PodSpec
 	var selector *metav1.LabelSelector
@@ -74,7 +72,7 @@ func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *d
 			if a.Body != "" {
 				msg += "; body: " + a.Body
 			}
-			return &diagnose.Signal{Category: diagnose.HealthCheck, Object: obj, Reason: smokeReason, Message: msg}
+			return &diagnose.Signal{Category: diagnose.HealthCheck, Object: obj, Reason: strategy.SmokeReason, Message: msg}
 		}
 		r.event(ctx, "smoke", Info, "GET %s on %s: HTTP %d", p, where, a.Code)
 	}
@@ -84,19 +82,19 @@ func (r *run) smoke(ctx context.Context, deployments []string, via *smokeVia) *d
 // smokeTarget is where the smoke tests ask, and with which headers: preview_url, else the
 // gateway a preview rule is served at ("": a port-forward); the probe's headers, and the
 // preview rule's header when there is one.
-func smokeTarget(previewURL string, probe http.Header, via *smokeVia) (base, where string, headers http.Header) {
+func smokeTarget(previewURL string, probe http.Header, via *strategy.SmokeVia) (base, where string, headers http.Header) {
 	base, where, headers = strings.TrimRight(previewURL, "/"), previewURL, probe
 	if via != nil {
 		if base == "" {
-			base, where = via.base, via.where
+			base, where = via.Base, via.Where
 		}
-		headers = mergeHeaders(headers, via.header)
+		headers = mergeHeaders(headers, via.Header)
 	}
 	return base, where, headers
 }
 
 func smokeSignal(obj, format string, a ...any) *diagnose.Signal {
-	return &diagnose.Signal{Category: diagnose.HealthCheck, Object: obj, Reason: smokeReason, Message: fmt.Sprintf(format, a...)}
+	return &diagnose.Signal{Category: diagnose.HealthCheck, Object: obj, Reason: strategy.SmokeReason, Message: fmt.Sprintf(format, a...)}
 }
 
 // readyPod names a Ready pod the selector selects.
@@ -168,4 +166,16 @@ func (r *run) forwardToPod(ctx context.Context, deployment string, spec *corev1.
 		scheme, client = "https", insecure(client)
 	}
 	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, local), fmt.Sprintf("pod %s port %d (port-forward, %s)", pod, port, scheme), client, nil
+}
+
+// mergeHeaders is a and b together (b's values win).
+func mergeHeaders(a, b http.Header) http.Header {
+	out := http.Header{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[http.CanonicalHeaderKey(k)] = v
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
@@ -15,7 +16,7 @@ func strategyFor(cfg config.Config) (strategy.Strategy, error) {
 	case config.StrategyRolling:
 		return strategy.Rolling{}, nil
 	case config.StrategyBlueGreen:
-		return strategy.BlueGreen{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
+		return bluegreen.Strategy{AutoPromote: cfg.AutoPromote, Grace: cfg.GracePeriod}, nil
 	case config.StrategyCanary:
 		return canary.Strategy{AutoPromote: cfg.AutoPromote}, nil
 	}
@@ -35,4 +36,21 @@ func (r *run) canaryModes() *canary.Modes {
 		r.canary = &canary.Modes{Env: r.canaryEnv(&cluster{r: r}), Notes: r.lock.Previous.Notes, Undo: r.undoContext}
 	}
 	return r.canary
+}
+
+// bgEnv is what blue-green gets of this run: c, the engine's cluster, and the session.
+func (r *run) bgEnv(c *cluster) bluegreen.Env {
+	e := bluegreen.Env{Cluster: c, Session: session{r: r, pf: c.pf}, Config: r.cfg, Confirm: r.d.Confirm, Locked: r.lock != nil}
+	if r.lock != nil {
+		e.Previous = r.lock.Previous
+	}
+	return e
+}
+
+// bgModes is blue-green's side of this run's modes, from the Lease as this run found it.
+func (r *run) bgModes() *bluegreen.Modes {
+	if r.bg == nil || (r.bg.Locked != (r.lock != nil)) {
+		r.bg = &bluegreen.Modes{Env: r.bgEnv(&cluster{r: r}), Undo: r.undoContext, AbortAwaiting: r.abort}
+	}
+	return r.bg
 }

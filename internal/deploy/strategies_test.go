@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/config"
-	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 )
 
 func TestStrategyFor(t *testing.T) {
@@ -18,7 +18,7 @@ func TestStrategyFor(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Strategy, cfg.AutoPromote, cfg.GracePeriod = config.StrategyBlueGreen, false, time.Minute
-	if s, _ := strategyFor(cfg); s != (strategy.BlueGreen{AutoPromote: false, Grace: time.Minute}) {
+	if s, _ := strategyFor(cfg); s != (bluegreen.Strategy{AutoPromote: false, Grace: time.Minute}) {
 		t.Errorf("strategyFor(blue-green) = %+v: want auto_promote and grace_period from the config", s)
 	}
 	cfg.Strategy = "blue-grean"

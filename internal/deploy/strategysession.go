@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
@@ -72,11 +74,22 @@ func (s session) Watch(ctx context.Context, w release.Workloads, since time.Time
 }
 
 func (s session) Steady(ctx context.Context, deployments []string, d time.Duration) (*diagnose.Signal, error) {
-	return (&cluster{r: s.r}).steadyPods(ctx, deployments, d)
+	return s.r.steadyPods(ctx, deployments, d)
 }
 
 func (s session) Record(ctx context.Context, phase kube.Phase, rev int, notes map[string]string) error {
 	return s.r.state(ctx, phase, rev, notes)
+}
+
+func (s session) RecordIf(ctx context.Context, phase kube.Phase, rev int, notes map[string]string, check func(map[string]string) error) error {
+	if s.r.lock == nil {
+		return nil
+	}
+	return s.r.lock.SetStateIf(ctx, phase, rev, notes, check)
+}
+
+func (s session) Smoke(ctx context.Context, deployments []string, via *strategy.SmokeVia) *diagnose.Signal {
+	return s.r.smoke(ctx, deployments, via)
 }
 
 func (s session) Recorded() string {
@@ -104,3 +117,55 @@ func (s session) Kube() strategy.Kube {
 }
 
 func (s session) Clock() clock.WithTicker { return s.r.d.Clock }
+
+// steadyPods runs the watcher's steady window on the pods of each Deployment named.
+func (r *run) steadyPods(ctx context.Context, deployments []string, d time.Duration) (*diagnose.Signal, error) {
+	var (
+		mu    sync.Mutex
+		first *diagnose.Signal
+		ferr  error
+		wg    sync.WaitGroup
+	)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, name := range deployments {
+		dep, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, kube.Explain(err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := r.watcher().Steady(sctx, r.cfg.Namespace, sel, d)
+			mu.Lock()
+			defer mu.Unlock()
+			if s != nil && first == nil {
+				first = s
+				cancel()
+			}
+			if err != nil && ferr == nil && first == nil {
+				ferr = err
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, ferr
+}
+
+// dynamic is a dynamic client with the run's credentials.
+func (r *run) dynamic() (dynamic.Interface, error) {
+	if r.d.Dynamic != nil {
+		return r.d.Dynamic, nil
+	}
+	return dynamic.NewForConfig(r.d.Clients.Config)
+}

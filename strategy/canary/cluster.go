@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -104,3 +105,11 @@ func (c *Cluster) typed() kubernetes.Interface { return c.s.Kube().Typed }
 func (c *Cluster) ns() string { return c.s.Kube().Namespace }
 
 func (c *Cluster) routes() route.Routes { return route.Routes{K: c.s.Kube(), Clock: c.s.Clock()} }
+
+// Succeeded is what a deploy that went live adds to the engine's message.
+func (c *Cluster) Succeeded() string {
+	if c.tr == nil {
+		return ""
+	}
+	return fmt.Sprintf(", promoted after %d canary stages", len(c.tr.stages))
+}

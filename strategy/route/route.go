@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	authv1 "k8s.io/api/authorization/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -230,4 +232,87 @@ func (r Routes) Wait(ctx context.Context) error {
 	case <-r.Clock.After(Settle):
 		return nil
 	}
+}
+
+// Gateways is the Gateway API's Gateway resource (a route's parent, where it is served).
+var Gateways = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+
+// GatewayBase is the URL of the first parent Gateway's listener the route attaches to, from
+// the Gateway's status (its first address), and the route's first exact hostname.
+func (r Routes) GatewayBase(ctx context.Context, route string) (base, host string, err error) {
+	obj, err := r.Get(ctx, route)
+	if err != nil {
+		return "", "", err
+	}
+	parents, _, _ := unstructured.NestedSlice(obj.Object, "spec", "parentRefs")
+	if len(parents) == 0 {
+		return "", "", fmt.Errorf("HTTPRoute %s has no parentRefs", route)
+	}
+	parent, _ := parents[0].(map[string]any)
+	ns, _ := parent["namespace"].(string)
+	gwName, _ := parent["name"].(string)
+	gw, err := r.gatewayOf(ctx, words.OrDefault(ns, r.K.Namespace), gwName)
+	if err != nil {
+		return "", "", err
+	}
+	addrs, _, _ := unstructured.NestedSlice(gw.Object, "status", "addresses")
+	listeners, _, _ := unstructured.NestedSlice(gw.Object, "spec", "listeners")
+	if len(addrs) == 0 || len(listeners) == 0 {
+		return "", "", fmt.Errorf("the Gateway %s/%s publishes no address", gw.GetNamespace(), gw.GetName())
+	}
+	addr, _ := addrs[0].(map[string]any)["value"].(string)
+	l := pickListener(listeners, parent)
+	scheme := "http"
+	if l["protocol"] == "HTTPS" {
+		scheme = "https"
+	}
+	hosts, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "hostnames")
+	for _, h := range hosts {
+		if !strings.HasPrefix(h, "*") {
+			host = h
+			break
+		}
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, addr, int64(number(l["port"]))), host, nil
+}
+
+// gatewayOf reads Gateway ns/name.
+func (r Routes) gatewayOf(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	dc, err := r.K.Dynamic()
+	if err != nil {
+		return nil, err
+	}
+	gw, err := dc.Resource(Gateways).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return nil, fmt.Errorf("the Gateway %s/%s cannot be read: %w", ns, name, kube.Explain(err))
+	}
+	return gw, err
+}
+
+// pickListener is the listener a parentRef names (sectionName, or port), else the first.
+func pickListener(listeners []any, parent map[string]any) map[string]any {
+	first, _ := listeners[0].(map[string]any)
+	for _, x := range listeners {
+		l, _ := x.(map[string]any)
+		if s, ok := parent["sectionName"].(string); ok && l["name"] == s {
+			return l
+		}
+		if p, ok := parent["port"]; ok && number(p) == number(l["port"]) {
+			return l
+		}
+	}
+	return first
+}
+
+// number is a JSON number's value (0 when absent).
+func number(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	case int:
+		return float64(n)
+	}
+	return 0
 }

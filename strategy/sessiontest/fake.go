@@ -51,6 +51,8 @@ type Fake struct {
 	SteadyFn func(deployments []string) (*diagnose.Signal, error)
 	// ApplyFn renders an Apply into a revision's manifest (nil: an empty manifest).
 	ApplyFn func(a strategy.Apply) (string, error)
+	// SmokeFn answers the smoke tests of the Deployments (nil: they pass).
+	SmokeFn func(deployments []string, via *strategy.SmokeVia) *diagnose.Signal
 	// RecordErr fails every Record (the Lease cannot be written).
 	RecordErr error
 	// Phase and Notes are the last recorded; Left: the run said it stops with work left.
@@ -270,6 +272,24 @@ func (f *Fake) Record(_ context.Context, phase kube.Phase, rev int, notes map[st
 	f.Phase, f.Rev = string(phase), rev
 	for k, v := range notes {
 		f.Notes[k] = v
+	}
+	return nil
+}
+
+// RecordIf records unless check refuses the Lease's notes as they are (Notes: a test puts
+// another run's notes there).
+func (f *Fake) RecordIf(ctx context.Context, phase kube.Phase, rev int, notes map[string]string, check func(map[string]string) error) error {
+	if err := check(f.Notes); err != nil {
+		return err
+	}
+	return f.Record(ctx, phase, rev, notes)
+}
+
+// Smoke answers with SmokeFn, or passes.
+func (f *Fake) Smoke(_ context.Context, deployments []string, via *strategy.SmokeVia) *diagnose.Signal {
+	f.add("smoke %s", strings.Join(deployments, ","))
+	if f.SmokeFn != nil {
+		return f.SmokeFn(deployments, via)
 	}
 	return nil
 }

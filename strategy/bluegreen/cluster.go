@@ -1,4 +1,4 @@
-package deploy
+package bluegreen
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
@@ -18,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -26,10 +26,10 @@ import (
 // scales it up to that.
 const annotationReplicas = kube.Prefix + "replicas"
 
-// colorPlan is what pre-flight knows of a blue-green deploy before it writes: the release's
+// Plan is what pre-flight knows of a blue-green deploy before it writes: the release's
 // layout as its latest revision applied it, the live colour, the colour to deploy, and the live
 // colour's Deployments as applied (kept by the post-renderer, so Helm leaves them alone).
-type colorPlan struct {
+type Plan struct {
 	layout       strategy.Layout
 	active, next strategy.Color
 	kept         []string
@@ -42,7 +42,7 @@ type colorPlan struct {
 	sends, routed []string
 }
 
-func (p *colorPlan) postRender(rendered string) (string, error) {
+func (p *Plan) PostRender(rendered string) (string, error) {
 	if p.route != "" {
 		var err error
 		if p.routed, err = strategy.SentServices(rendered, p.route, p.sends); err != nil {
@@ -52,27 +52,27 @@ func (p *colorPlan) postRender(rendered string) (string, error) {
 	return strategy.Colorize(rendered, p.next, p.active, p.kept, p.live)
 }
 
-var _ strategy.Colors = (*cluster)(nil)
+var _ Colors = (*Cluster)(nil)
 
 // Active is the live colour pre-flight read.
-func (c *cluster) Active(context.Context) (strategy.Color, error) { return c.pf.colors.active, nil }
+func (c *Cluster) Active(context.Context) (strategy.Color, error) { return c.plan.active, nil }
 
 // UpgradeColor is a Helm upgrade whose post-renderer makes the chart colour next (see
 // strategy.Colorize); the revision is labelled with its colour.
-func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
-	r, cfg := c.r, c.r.cfg
+func (c *Cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
+	cfg := c.cfg
 	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", words.OrDefault(cfg.ImageTag, "chart defaults"), next, words.OrDefault(string(active), "none yet"))
-	rel, rev, err := c.apply(ctx, c.pf.chart, c.pf.values, c.pf.current, release.UpgradeOptions{
-		Description: desc, PostRender: c.pf.colors.postRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
+	rel, rev, err := c.s.Apply(ctx, strategy.Apply{
+		Description: desc, PostRender: c.plan.PostRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
 	if err != nil {
 		return rev, err
 	}
 	c.rev, c.deploying = rel.Version, next
-	if err := r.state(ctx, kube.PhaseDeploying, rel.Version, r.colorNotes(next, active)); err != nil {
+	if err := c.state(ctx, kube.PhaseDeploying, rel.Version, c.colorNotes(next, active)); err != nil {
 		return strategy.Revision{Number: rel.Version}, err
 	}
-	r.event(ctx, "upgrade", Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
-		rel.Version, next, words.OrDefault(string(active), "none yet"), words.RevName(c.pf.current))
+	c.event(ctx, "upgrade", outcome.Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
+		rel.Version, next, words.OrDefault(string(active), "none yet"), words.RevName(c.out().PreviousRevision))
 	l, err := strategy.ReadLayout(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
@@ -86,10 +86,9 @@ func (c *cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 
 // notEmpty refuses a colour whose Deployments want no pod: 0/0 is a failure to deploy, never
 // a rollout complete that traffic could be switched to.
-func (c *cluster) notEmpty(ctx context.Context, col strategy.Color) error {
-	r := c.r
+func (c *Cluster) notEmpty(ctx context.Context, col strategy.Color) error {
 	for _, name := range c.layout.Deployments[col] {
-		d, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, kube.Explain(err))
 		}
@@ -101,62 +100,61 @@ func (c *cluster) notEmpty(ctx context.Context, col strategy.Color) error {
 }
 
 // colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.
-func (r *run) colorNotes(color, from strategy.Color) map[string]string {
+func (c *Cluster) colorNotes(color, from strategy.Color) map[string]string {
 	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), strategy.NoteColor: string(color),
-		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: "", strategy.NoteRoute: r.releaseRoute()}
+		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: "", strategy.NoteRoute: c.releaseRoute()}
 }
 
 // Smoke runs the smoke tests on colour col.
-func (c *cluster) Smoke(ctx context.Context, col strategy.Color) *diagnose.Signal {
+func (c *Cluster) Smoke(ctx context.Context, col strategy.Color) *diagnose.Signal {
 	via, sig := c.previewRoute(ctx, col)
 	if sig != nil {
 		return sig
 	}
-	return c.r.smoke(ctx, c.layout.Deployments[col], via)
+	return c.s.Smoke(ctx, c.layout.Deployments[col], via)
 }
 
 // Switch points every Service of the release at colour to. A switch forward (rev > 0) records
 // phase switched first; a switch back records rolling-back: either way a run that dies midway
 // leaves the next one what it needs to finish.
-func (c *cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) error {
-	r := c.r
+func (c *Cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) error {
 	var err error
 	if rev > 0 {
-		err = r.state(ctx, kube.PhaseSwitched, rev, r.colorNotes(to, from))
+		err = c.state(ctx, kube.PhaseSwitched, rev, c.colorNotes(to, from))
 	} else if c.rev > 0 {
-		err = r.state(ctx, kube.PhaseRollingBack, c.rev, r.colorNotes(from, to))
+		err = c.state(ctx, kube.PhaseRollingBack, c.rev, c.colorNotes(from, to))
 	}
 	if err != nil {
 		return err
 	}
-	start := r.d.Clock.Now()
-	if err := switchServices(ctx, r, c.layout, to); err != nil {
+	start := c.s.Clock().Now()
+	if err := c.switchServices(ctx, c.layout, to); err != nil {
 		return err
 	}
-	r.unpreview(ctx) // the preview rule's colour is live now, or going away
-	r.out.ActiveColor = string(to)
+	c.unpreview(ctx) // the preview rule's colour is live now, or going away
+	c.out().ActiveColor = string(to)
 	warm := ""
 	if from != "" && rev > 0 {
 		warm = fmt.Sprintf("; %s stays warm for an instant switch back", from)
 	}
-	r.event(ctx, "switch", Info, "Services %s now select %s (%.0f ms)%s", strings.Join(c.layout.Services, ", "), to,
-		float64(r.d.Clock.Since(start).Microseconds())/1000, warm)
+	c.event(ctx, "switch", outcome.Info, "Services %s now select %s (%.0f ms)%s", strings.Join(c.layout.Services, ", "), to,
+		float64(c.s.Clock().Since(start).Microseconds())/1000, warm)
 	return nil
 }
 
 // switchServices patches the Services' selectors to colour to, then points the chart's HPAs
 // at colour to's Deployments: the colour that serves is the one that scales with its load.
-func switchServices(ctx context.Context, r *run, l strategy.Layout, to strategy.Color) error {
+func (c *Cluster) switchServices(ctx context.Context, l strategy.Layout, to strategy.Color) error {
 	patch := []byte(fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, strategy.ColorLabel, to))
 	for _, name := range l.Services {
-		if _, err := r.d.Clients.Typed.CoreV1().Services(r.cfg.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if _, err := c.typed().CoreV1().Services(c.ns()).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("switch Service %s to %s: %w", name, to, kube.Explain(err))
 		}
 	}
 	for hpa, base := range l.HPAs {
 		target := base + "-" + string(to)
 		p := []byte(fmt.Sprintf(`{"spec":{"scaleTargetRef":{"name":%q}}}`, target))
-		if _, err := r.d.Clients.Typed.AutoscalingV2().HorizontalPodAutoscalers(r.cfg.Namespace).Patch(ctx, hpa, types.MergePatchType, p, metav1.PatchOptions{}); err != nil {
+		if _, err := c.typed().AutoscalingV2().HorizontalPodAutoscalers(c.ns()).Patch(ctx, hpa, types.MergePatchType, p, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("point HorizontalPodAutoscaler %s at %s: %w", hpa, target, kube.Explain(err))
 		}
 	}
@@ -171,12 +169,11 @@ func (e *errSwitchedAway) Error() string { return "traffic was switched away by 
 // Steady watches colour col's pods for d (none may restart or go unready) while checking every
 // second that the Services still select col: a rollback switches back without waiting for this
 // run's lock, and this run must notice within seconds.
-func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duration) (*diagnose.Signal, string, error) {
-	r := c.r
+func (c *Cluster) Steady(ctx context.Context, col strategy.Color, d time.Duration) (*diagnose.Signal, string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		t := r.d.Clock.NewTicker(time.Second)
+		t := c.s.Clock().NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
@@ -186,7 +183,7 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 			}
 			if to := c.servedColor(ctx); to != "" && to != col {
 				by := "another run"
-				if st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchedBy] != "" {
+				if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchedBy] != "" {
 					by = st.Notes[strategy.NoteSwitchedBy]
 				}
 				cancel(&errSwitchedAway{by: by})
@@ -195,9 +192,9 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 		}
 	}()
 	if d > 0 {
-		r.waitEvent(ctx, "grace", d, "watching %s, live, for %s", col, d)
+		c.waitEvent(ctx, "grace", d, "watching %s, live, for %s", col, d)
 	}
-	sig, err := c.steadyPods(ctx, c.layout.Deployments[col], d)
+	sig, err := c.s.Steady(ctx, c.layout.Deployments[col], d)
 	var away *errSwitchedAway
 	if errors.As(context.Cause(ctx), &away) {
 		return nil, away.by, nil
@@ -205,54 +202,9 @@ func (c *cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 	return sig, "", err
 }
 
-// steadyPods runs the watcher's steady window on the pods of each Deployment named.
-func (c *cluster) steadyPods(ctx context.Context, deployments []string, d time.Duration) (*diagnose.Signal, error) {
-	r := c.r
-	var (
-		mu    sync.Mutex
-		first *diagnose.Signal
-		ferr  error
-		wg    sync.WaitGroup
-	)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, name := range deployments {
-		dep, err := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, kube.Explain(err)
-		}
-		sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
-		if err != nil {
-			return nil, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := r.watcher().Steady(sctx, r.cfg.Namespace, sel, d)
-			mu.Lock()
-			defer mu.Unlock()
-			if s != nil && first == nil {
-				first = s
-				cancel()
-			}
-			if err != nil && ferr == nil && first == nil {
-				ferr = err
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first, nil
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return nil, ferr
-}
-
 // servedColor is the colour the release's Services select now ("" when unknown or mixed).
-func (c *cluster) servedColor(ctx context.Context) strategy.Color {
-	col, err := c.r.liveColor(ctx, c.layout)
+func (c *Cluster) servedColor(ctx context.Context) strategy.Color {
+	col, err := c.liveColor(ctx, c.layout)
 	if err != nil {
 		return ""
 	}
@@ -260,12 +212,11 @@ func (c *cluster) servedColor(ctx context.Context) strategy.Color {
 }
 
 // ScaleDown takes colour col's Deployments to zero, remembering their replicas.
-func (c *cluster) ScaleDown(ctx context.Context, col strategy.Color) error {
-	r := c.r
-	r.unpreview(ctx) // never a preview rule to a colour with no pod
+func (c *Cluster) ScaleDown(ctx context.Context, col strategy.Color) error {
+	c.unpreview(ctx) // never a preview rule to a colour with no pod
 	var done []string
 	for _, name := range c.layout.Deployments[col] {
-		deps := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace)
+		deps := c.typed().AppsV1().Deployments(c.ns())
 		d, err := deps.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("scale %s down: %w", name, kube.Explain(err))
@@ -280,20 +231,19 @@ func (c *cluster) ScaleDown(ctx context.Context, col strategy.Color) error {
 		done = append(done, fmt.Sprintf("%s (was %d)", name, *d.Spec.Replicas))
 	}
 	if len(done) > 0 {
-		r.event(ctx, "scale-down", Info, "%s scaled to 0: %s; kept for a quick switch back", col, strings.Join(done, ", "))
+		c.event(ctx, "scale-down", outcome.Info, "%s scaled to 0: %s; kept for a quick switch back", col, strings.Join(done, ", "))
 	}
 	return nil
 }
 
 // ScaleUp brings colour col back to the replicas it had before it was scaled down, and watches
 // it until it is ready (fail fast).
-func (c *cluster) ScaleUp(ctx context.Context, col strategy.Color) (health.Result, error) {
-	r := c.r
-	since := r.d.Clock.Now()
+func (c *Cluster) ScaleUp(ctx context.Context, col strategy.Color) (health.Result, error) {
+	since := c.s.Clock().Now()
 	names := c.layout.Deployments[col]
 	var scaled []string
 	for _, name := range names {
-		deps := r.d.Clients.Typed.AppsV1().Deployments(r.cfg.Namespace)
+		deps := c.typed().AppsV1().Deployments(c.ns())
 		d, err := deps.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return health.Result{}, fmt.Errorf("scale %s up: %w", name, kube.Explain(err))
@@ -309,18 +259,16 @@ func (c *cluster) ScaleUp(ctx context.Context, col strategy.Color) (health.Resul
 		scaled = append(scaled, fmt.Sprintf("%s to %d", name, want))
 	}
 	if len(scaled) > 0 {
-		r.event(ctx, "scale-up", Info, "%s was at 0: scaling %s", col, strings.Join(scaled, ", "))
+		c.event(ctx, "scale-up", outcome.Info, "%s was at 0: scaling %s", col, strings.Join(scaled, ", "))
 	}
-	return c.Watch(ctx, release.Workloads{Deployments: names}, since)
+	return c.s.Watch(ctx, release.Workloads{Deployments: names}, since)
 }
 
 // Pause records the deploy as awaiting promotion: the lock keeps the phase for mode promote
 // or abort.
-func (c *cluster) Pause(ctx context.Context, rev int, next, from strategy.Color) {
-	r := c.r
-	r.state(ctx, kube.PhaseAwaitingPromotion, rev, r.colorNotes(next, from))
-	r.keepPhase = true
-	r.out.Status, r.out.ActiveColor = AwaitingPromotion, string(from)
+func (c *Cluster) Pause(ctx context.Context, rev int, next, from strategy.Color) {
+	c.state(ctx, kube.PhaseAwaitingPromotion, rev, c.colorNotes(next, from))
+	c.out().Status, c.out().ActiveColor = outcome.AwaitingPromotion, string(from)
 	previews := make([]string, len(c.layout.Services))
 	for i, s := range c.layout.Services {
 		previews[i] = s + strategy.PreviewSuffix
@@ -329,42 +277,41 @@ func (c *cluster) Pause(ctx context.Context, rev int, next, from strategy.Color)
 	if from == "" {
 		live = "nothing takes live traffic yet (first install)"
 	}
-	r.out.Message = fmt.Sprintf("revision %d is up on %s and passed its checks; %s; preview: %s. Run again with mode: promote to switch, or mode: abort to drop it",
+	c.out().Message = fmt.Sprintf("revision %d is up on %s and passed its checks; %s; preview: %s. Run again with mode: promote to switch, or mode: abort to drop it",
 		rev, next, live, words.OrDefault(strings.Join(previews, ", "), "no Service"))
-	r.event(ctx, "gate", Info, "%s", r.out.Message)
+	c.event(ctx, "gate", outcome.Info, "%s", c.out().Message)
 }
 
 // Diagnose records the evidence of f (the rollout's, the smoke test's or the grace period's).
-func (c *cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
+func (c *Cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 	check := "rollout"
 	switch {
 	case f.Switched:
 		check = "grace period"
-	case f.Result != nil && len(f.Result.Signals) > 0 && f.Result.Signals[0].Reason == smokeReason:
+	case f.Result != nil && len(f.Result.Signals) > 0 && f.Result.Signals[0].Reason == strategy.SmokeReason:
 		check = "smoke test"
 	}
-	f.Reason, f.Why = c.r.diagnose(ctx, f.Result, check, f.Reason, f.Why)
+	f.Reason, f.Why = c.s.Diagnose(ctx, f.Result, check, f.Reason, f.Why)
 	if f.By != "" { // the reason is the one the run that switched back gave
 		f.Why = "no reason given"
-		if st, err := kube.Peek(ctx, c.r.d.Clients.Typed, c.r.cfg.Namespace, c.r.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchReason] != "" {
+		if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchReason] != "" {
 			f.Why = st.Notes[strategy.NoteSwitchReason]
 		}
 	}
 }
 
 // Settle records how the undo of f went, in the outcome and in Helm history.
-func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
-	r := c.r
-	r.out.FailureReason = f.Reason
+func (c *Cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
+	c.out().FailureReason = f.Reason
 	what := fmt.Sprintf("revision %d (%s)", f.Revision, f.Color)
 	why := words.OrDefault(f.Why, "no reason recorded")
 	if err != nil {
-		r.unfinished = true
+		c.s.Unfinished()
 		if cause := context.Cause(ctx); cause != nil {
 			err = cause
 		}
-		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) and undoing it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
-			what, why, kube.Explain(err), r.lock.Recorded(), f.Revision, r.cfg.Release)
+		c.fail(ctx, "rollback", f.Reason, "%s failed (%s) and undoing it did not finish: %v; the release lock keeps phase %s for revision %d, so the next Shepherd run of %s finishes it",
+			what, why, kube.Explain(err), c.s.Recorded(), f.Revision, c.cfg.Release)
 		return
 	}
 	desc := words.Truncate(fmt.Sprintf("Shepherd: failed: %s", why), 200)
@@ -374,37 +321,37 @@ func (c *cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 	case f.Reason != "":
 		desc = words.Truncate(fmt.Sprintf("Shepherd: failed: %s: %s", f.Reason, why), 200)
 	}
-	if merr := r.d.Helm.MarkFailed(r.cfg.Release, f.Revision, desc); merr != nil {
-		r.event(ctx, "rollback", Warn, "could not mark revision %d failed: %v", f.Revision, merr)
+	if merr := c.s.Mark(f.Revision, helmrelease.StatusFailed, desc); merr != nil {
+		c.event(ctx, "rollback", outcome.Warn, "could not mark revision %d failed: %v", f.Revision, merr)
 	}
-	r.restoreDeployed(f.From)
+	c.restoreDeployed(f.From)
 	switch {
 	case f.From == "" && f.Switched:
-		r.out.ActiveColor = string(f.Color)
-		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install: there is no earlier colour to switch back to, so it keeps serving, marked failed", what, why)
+		c.out().ActiveColor = string(f.Color)
+		c.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install: there is no earlier colour to switch back to, so it keeps serving, marked failed", what, why)
 	case f.From == "":
-		r.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install, before taking traffic; scaled to 0, marked failed", what, why)
+		c.fail(ctx, "rollback", f.Reason, "%s failed (%s) on the release's first install, before taking traffic; scaled to 0, marked failed", what, why)
 	default:
-		r.out.Status, r.out.ActiveColor = RolledBack, string(f.From)
+		c.out().Status, c.out().ActiveColor = outcome.RolledBack, string(f.From)
 		switch {
 		case f.By != "":
-			r.out.Message = fmt.Sprintf("%s was switched back to %s by %s during its grace period: %s; %s scaled to 0", what, f.From, f.By, why, f.Color)
+			c.out().Message = fmt.Sprintf("%s was switched back to %s by %s during its grace period: %s; %s scaled to 0", what, f.From, f.By, why, f.Color)
 		case f.Switched:
-			r.out.Message = fmt.Sprintf("%s failed in its grace period (%s); traffic switched back to %s, %s scaled to 0", what, why, f.From, f.Color)
+			c.out().Message = fmt.Sprintf("%s failed in its grace period (%s); traffic switched back to %s, %s scaled to 0", what, why, f.From, f.Color)
 		default:
-			r.out.Message = fmt.Sprintf("%s failed before taking any traffic (%s); live traffic stayed on %s, %s scaled to 0", what, why, f.From, f.Color)
+			c.out().Message = fmt.Sprintf("%s failed before taking any traffic (%s); live traffic stayed on %s, %s scaled to 0", what, why, f.From, f.Color)
 		}
-		r.event(ctx, "done", Error, "%s", r.out.Message)
+		c.event(ctx, "done", outcome.Error, "%s", c.out().Message)
 	}
 }
 
 // restoreDeployed marks the revision that runs colour col deployed again, once traffic is back
 // on it: Helm superseded it when the failed revision was applied, but it is what serves.
-func (r *run) restoreDeployed(col strategy.Color) {
+func (c *Cluster) restoreDeployed(col strategy.Color) {
 	if col == "" {
 		return
 	}
-	hist, err := r.d.Helm.History(r.cfg.Release)
+	hist, err := c.s.History()
 	if err != nil {
 		return
 	}
@@ -414,9 +361,8 @@ func (r *run) restoreDeployed(col strategy.Color) {
 			continue
 		}
 		if h.Info != nil && h.Info.Status == helmrelease.StatusSuperseded {
-			if err := r.d.Helm.SetStatus(r.cfg.Release, h.Version, helmrelease.StatusDeployed, h.Info.Description); err != nil {
-				r.d.Log.Debug("restore deployed", "err", err)
-			}
+			// Best effort: the history's status is a label for humans, not what serves.
+			_ = c.s.Mark(h.Version, helmrelease.StatusDeployed, h.Info.Description)
 		}
 		return
 	}

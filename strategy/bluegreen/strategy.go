@@ -1,4 +1,4 @@
-package strategy
+package bluegreen
 
 import (
 	"context"
@@ -9,92 +9,93 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // Colors is what blue-green needs of the cluster beyond Cluster. Every write is recorded on
 // the release's Lease (phase, colour, the colour it replaces), so a later run can finish or
 // undo it.
 type Colors interface {
-	Cluster
+	strategy.Cluster
 	// Active is the colour live traffic goes to, read from the cluster ("" before the first
 	// blue-green deploy).
-	Active(ctx context.Context) (Color, error)
+	Active(ctx context.Context) (strategy.Color, error)
 	// UpgradeColor applies the new version as colour next at full replicas, active's
 	// Deployments kept as they are, the Services still on active and their -preview twins on
 	// next. Revision.Workloads are next's workloads only.
-	UpgradeColor(ctx context.Context, next, active Color) (Revision, error)
+	UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error)
 	// Smoke runs the smoke tests on colour c, before it takes traffic (nil: passed, or none).
-	Smoke(ctx context.Context, c Color) *diagnose.Signal
+	Smoke(ctx context.Context, c strategy.Color) *diagnose.Signal
 	// Switch points the Services at colour to, the switch of revision rev (0: a rollback's).
-	Switch(ctx context.Context, to, from Color, rev int) error
+	Switch(ctx context.Context, to, from strategy.Color, rev int) error
 	// Steady watches colour c, live, for d: a signal when a pod restarts or goes unready;
 	// by names the run that switched traffic away meanwhile (a rollback does not wait for the
 	// lock); err when ctx ended or the watch failed.
-	Steady(ctx context.Context, c Color, d time.Duration) (sig *diagnose.Signal, by string, err error)
+	Steady(ctx context.Context, c strategy.Color, d time.Duration) (sig *diagnose.Signal, by string, err error)
 	// Commit records that colour next, live, passed its grace period, unless another run
 	// switched traffic back meanwhile (by names it; then nothing is recorded).
-	Commit(ctx context.Context, rev int, next, from Color) (by string, err error)
+	Commit(ctx context.Context, rev int, next, from strategy.Color) (by string, err error)
 	// ScaleDown takes colour c's Deployments to zero replicas (kept, for a quick way back).
-	ScaleDown(ctx context.Context, c Color) error
+	ScaleDown(ctx context.Context, c strategy.Color) error
 	// ScaleUp brings colour c back to the replicas it had, and watches it ready.
-	ScaleUp(ctx context.Context, c Color) (health.Result, error)
+	ScaleUp(ctx context.Context, c strategy.Color) (health.Result, error)
 	// Pause records that revision rev waits on colour next for mode promote or abort.
-	Pause(ctx context.Context, rev int, next, from Color)
+	Pause(ctx context.Context, rev int, next, from strategy.Color)
 	// Diagnose gathers the evidence of f while its pods still exist.
-	Diagnose(ctx context.Context, f *Failure)
+	Diagnose(ctx context.Context, f *strategy.Failure)
 	// Settle records how the undo of f went (err: it did not finish).
-	Settle(ctx context.Context, f *Failure, err error)
+	Settle(ctx context.Context, f *strategy.Failure, err error)
 }
 
-// BlueGreen deploys the new version as the idle colour next to the live one, checks it
+// Strategy deploys the new version as the idle colour next to the live one, checks it
 // (fail-fast watch, smoke tests) while it takes no traffic, switches the Services to it, watches
 // it for the grace period with the old colour warm, then scales the old colour to zero. Undo is
 // a switch back (when traffic moved) and the new colour to zero: live traffic only ever goes to a
 // colour that passed its checks.
-type BlueGreen struct {
+type Strategy struct {
 	// AutoPromote: switch once the checks pass; false stops before the switch (Paused).
 	AutoPromote bool
 	// Grace is how long the new colour is watched, live, before the old one is scaled down.
 	Grace time.Duration
 }
 
-var _ Strategy = BlueGreen{}
+var _ strategy.Strategy = Strategy{}
 
 // Name is blue-green.
-func (BlueGreen) Name() config.Strategy { return config.StrategyBlueGreen }
+func (Strategy) Name() config.Strategy { return config.StrategyBlueGreen }
 
 // Deploy runs the colour's steps up to the switch, then Promote (or stops, Paused).
-func (b BlueGreen) Deploy(ctx context.Context, c Cluster) Result {
+func (b Strategy) Deploy(ctx context.Context, c strategy.Cluster) strategy.Result {
 	cc, ok := c.(Colors)
 	if !ok {
-		return Result{Failure: &Failure{Why: "blue-green: this orchestrator cannot switch colours"}}
+		return strategy.Result{Failure: &strategy.Failure{Why: "blue-green: this orchestrator cannot switch colours"}}
 	}
 	active, err := cc.Active(ctx)
 	if err != nil {
-		return Result{Failure: &Failure{Why: err.Error()}}
+		return strategy.Result{Failure: &strategy.Failure{Why: err.Error()}}
 	}
-	next := Next(active)
+	next := strategy.Next(active)
 	since := c.Now()
 	rev, err := cc.UpgradeColor(ctx, next, active)
 	if err != nil {
 		if rev.Number == 0 {
-			return Result{Failure: &Failure{Why: err.Error()}}
+			return strategy.Result{Failure: &strategy.Failure{Why: err.Error()}}
 		}
-		return Result{Failure: &Failure{Revision: rev.Number, Since: since, Color: next, From: active,
+		return strategy.Result{Failure: &strategy.Failure{Revision: rev.Number, Since: since, Color: next, From: active,
 			Why: fmt.Sprintf("the upgrade failed to apply: %v", err), Reason: diagnose.Config}}
 	}
-	f := &Failure{Revision: rev.Number, Since: since, Color: next, From: active}
+	f := &strategy.Failure{Revision: rev.Number, Since: since, Color: next, From: active}
 	res, werr := c.Watch(ctx, rev.Workloads, since)
 	switch {
 	case ctx.Err() != nil:
 		f.Result, f.Why = &res, fmt.Sprintf("the run was cancelled while %s rolled out (it took no traffic)", next)
-		return Result{Failure: f}
+		return strategy.Result{Failure: f}
 	case werr != nil && !errors.Is(werr, context.DeadlineExceeded):
 		f.Result, f.Why = &res, "watching the rollout failed: "+werr.Error()
-		return Result{Failure: f}
+		return strategy.Result{Failure: f}
 	case !res.Ready:
 		f.Result = &res
-		return Result{Failure: f}
+		return strategy.Result{Failure: f}
 	}
 	c.Info(ctx, "watch", "%s is up, taking no traffic yet: %s", next, res.Status)
 	if sig := cc.Smoke(ctx, next); sig != nil {
@@ -103,20 +104,20 @@ func (b BlueGreen) Deploy(ctx context.Context, c Cluster) Result {
 		if ctx.Err() != nil {
 			f.Why = fmt.Sprintf("the run was cancelled during %s's smoke tests (it took no traffic)", next)
 		}
-		return Result{Failure: f}
+		return strategy.Result{Failure: f}
 	}
 	if !b.AutoPromote {
 		cc.Pause(ctx, rev.Number, next, active)
-		return Result{Paused: true}
+		return strategy.Result{Paused: true}
 	}
-	return Result{Failure: b.Promote(ctx, cc, rev.Number, next, active)}
+	return strategy.Result{Failure: b.Promote(ctx, cc, rev.Number, next, active)}
 }
 
 // Promote switches traffic to next (the colour of revision rev, checked and warm), checks
 // health_url, watches next for the grace period with from warm, then scales from to zero. It
 // returns what went wrong, for Undo.
-func (b BlueGreen) Promote(ctx context.Context, cc Colors, rev int, next, from Color) *Failure {
-	f := &Failure{Revision: rev, Since: cc.Now(), Color: next, From: from}
+func (b Strategy) Promote(ctx context.Context, cc Colors, rev int, next, from strategy.Color) *strategy.Failure {
+	f := &strategy.Failure{Revision: rev, Since: cc.Now(), Color: next, From: from}
 	if err := cc.Switch(ctx, next, from, rev); err != nil {
 		f.Switched, f.Why = true, "switching traffic failed: "+err.Error() // some Services may have moved
 		return f
@@ -159,7 +160,7 @@ func (b BlueGreen) Promote(ctx context.Context, cc Colors, rev int, next, from C
 // Undo takes traffic back to the colour that served before f (at once, when it had moved),
 // diagnoses f, and scales f's colour to zero. A first install has nothing to go back to: its
 // colour keeps serving and the failure is reported.
-func (BlueGreen) Undo(ctx context.Context, c Cluster, f *Failure) {
+func (Strategy) Undo(ctx context.Context, c strategy.Cluster, f *strategy.Failure) {
 	cc, ok := c.(Colors)
 	if !ok {
 		return
@@ -178,7 +179,7 @@ func (BlueGreen) Undo(ctx context.Context, c Cluster, f *Failure) {
 // switchToReady switches traffic from colour from to colour to once to is Ready at its count
 // (warm: at once; scaled down: scaled up and watched first). A colour that does not come back
 // ready takes no traffic: from keeps serving, and the error says so.
-func switchToReady(ctx context.Context, cc Colors, to, from Color) error {
+func switchToReady(ctx context.Context, cc Colors, to, from strategy.Color) error {
 	res, err := cc.ScaleUp(ctx, to)
 	switch {
 	case err != nil:
@@ -191,7 +192,7 @@ func switchToReady(ctx context.Context, cc Colors, to, from Color) error {
 
 // SwitchBack is a blue-green rollback: colour to (scaled up first, watched, when it is at zero)
 // takes the traffic back from colour from, is watched for verify, and from goes to zero.
-func SwitchBack(ctx context.Context, cc Colors, to, from Color, verify time.Duration) (*diagnose.Signal, health.Result, error) {
+func SwitchBack(ctx context.Context, cc Colors, to, from strategy.Color, verify time.Duration) (*diagnose.Signal, health.Result, error) {
 	res, err := cc.ScaleUp(ctx, to)
 	if err != nil {
 		return nil, res, err

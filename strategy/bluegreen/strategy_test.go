@@ -1,4 +1,4 @@
-package strategy
+package bluegreen
 
 import (
 	"context"
@@ -10,12 +10,50 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
+
+// fakeCluster plays the orchestrator for a strategy: scripted answers, a log of calls.
+type fakeCluster struct {
+	upgrade   strategy.Revision
+	upgradeE  error
+	watch     health.Result
+	watchE    error
+	unhealthy bool
+	calls     []string
+}
+
+func (f *fakeCluster) Upgrade(context.Context) (strategy.Revision, error) {
+	f.calls = append(f.calls, "upgrade")
+	return f.upgrade, f.upgradeE
+}
+func (f *fakeCluster) Watch(context.Context, release.Workloads, time.Time) (health.Result, error) {
+	f.calls = append(f.calls, "watch")
+	return f.watch, f.watchE
+}
+func (f *fakeCluster) CheckHealth(context.Context) *diagnose.Signal {
+	f.calls = append(f.calls, "health")
+	if f.unhealthy {
+		return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: "Unhealthy"}
+	}
+	return nil
+}
+func (f *fakeCluster) RollBack(_ context.Context, fl *strategy.Failure) {
+	f.calls = append(f.calls, fmt.Sprintf("rollback %d", fl.Revision))
+}
+func (f *fakeCluster) Info(_ context.Context, phase, _ string, _ ...any) {
+	f.calls = append(f.calls, "info "+phase)
+}
+func (f *fakeCluster) Warn(_ context.Context, phase, _ string, _ ...any) {
+	f.calls = append(f.calls, "warn "+phase)
+}
+func (f *fakeCluster) Now() time.Time { return time.Unix(0, 0) }
 
 // fakeColors plays the orchestrator for blue-green: scripted answers, a log of calls.
 type fakeColors struct {
 	fakeCluster
-	active    Color
+	active    strategy.Color
 	smokeFail bool
 	steadySig bool
 	steadyBy  string
@@ -24,92 +62,94 @@ type fakeColors struct {
 	switchErr error
 }
 
-func (f *fakeColors) Active(context.Context) (Color, error) { return f.active, nil }
-func (f *fakeColors) UpgradeColor(_ context.Context, next, active Color) (Revision, error) {
+func (f *fakeColors) Active(context.Context) (strategy.Color, error) { return f.active, nil }
+func (f *fakeColors) UpgradeColor(_ context.Context, next, active strategy.Color) (strategy.Revision, error) {
 	f.calls = append(f.calls, fmt.Sprintf("upgrade %s beside %q", next, active))
 	return f.upgrade, f.upgradeE
 }
-func (f *fakeColors) Smoke(_ context.Context, c Color) *diagnose.Signal {
+func (f *fakeColors) Smoke(_ context.Context, c strategy.Color) *diagnose.Signal {
 	f.calls = append(f.calls, "smoke "+string(c))
 	if f.smokeFail {
 		return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: "SmokeTestFailed"}
 	}
 	return nil
 }
-func (f *fakeColors) Switch(_ context.Context, to, _ Color, _ int) error {
+func (f *fakeColors) Switch(_ context.Context, to, _ strategy.Color, _ int) error {
 	f.calls = append(f.calls, "switch "+string(to))
 	return f.switchErr
 }
-func (f *fakeColors) Steady(_ context.Context, c Color, d time.Duration) (*diagnose.Signal, string, error) {
+func (f *fakeColors) Steady(_ context.Context, c strategy.Color, d time.Duration) (*diagnose.Signal, string, error) {
 	f.calls = append(f.calls, fmt.Sprintf("steady %s %s", c, d))
 	if f.steadySig {
 		return &diagnose.Signal{Category: diagnose.CrashLoop}, "", nil
 	}
 	return nil, f.steadyBy, nil
 }
-func (f *fakeColors) Commit(context.Context, int, Color, Color) (string, error) {
+func (f *fakeColors) Commit(context.Context, int, strategy.Color, strategy.Color) (string, error) {
 	f.calls = append(f.calls, "commit")
 	return f.commitBy, nil
 }
-func (f *fakeColors) ScaleDown(_ context.Context, c Color) error {
+func (f *fakeColors) ScaleDown(_ context.Context, c strategy.Color) error {
 	f.calls = append(f.calls, "down "+string(c))
 	return nil
 }
-func (f *fakeColors) ScaleUp(_ context.Context, c Color) (health.Result, error) {
+func (f *fakeColors) ScaleUp(_ context.Context, c strategy.Color) (health.Result, error) {
 	f.calls = append(f.calls, "up "+string(c))
 	return f.scaleUp, nil
 }
-func (f *fakeColors) Pause(_ context.Context, rev int, next, _ Color) {
+func (f *fakeColors) Pause(_ context.Context, rev int, next, _ strategy.Color) {
 	f.calls = append(f.calls, fmt.Sprintf("pause %d %s", rev, next))
 }
-func (f *fakeColors) Diagnose(context.Context, *Failure) { f.calls = append(f.calls, "diagnose") }
-func (f *fakeColors) Settle(_ context.Context, _ *Failure, err error) {
+func (f *fakeColors) Diagnose(context.Context, *strategy.Failure) {
+	f.calls = append(f.calls, "diagnose")
+}
+func (f *fakeColors) Settle(_ context.Context, _ *strategy.Failure, err error) {
 	f.calls = append(f.calls, fmt.Sprintf("settle %v", err))
 }
 
 func TestBlueGreen(t *testing.T) {
 	ready := health.Result{Ready: true}
-	rev := Revision{Number: 2}
+	rev := strategy.Revision{Number: 2}
 	cases := []struct {
 		name     string
-		bg       BlueGreen
+		bg       Strategy
 		f        fakeColors
 		want     string // calls of Deploy, then of Undo when it failed
 		paused   bool
 		switched bool
 	}{
 		{"the checks pass: switch, grace period, commit, old colour down",
-			BlueGreen{AutoPromote: true, Grace: time.Minute}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Minute}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1m0s|commit|down blue`, false, false},
 		{"first install: nothing to scale down",
-			BlueGreen{AutoPromote: true}, fakeColors{fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true}, fakeColors{fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 0s|commit`, false, false},
 		{"a failed smoke test: traffic never moved; green goes down",
-			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, smokeFail: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, smokeFail: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green||diagnose|down green|settle <nil>`, false, false},
 		{"a crash in the rollout: no smoke test, no switch",
-			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}}},
+			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgrade: rev, watch: health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}}},
 			`upgrade green beside "blue"|watch||diagnose|down green|settle <nil>`, false, false},
 		{"gate: stops after the smoke tests",
-			BlueGreen{AutoPromote: false}, fakeColors{active: Green, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: false}, fakeColors{active: strategy.Green, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside "green"|watch|info watch|smoke blue|pause 2 blue`, true, false},
 		{"a restart in the grace period: switch back first, then diagnose, then down",
-			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadySig: true, scaleUp: ready, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadySig: true, scaleUp: ready, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||up blue|switch blue|diagnose|down green|settle <nil>`, false, true},
 		{"a restart in the grace period, blue not ready: traffic stays on green, nothing scaled down",
-			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||up blue|diagnose|settle blue did not come back ready (), so traffic stays on green`, false, true},
 		{"another run switched back: no second switch",
-			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadyBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadyBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||diagnose|down green|settle <nil>`, false, true},
 		{"a switch back that lands as the grace period ends: commit loses, no scale-down of blue",
-			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, commitBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, commitBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s|commit||diagnose|down green|settle <nil>`, false, true},
 		{"first install failing in its grace period: it keeps serving",
-			BlueGreen{AutoPromote: true, Grace: time.Second}, fakeColors{steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 1s||diagnose|settle <nil>`, false, true},
 		{"nothing applied: nothing to undo",
-			BlueGreen{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgradeE: errors.New("render")}},
+			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgradeE: errors.New("render")}},
 			`upgrade green beside "blue"`, false, false},
 	}
 	for _, tc := range cases {
@@ -137,7 +177,7 @@ func TestBlueGreen(t *testing.T) {
 
 func TestSwitchBack(t *testing.T) {
 	f := fakeColors{scaleUp: health.Result{Ready: true}}
-	sig, _, err := SwitchBack(context.Background(), &f, Blue, Green, time.Second)
+	sig, _, err := SwitchBack(context.Background(), &f, strategy.Blue, strategy.Green, time.Second)
 	if sig != nil || err != nil {
 		t.Fatalf("SwitchBack = %v, %v", sig, err)
 	}
@@ -145,28 +185,7 @@ func TestSwitchBack(t *testing.T) {
 		t.Errorf("calls %s", got)
 	}
 	f = fakeColors{scaleUp: health.Result{Signals: []diagnose.Signal{{Category: diagnose.ImagePull}}}}
-	if sig, _, _ := SwitchBack(context.Background(), &f, Blue, Green, time.Second); sig == nil || strings.Contains(strings.Join(f.calls, "|"), "switch") {
+	if sig, _, _ := SwitchBack(context.Background(), &f, strategy.Blue, strategy.Green, time.Second); sig == nil || strings.Contains(strings.Join(f.calls, "|"), "switch") {
 		t.Errorf("a colour that does not come back up was switched to: %v %v", sig, f.calls)
-	}
-}
-
-func TestReadLayout(t *testing.T) {
-	out, err := Colorize(bgChart, Blue, "", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ReadLayout(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !l.IsBlueGreen() || strings.Join(l.Deployments[Blue], ",") != "web-blue" || strings.Join(l.Services, ",") != "web" || len(l.Plain) != 0 {
-		t.Errorf("layout of a coloured manifest: %+v", l)
-	}
-	plain, err := ReadLayout(bgChart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plain.IsBlueGreen() || strings.Join(plain.Plain, ",") != "web" {
-		t.Errorf("layout of a plain manifest: %+v", plain)
 	}
 }
