@@ -23,11 +23,6 @@ type cluster struct {
 	r           *run
 	pf          *preflight // nil outside a deploy (promote, abort, rollback, recovery)
 	noWorkloads bool
-	// Blue-green: the release's layout (its Services and each colour's Deployments), the
-	// revision worked on and its colour.
-	layout    strategy.Layout
-	rev       int
-	deploying strategy.Color
 }
 
 var _ strategy.Cluster = (*cluster)(nil)
