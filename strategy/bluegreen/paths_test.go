@@ -1,0 +1,312 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	helmrelease "helm.sh/helm/v3/pkg/release"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
+	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
+	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/sessiontest"
+)
+
+// Blue-green's cluster half on a fake session: every way a colour in flight ends — promoted,
+// aborted, failing its smoke tests or its grace period, switched back by another run, rolled
+// back, finished by a later run — as the writes it makes, in order, and what serves
+// afterwards. The e2e suites prove the same paths on a real cluster and data plane.
+
+func web(v string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: app:%s
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    app: web
+`, v)
+}
+
+// fixture is a release whose revision 1 (1.0.0) runs on blue and serves, and whose revision 2
+// (2.0.0) runs on green at green replicas; the Lease says phase at revision 2, green beside
+// blue.
+func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *Modes) {
+	t.Helper()
+	f := sessiontest.New(nil)
+	rev1, err := strategy.Colorize(web("1.0.0"), strategy.Blue, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, err := strategy.ReadLayout(rev1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev2, err := strategy.Colorize(web("2.0.0"), strategy.Green, strategy.Blue, l1.Colored[strategy.Blue], map[string]int{"web": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Releases = []*helmrelease.Release{
+		{Name: "web", Version: 1, Manifest: rev1, Labels: map[string]string{strategy.ColorLabel: "blue"}, Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
+		{Name: "web", Version: 2, Manifest: rev2, Labels: map[string]string{strategy.ColorLabel: "green"}, Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}},
+	}
+	f.Deployment("web-blue", 4, 4, map[string]string{"app": "web", strategy.ColorLabel: "blue"})
+	f.Deployment("web-green", green, green, map[string]string{"app": "web", strategy.ColorLabel: "green"})
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: sessiontest.Namespace},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", strategy.ColorLabel: "blue"}}}
+	if err := f.Typed.Tracker().Add(svc); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Namespace, cfg.Release, cfg.Strategy, cfg.GracePeriod, cfg.VerifyDuration = sessiontest.Namespace, "web", config.StrategyBlueGreen, time.Millisecond, time.Millisecond
+	prev := kube.Previous{Phase: phase, Revision: "2", Notes: map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen),
+		strategy.NoteColor: "green", strategy.NoteFromColor: "blue"}}
+	m := &Modes{Env: Env{Cluster: sessiontest.Cluster{F: f}, Session: f, Config: cfg, Previous: prev, Locked: true},
+		Undo: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.WithoutCancel(ctx))
+		}}
+	m.AbortAwaiting = func(ctx context.Context) { m.Abort(ctx, 2, f.Releases) }
+	return f, m
+}
+
+// serves is the colour Service web selects.
+func serves(t *testing.T, f *sessiontest.Fake) string {
+	t.Helper()
+	svc, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc.Spec.Selector[strategy.ColorLabel]
+}
+
+const (
+	toGreen   = `patch services web {"spec":{"selector":{"shepherd.io/color":"green"}}}`
+	toBlue    = `patch services web {"spec":{"selector":{"shepherd.io/color":"blue"}}}`
+	greenDown = `patch deployments web-green {"metadata":{"annotations":{"shepherd.io/replicas":"4"}},"spec":{"replicas":0}}`
+	blueDown  = `patch deployments web-blue {"metadata":{"annotations":{"shepherd.io/replicas":"4"}},"spec":{"replicas":0}}`
+)
+
+// inOrder fails t unless each of want appears in log, in that order.
+func inOrder(t *testing.T, log []string, want ...string) {
+	t.Helper()
+	at := 0
+	for _, w := range want {
+		i := slices.Index(log[at:], w)
+		if i < 0 {
+			t.Fatalf("writes lack %q after %v:\n%s", w, log[:at], strings.Join(log, "\n"))
+		}
+		at += i + 1
+	}
+}
+
+func lacks(t *testing.T, log []string, w string) {
+	t.Helper()
+	if slices.Contains(log, w) {
+		t.Errorf("writes have %q:\n%s", w, strings.Join(log, "\n"))
+	}
+}
+
+func TestModePromoteAndAbort(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(f *sessiontest.Fake)
+		abort  bool
+		status outcome.Status
+		serves string
+		order  []string
+		never  string
+		says   string
+	}{
+		{name: "promote: checked, switched, watched, then the old colour goes",
+			status: outcome.Succeeded, serves: "green",
+			order: []string{"watch web-green", "smoke web-green", "record switched 2", toGreen, "record done 2", blueDown}},
+		{name: "promote: failed smoke tests never take traffic",
+			setup:  func(f *sessiontest.Fake) { f.SmokeFn = smokeFails },
+			status: outcome.RolledBack, serves: "blue",
+			order: []string{"smoke web-green", greenDown, "mark 2 failed", "mark 1 deployed"}, never: toGreen},
+		{name: "promote: a failure in the grace period switches back to the warm colour",
+			setup:  func(f *sessiontest.Fake) { f.SteadyFn = restarts },
+			status: outcome.RolledBack, serves: "blue",
+			order: []string{toGreen, "record rolling-back 2", toBlue, greenDown, "mark 2 failed"}, never: blueDown},
+		{name: "promote: another run switched back meanwhile; this one leaves traffic where it put it",
+			setup:  switchedBackDuringGrace,
+			status: outcome.RolledBack, serves: "blue",
+			order: []string{toGreen, greenDown}, never: "record done 2", says: "switched back to blue by ops"},
+		{name: "abort: the waiting colour goes, traffic never moved",
+			abort: true, status: outcome.Aborted, serves: "blue",
+			order: []string{"record rolling-back 2", greenDown, "mark 2 failed", "mark 1 deployed"}, never: toGreen},
+		{name: "abort: a Lease that cannot be written changes nothing",
+			abort: true, setup: func(f *sessiontest.Fake) { f.RecordErr = fmt.Errorf("the Lease is gone") },
+			status: outcome.Failed, serves: "blue", never: greenDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, m := fixture(t, 4, kube.PhaseAwaitingPromotion)
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			if tc.abort {
+				m.Abort(context.Background(), 2, f.Releases)
+			} else {
+				m.Promote(context.Background(), 2, f.Releases)
+			}
+			log := f.Log()
+			inOrder(t, log, tc.order...)
+			if tc.never != "" {
+				lacks(t, log, tc.never)
+			}
+			if f.Out.Status != tc.status || serves(t, f) != tc.serves {
+				t.Errorf("status %s, serving %s; want %s, %s: %s", f.Out.Status, serves(t, f), tc.status, tc.serves, f.Out.Message)
+			}
+		})
+	}
+}
+
+// switchedBackDuringGrace plays a rollback run that, during the grace period, notes on the
+// Lease who switches back and points the Service at blue (as SwitchBackNow does).
+func switchedBackDuringGrace(f *sessiontest.Fake) {
+	f.SteadyFn = func([]string) (*diagnose.Signal, error) {
+		f.Notes[strategy.NoteSwitchedBy] = "ops"
+		_, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(context.Background(), "web", "application/merge-patch+json",
+			[]byte(`{"spec":{"selector":{"shepherd.io/color":"blue"}}}`), metav1.PatchOptions{})
+		return nil, err
+	}
+}
+
+func smokeFails([]string, *strategy.SmokeVia) *diagnose.Signal {
+	return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: strategy.SmokeReason, Message: "GET /healthz: 500"}
+}
+
+func restarts([]string) (*diagnose.Signal, error) {
+	return &diagnose.Signal{Category: diagnose.CrashLoop, Reason: "Restarted", Message: "web-green-1 restarted"}, nil
+}
+
+// A rollback is a switch back: the other colour Ready at its count first (scaled up from zero
+// when it was scaled down), then the Services, then the colour left goes to zero.
+func TestRollbackIsASwitch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ready  bool
+		status outcome.Status
+		serves string
+		order  []string
+	}{
+		{name: "blue back up, then the switch", ready: true, status: outcome.RolledBack, serves: "blue",
+			order: []string{`patch deployments web-blue {"spec":{"replicas":4}}`, "watch web-blue", "record rolling-back 2", toBlue, greenDown, "mark 2 failed"}},
+		{name: "blue does not come back: traffic stays on green", status: outcome.Failed, serves: "green",
+			order: []string{`patch deployments web-blue {"spec":{"replicas":4}}`, "watch web-blue"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, m := fixture(t, 4, kube.PhaseDone)
+			ctx := context.Background()
+			// green serves; blue was scaled down after the grace period
+			if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
+				[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Typed.AppsV1().Deployments(sessiontest.Namespace).Patch(ctx, "web-blue", "application/merge-patch+json",
+				[]byte(`{"metadata":{"annotations":{"shepherd.io/replicas":"4"}},"spec":{"replicas":0}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			f.Releases[0].Info.Status, f.Releases[1].Info.Status = helmrelease.StatusSuperseded, helmrelease.StatusDeployed
+			f.Reset()
+			if !tc.ready {
+				f.WatchFn = func(w release.Workloads) (health.Result, error) {
+					return health.Result{Status: "0 of 4 ready", Signals: []diagnose.Signal{{Category: diagnose.ImagePull, Reason: "ErrImagePull"}}}, nil
+				}
+			}
+			m.Rollback(ctx, f.Releases)
+			log := f.Log()
+			inOrder(t, log, tc.order...)
+			if !tc.ready {
+				lacks(t, log, toBlue)
+				lacks(t, log, greenDown)
+			}
+			if f.Out.Status != tc.status || serves(t, f) != tc.serves {
+				t.Errorf("status %s, serving %s; want %s, %s: %s", f.Out.Status, serves(t, f), tc.status, tc.serves, f.Out.Message)
+			}
+		})
+	}
+}
+
+// A later run finishes what an interrupted blue-green run left, as the Lease's phase says.
+func TestFinishInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		phase   kube.Phase
+		live    string // the colour the Services select when the run died
+		healthy bool
+		serves  string
+		order   []string
+		never   string
+		undone  string
+	}{
+		{name: "mid-deploy: the new colour never took traffic and goes to 0", phase: kube.PhaseDeploying, live: "blue", serves: "blue",
+			order: []string{"record rolling-back 2", greenDown, "mark 2 failed", "mark 1 deployed"}, never: toGreen},
+		{name: "in its grace period, healthy: it keeps the traffic", phase: kube.PhaseSwitched, live: "green", healthy: true, serves: "green",
+			order: []string{"watch web-green", toGreen}, never: greenDown},
+		{name: "in its grace period, unhealthy: back to blue, Ready first", phase: kube.PhaseSwitched, live: "green", serves: "blue", undone: "blue",
+			order: []string{"watch web-green", "record rolling-back 2", "watch web-blue", toBlue, greenDown, "mark 2 failed"}},
+		{name: "a switch back cut short is finished", phase: kube.PhaseRollingBack, live: "green", serves: "blue", undone: "blue",
+			order: []string{"record rolling-back 2", "watch web-blue", toBlue, greenDown}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, m := fixture(t, 4, tc.phase)
+			ctx := context.Background()
+			if tc.live == "green" {
+				if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
+					[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				f.Reset()
+			}
+			f.WatchFn = func(w release.Workloads) (health.Result, error) {
+				if slices.Contains(w.Deployments, "web-green") && !tc.healthy {
+					return health.Result{Status: "2 of 4 ready"}, nil
+				}
+				return health.Result{Ready: true}, nil
+			}
+			wrote, err := m.Finish(ctx, 2, "the interrupted run", f.Releases)
+			if err != nil || wrote {
+				t.Fatalf("Finish: %v (wrote %v)", err, wrote)
+			}
+			log := f.Log()
+			inOrder(t, log, tc.order...)
+			if tc.never != "" {
+				lacks(t, log, tc.never)
+			}
+			if serves(t, f) != tc.serves || m.Undone() != tc.undone || f.Out.Recovered == "" {
+				t.Errorf("serving %s, undone %q, recovered %q; want %s, %q", serves(t, f), m.Undone(), f.Out.Recovered, tc.serves, tc.undone)
+			}
+		})
+	}
+}
