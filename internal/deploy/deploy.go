@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 		// a blue-green release in its grace period: switched back without waiting for the lock
 	default:
 		if cfg.Mode == config.ModeRollback {
-			r.askCanaryToStop(ctx)
+			r.stopAsked = canary.AskToStop(ctx, r.canaryEnv(&cluster{r: r}), stopPoll)
 		}
 		r.locked(ctx)
 	}

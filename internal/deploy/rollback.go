@@ -19,7 +19,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // rollback is mode rollback: to the named revision, or the last good one before the current,
@@ -39,7 +38,7 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
-	if r.rollbackCanary(ctx, hist) {
+	if r.canaryModes().Rollback(ctx, hist, r.stopAsked, r.abort) {
 		return
 	}
 	if bluegreen.Owns(hist[len(hist)-1].Manifest) {
@@ -249,30 +248,6 @@ func targetName(rev int) string {
 		return "the last good revision"
 	}
 	return fmt.Sprintf("revision %d", rev)
-}
-
-// rollbackCanary is mode rollback on a canary in flight, awaiting promotion, or already taken
-// back before this run's own work began; it reports whether it was (the rollback is then done).
-func (r *run) rollbackCanary(ctx context.Context, hist []*helmrelease.Release) bool {
-	cfg, current := r.cfg, hist[len(hist)-1].Version
-	switch {
-	case r.stoppedCanary(hist) > 0: // the run holding the canary aborted it at this rollback's request
-		r.out.Status = RolledBack
-		r.out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
-			cfg.Release, current, r.out.Reason)
-		r.event(ctx, "done", Info, "%s", r.out.Message)
-	case r.canary != nil && r.canary.Undone() > 0: // finishing the interrupted run's canary was this rollback
-		r.out.Status = RolledBack
-		r.out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, r.canary.Undone(), r.out.Recovered)
-	case r.lock.Previous.Phase == kube.PhaseAwaitingPromotion && canary.Recorded(r.lock.Previous.Notes):
-		r.abort(ctx)
-		if r.out.Status == Aborted {
-			r.out.Status = RolledBack
-		}
-	default:
-		return false
-	}
-	return true
 }
 
 // confirmRollback asks Deps.Confirm (the CLI's question) about rolling back from revision from;

@@ -17,7 +17,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
@@ -76,8 +75,7 @@ func (r *run) reachable(ctx context.Context) error {
 
 // phase records what the run is doing on the lock, for the next run to read if this one dies.
 func (r *run) phase(ctx context.Context, phase kube.Phase, revision int) {
-	r.state(ctx, phase, revision, map[string]string{kube.AnnotationStrategy: string(config.StrategyRolling),
-		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: ""})
+	r.state(ctx, phase, revision, map[string]string{kube.AnnotationStrategy: string(config.StrategyRolling)})
 }
 
 // state records the phase with a strategy's notes on the lock. Recovery acts on what it
@@ -89,7 +87,7 @@ func (r *run) state(ctx context.Context, phase kube.Phase, revision int, notes m
 		return nil
 	}
 	r.wrote = true
-	if err := r.lock.SetState(ctx, phase, revision, notes); err != nil {
+	if err := r.lock.SetState(ctx, phase, revision, withoutOthers(notes)); err != nil {
 		r.d.Log.Debug("record phase", "err", err)
 		return fmt.Errorf("could not record phase %s of revision %d on the release lock, so this step did not start (the next run could not finish it): %w", phase, revision, kube.Explain(err))
 	}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"time"
 
-	helmrelease "helm.sh/helm/v3/pkg/release"
-
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // A rollback interrupts a canary in flight: mode rollback notes its request on the release's
@@ -21,25 +18,6 @@ import (
 
 // stopPoll is how often a holder looks for a stop request.
 const stopPoll = time.Second
-
-// askCanaryToStop is mode rollback's first step: when a live run holds the release with a
-// canary in its stages, it asks that run to abort now instead of waiting for its stages to end.
-func (r *run) askCanaryToStop(ctx context.Context) {
-	cfg, cs := r.cfg, r.d.Clients.Typed
-	st, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release)
-	if err != nil || st == nil || !st.Live || !canary.Recorded(st.Notes) || st.Phase != kube.PhaseDeploying || canary.Promoting(st.Notes) {
-		return
-	}
-	reason := words.OrDefault(cfg.Reason, "no reason given")
-	by := words.OrDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: words.Truncate(reason, 500)}); err != nil {
-		r.event(ctx, "rollback", Warn, "could not ask the run holding %s to stop its canary (%v): waiting for the lock", cfg.Release, err)
-		return
-	}
-	r.stopAsked = by
-	r.event(ctx, "rollback", Info, "%s holds %s with a canary in flight (stage %s): asked it to abort the canary now (%s); it notices within %s",
-		st.Holder, cfg.Release, canary.StageOf(st.Notes), reason, stopPoll)
-}
 
 // watchStop cancels the run's work (cause strategy.StopRequested) when a rollback asks it to stop.
 func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
@@ -59,19 +37,6 @@ func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, don
 			return
 		}
 	}
-}
-
-// stoppedCanary reports, for a rollback that asked the lock's previous holder to stop, the
-// canary revision that run aborted (0: it did not; the rollback goes on as usual).
-func (r *run) stoppedCanary(hist []*helmrelease.Release) int {
-	if r.stopAsked == "" || r.lock.Previous.Notes[kube.AnnotationStopBy] != r.stopAsked || len(hist) == 0 {
-		return 0
-	}
-	last := hist[len(hist)-1]
-	if !canary.IsRevision(last) || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
-		return 0
-	}
-	return last.Version
 }
 
 // stopsOnRequest: the modes whose work a rollback may interrupt.

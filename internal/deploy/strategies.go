@@ -4,10 +4,31 @@ import (
 	"fmt"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
+
+// notesOf are the Lease notes each strategy owns: a run of another strategy clears them.
+var notesOf = map[config.Strategy][]string{config.StrategyBlueGreen: bluegreen.Notes, config.StrategyCanary: canary.Notes}
+
+// withoutOthers is notes, the notes other strategies own cleared.
+func withoutOthers(notes map[string]string) map[string]string {
+	out := map[string]string{}
+	for s, keys := range notesOf {
+		if string(s) == notes[kube.AnnotationStrategy] {
+			continue
+		}
+		for _, k := range keys {
+			out[k] = ""
+		}
+	}
+	for k, v := range notes {
+		out[k] = v
+	}
+	return out
+}
 
 // strategyFor returns the strategy cfg names, set up as cfg says. An unknown name is an error,
 // never a fallback.
@@ -33,7 +54,7 @@ func (r *run) canaryEnv(c *cluster) canary.Env {
 // this run took it.
 func (r *run) canaryModes() *canary.Modes {
 	if r.canary == nil {
-		r.canary = &canary.Modes{Env: r.canaryEnv(&cluster{r: r}), Notes: r.lock.Previous.Notes, Undo: r.undoContext}
+		r.canary = &canary.Modes{Env: r.canaryEnv(&cluster{r: r}), Previous: r.lock.Previous, Undo: r.undoContext}
 	}
 	return r.canary
 }

@@ -101,8 +101,8 @@ func (c *Cluster) notEmpty(ctx context.Context, col strategy.Color) error {
 
 // colorNotes are the Lease notes of blue-green work on colour (the revision's) replacing from.
 func (c *Cluster) colorNotes(color, from strategy.Color) map[string]string {
-	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), strategy.NoteColor: string(color),
-		strategy.NoteFromColor: string(from), strategy.NoteSwitchedBy: "", strategy.NoteRoute: c.releaseRoute()}
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen), NoteColor: string(color),
+		NoteFromColor: string(from), NoteSwitchedBy: "", strategy.NoteRoute: c.releaseRoute()}
 }
 
 // Smoke runs the smoke tests on colour col.
@@ -183,8 +183,8 @@ func (c *Cluster) Steady(ctx context.Context, col strategy.Color, d time.Duratio
 			}
 			if to := c.servedColor(ctx); to != "" && to != col {
 				by := "another run"
-				if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchedBy] != "" {
-					by = st.Notes[strategy.NoteSwitchedBy]
+				if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[NoteSwitchedBy] != "" {
+					by = st.Notes[NoteSwitchedBy]
 				}
 				cancel(&errSwitchedAway{by: by})
 				return
@@ -294,8 +294,8 @@ func (c *Cluster) Diagnose(ctx context.Context, f *strategy.Failure) {
 	f.Reason, f.Why = c.s.Diagnose(ctx, f.Result, check, f.Reason, f.Why)
 	if f.By != "" { // the reason is the one the run that switched back gave
 		f.Why = "no reason given"
-		if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[strategy.NoteSwitchReason] != "" {
-			f.Why = st.Notes[strategy.NoteSwitchReason]
+		if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil && st.Notes[NoteSwitchReason] != "" {
+			f.Why = st.Notes[NoteSwitchReason]
 		}
 	}
 }

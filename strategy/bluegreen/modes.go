@@ -60,7 +60,7 @@ func (c *Cluster) liveColor(ctx context.Context, l strategy.Layout) (strategy.Co
 	} else if st, err := kube.Peek(ctx, c.typed(), c.ns(), c.cfg.Release); err == nil && st != nil {
 		notes = st.Notes
 	}
-	return strategy.Color(notes[strategy.NoteActive]), nil
+	return strategy.Color(notes[NoteActive]), nil
 }
 
 // PlanDeploy checks, before any write, that a blue-green deploy can run on this release, and
@@ -171,7 +171,7 @@ func (m *Modes) colorCluster(manifest string, rev int, col strategy.Color) (*Clu
 // awaited is the colour that awaits promotion, and the colour live beside it, as the Lease
 // recorded them.
 func (m *Modes) awaited() (color, from strategy.Color) {
-	return strategy.Color(m.Previous.Notes[strategy.NoteColor]), strategy.Color(m.Previous.Notes[strategy.NoteFromColor])
+	return strategy.Color(m.Previous.Notes[NoteColor]), strategy.Color(m.Previous.Notes[NoteFromColor])
 }
 
 // Promote is mode promote of revision rev, awaiting promotion: its colour is checked again

@@ -90,7 +90,7 @@ func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *M
 	cfg := config.Default()
 	cfg.Namespace, cfg.Release, cfg.Strategy, cfg.GracePeriod, cfg.VerifyDuration = sessiontest.Namespace, "web", config.StrategyBlueGreen, time.Millisecond, time.Millisecond
 	prev := kube.Previous{Phase: phase, Revision: "2", Notes: map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen),
-		strategy.NoteColor: "green", strategy.NoteFromColor: "blue"}}
+		NoteColor: "green", NoteFromColor: "blue"}}
 	m := &Modes{Env: Env{Cluster: sessiontest.Cluster{F: f}, Session: f, Config: cfg, Previous: prev, Locked: true},
 		Undo: func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return context.WithCancel(context.WithoutCancel(ctx))
@@ -195,7 +195,7 @@ func TestModePromoteAndAbort(t *testing.T) {
 // Lease who switches back and points the Service at blue (as SwitchBackNow does).
 func switchedBackDuringGrace(f *sessiontest.Fake) {
 	f.SteadyFn = func([]string) (*diagnose.Signal, error) {
-		f.Notes[strategy.NoteSwitchedBy] = "ops"
+		f.Notes[NoteSwitchedBy] = "ops"
 		_, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(context.Background(), "web", "application/merge-patch+json",
 			[]byte(`{"spec":{"selector":{"shepherd.io/color":"blue"}}}`), metav1.PatchOptions{})
 		return nil, err

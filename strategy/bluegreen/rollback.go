@@ -139,7 +139,7 @@ func (m *Modes) SwitchBackNow(ctx context.Context) bool {
 	if err != nil || st == nil || !st.Live || st.Phase != kube.PhaseSwitched || st.Notes[kube.AnnotationStrategy] != string(config.StrategyBlueGreen) {
 		return false
 	}
-	to, left := strategy.Color(st.Notes[strategy.NoteFromColor]), strategy.Color(st.Notes[strategy.NoteColor])
+	to, left := strategy.Color(st.Notes[NoteFromColor]), strategy.Color(st.Notes[NoteColor])
 	hist, err := c.s.History()
 	if err != nil || len(hist) == 0 || to == "" || cfg.Revision > 0 {
 		return false
@@ -166,13 +166,13 @@ func (m *Modes) SwitchBackNow(ctx context.Context) bool {
 		}
 	}
 	owner := words.OrDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: owner, strategy.NoteSwitchReason: words.Truncate(c.out().Reason, 500)}); err != nil {
+	if err := kube.Annotate(ctx, cs, cfg.Namespace, cfg.Release, map[string]string{NoteSwitchedBy: owner, NoteSwitchReason: words.Truncate(c.out().Reason, 500)}); err != nil {
 		return false
 	}
 	// The note is on the Lease: a holder that ends its grace period from now on sees it. Is it
 	// still in its grace period (not already scaling the warm colour down)?
 	if now, err := kube.Peek(ctx, cs, cfg.Namespace, cfg.Release); err != nil || now == nil || now.Holder != st.Holder || now.Phase != kube.PhaseSwitched {
-		_ = kube.Annotate(context.WithoutCancel(ctx), cs, cfg.Namespace, cfg.Release, map[string]string{strategy.NoteSwitchedBy: "", strategy.NoteSwitchReason: ""})
+		_ = kube.Annotate(context.WithoutCancel(ctx), cs, cfg.Namespace, cfg.Release, map[string]string{NoteSwitchedBy: "", NoteSwitchReason: ""})
 		return false
 	}
 	c.event(ctx, "rollback", outcome.Info, "%s is in its grace period on %s under %s, %s warm: switching back now, without waiting for the lock: %s", cfg.Release, left, st.Holder, to, c.out().Reason)
@@ -193,10 +193,10 @@ func (m *Modes) SwitchBackNow(ctx context.Context) bool {
 // one of the two wins.
 func (c *Cluster) Commit(ctx context.Context, rev int, next, from strategy.Color) (string, error) {
 	notes := c.colorNotes(next, from)
-	delete(notes, strategy.NoteSwitchedBy)
-	notes[strategy.NoteActive] = string(next)
+	delete(notes, NoteSwitchedBy)
+	notes[NoteActive] = string(next)
 	err := c.s.RecordIf(ctx, kube.PhaseDone, rev, notes, func(ann map[string]string) error {
-		if by := ann[strategy.NoteSwitchedBy]; by != "" {
+		if by := ann[NoteSwitchedBy]; by != "" {
 			return &errSwitchedAway{by: by}
 		}
 		return nil
@@ -230,7 +230,7 @@ func (e *wroteError) Error() string { return e.err.Error() }
 
 func (m *Modes) finish(ctx context.Context, rev int, who string, hist []*helmrelease.Release) error {
 	prev := m.Previous
-	col, from := strategy.Color(prev.Notes[strategy.NoteColor]), strategy.Color(prev.Notes[strategy.NoteFromColor])
+	col, from := strategy.Color(prev.Notes[NoteColor]), strategy.Color(prev.Notes[NoteFromColor])
 	last := hist[len(hist)-1]
 	if last.Version != rev {
 		return nil // someone has moved on since

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
@@ -21,8 +22,8 @@ import (
 // left, each from the notes the Lease holds.
 type Modes struct {
 	Env
-	// Notes are the Lease's notes as the previous run left them.
-	Notes map[string]string
+	// Previous is the Lease as the previous run left it: its phase and notes.
+	kube.Previous
 	// Undo is the context an undo runs on: its own, so that a cancelled run still undoes.
 	Undo func(context.Context) (context.Context, context.CancelFunc)
 	// undone is the canary revision an interrupted run left in flight that this run aborted.
@@ -36,7 +37,7 @@ func Recorded(notes map[string]string) bool {
 
 // Promoting reports whether the notes record a canary's promotion (the stable track's
 // upgrade to the new version) rather than its stages.
-func Promoting(notes map[string]string) bool { return notes[strategy.NotePromoting] != "" }
+func Promoting(notes map[string]string) bool { return notes[NotePromoting] != "" }
 
 // Undone is the canary revision an interrupted run left in flight that this run aborted (0:
 // none).
@@ -50,15 +51,15 @@ func (m *Modes) fromLease(hist []*helmrelease.Release, rev int) (*Cluster, int, 
 	if err != nil {
 		return nil, 0, err
 	}
-	stages, err := config.ParseStages(notes[strategy.NoteStages])
+	stages, err := config.ParseStages(notes[NoteStages])
 	if err != nil {
 		stages = c.cfg.Stages
 	}
-	if c.tr, err = c.newTracks(rev, l, parseReplicas(notes[strategy.NoteReplicas]), stages, routingFrom(notes)); err != nil {
+	if c.tr, err = c.newTracks(rev, l, parseReplicas(notes[NoteReplicas]), stages, routingFrom(notes)); err != nil {
 		return nil, 0, err
 	}
 	t := c.tr
-	passed, _ := strconv.Atoi(notes[strategy.NoteStage])
+	passed, _ := strconv.Atoi(notes[NoteStage])
 	passed = min(max(passed, 0), len(stages))
 	for i := 0; i < passed; i++ {
 		t.report.Stages[i].Ran, t.report.Stages[i].Verdict = true, "pass"
@@ -156,7 +157,7 @@ func (m *Modes) Finish(ctx context.Context, rev int, who string, hist []*helmrel
 // interrupted run left: the stable track serves the new version).
 func (c *Cluster) retireCanaries(ctx context.Context, notes map[string]string) {
 	var done []string
-	for name := range parseReplicas(notes[strategy.NoteReplicas]) {
+	for name := range parseReplicas(notes[NoteReplicas]) {
 		if err := c.scale(ctx, name+strategy.CanarySuffix, 0); err == nil {
 			done = append(done, name+strategy.CanarySuffix)
 		}
@@ -168,10 +169,70 @@ func (c *Cluster) retireCanaries(ctx context.Context, notes map[string]string) {
 
 // StageOf is the stage (1-based) the notes record a canary at ("0": before the first).
 func StageOf(notes map[string]string) string {
-	return words.OrDefault(notes[strategy.NoteStage], "0")
+	return words.OrDefault(notes[NoteStage], "0")
 }
 
 // IsRevision reports whether Helm revision rel is a canary's (its stable track untouched).
 func IsRevision(rel *helmrelease.Release) bool {
 	return rel.Labels[strategy.TrackLabel] == strategy.TrackCanary
+}
+
+// Rollback is mode rollback on a canary in flight, awaiting promotion, or already taken back
+// before this run's own work began (stopAsked: who this rollback asked to stop the run holding
+// the canary, "" when it asked no one); it reports whether it was (the rollback is then done).
+// abort is mode abort, as the engine runs it.
+func (m *Modes) Rollback(ctx context.Context, hist []*helmrelease.Release, stopAsked string, abort func(context.Context)) bool {
+	c := NewCluster(m.Env, nil)
+	cfg, current, out := c.cfg, hist[len(hist)-1].Version, c.out()
+	switch {
+	case m.stopped(hist, stopAsked) > 0: // the run holding the canary aborted it at this rollback's request
+		out.Status = outcome.RolledBack
+		out.Message = fmt.Sprintf("%s: the canary of revision %d was aborted by the run that deployed it, at this rollback's request (%s); the stable track serves 100%% again",
+			cfg.Release, current, out.Reason)
+		c.event(ctx, "done", Info, "%s", out.Message)
+	case m.undone > 0: // finishing the interrupted run's canary was this rollback
+		out.Status = outcome.RolledBack
+		out.Message = fmt.Sprintf("%s: the interrupted run's canary (revision %d) was aborted: %s", cfg.Release, m.undone, out.Recovered)
+	case m.Phase == kube.PhaseAwaitingPromotion && Recorded(m.Notes):
+		abort(ctx)
+		if out.Status == outcome.Aborted {
+			out.Status = outcome.RolledBack
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// stopped reports, for a rollback that asked the lock's previous holder to stop, the
+// canary revision that run aborted (0: it did not; the rollback goes on as usual).
+func (m *Modes) stopped(hist []*helmrelease.Release, stopAsked string) int {
+	if stopAsked == "" || m.Notes[kube.AnnotationStopBy] != stopAsked || len(hist) == 0 {
+		return 0
+	}
+	last := hist[len(hist)-1]
+	if !IsRevision(last) || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
+		return 0
+	}
+	return last.Version
+}
+
+// AskToStop is mode rollback's first step: when a live run holds the release with a
+// canary in its stages, it asks that run to abort now instead of waiting for its stages to end.
+func AskToStop(ctx context.Context, e Env, poll time.Duration) (by string) {
+	c := NewCluster(e, nil)
+	cfg, cs := c.cfg, c.typed()
+	st, err := kube.Peek(ctx, cs, c.ns(), cfg.Release)
+	if err != nil || st == nil || !st.Live || !Recorded(st.Notes) || st.Phase != kube.PhaseDeploying || Promoting(st.Notes) {
+		return ""
+	}
+	reason := words.OrDefault(cfg.Reason, "no reason given")
+	by = words.OrDefault(cfg.Owner, "shepherd")
+	if err := kube.Annotate(ctx, cs, c.ns(), cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: words.Truncate(reason, 500)}); err != nil {
+		c.event(ctx, "rollback", Warn, "could not ask the run holding %s to stop its canary (%v): waiting for the lock", cfg.Release, err)
+		return ""
+	}
+	c.event(ctx, "rollback", Info, "%s holds %s with a canary in flight (stage %s): asked it to abort the canary now (%s); it notices within %s",
+		st.Holder, cfg.Release, StageOf(st.Notes), reason, poll)
+	return by
 }

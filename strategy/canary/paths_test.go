@@ -78,9 +78,9 @@ func fixture(t *testing.T, stable, canary int32, stage int) (*sessiontest.Fake, 
 	}
 	f.Deployment("web", stable, stable, map[string]string{"app": "web"})
 	f.Deployment("web-canary", canary, canary, map[string]string{"app": "web", strategy.TrackLabel: strategy.TrackCanary})
-	notes := map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), strategy.NoteStage: fmt.Sprint(stage),
-		strategy.NoteStages: "25,50,100", strategy.NoteReplicas: "web=4"}
-	return f, &Modes{Env: env(f), Notes: notes, Undo: func(ctx context.Context) (context.Context, context.CancelFunc) {
+	notes := map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), NoteStage: fmt.Sprint(stage),
+		NoteStages: "25,50,100", NoteReplicas: "web=4"}
+	return f, &Modes{Env: env(f), Previous: kube.Previous{Notes: notes}, Undo: func(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(context.WithoutCancel(ctx))
 	}}
 }
@@ -261,7 +261,7 @@ func TestFinishInterrupted(t *testing.T) {
 	for _, unfinished := range []bool{false, true} {
 		t.Run(fmt.Sprintf("a promotion, the engine's work unfinished %v", unfinished), func(t *testing.T) {
 			f, m := fixture(t, 0, 4, 3)
-			m.Notes[strategy.NotePromoting] = "2"
+			m.Notes[NotePromoting] = "2"
 			finish := m.KeepServing(context.Background(), "the interrupted run")
 			if err := finish(context.Background(), unfinished); err != nil {
 				t.Fatal(err)

@@ -81,7 +81,7 @@ func (c *Cluster) releaseKept(ctx context.Context, kept []string, verified bool)
 // each stable Deployment at (at least) the count the stages were planned from, and Ready,
 // before the canary goes to zero — never 0/0 called ready.
 func (c *Cluster) finishPromotion(ctx context.Context, notes map[string]string, kept []string) error {
-	want := parseReplicas(notes[strategy.NoteReplicas])
+	want := parseReplicas(notes[NoteReplicas])
 	names := make([]string, 0, len(want))
 	for name := range want {
 		names = append(names, name)
@@ -119,7 +119,7 @@ func (c *Cluster) finishPromotion(ctx context.Context, notes map[string]string, 
 func (m *Modes) KeepServing(ctx context.Context, who string) func(ctx context.Context, unfinished bool) error {
 	c := NewCluster(m.Env, nil)
 	var canaries []string
-	for name := range parseReplicas(m.Notes[strategy.NoteReplicas]) {
+	for name := range parseReplicas(m.Notes[NoteReplicas]) {
 		canaries = append(canaries, name+strategy.CanarySuffix)
 	}
 	kept := c.keepCanaries(ctx, canaries)

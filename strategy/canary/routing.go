@@ -34,8 +34,8 @@ func routingOf(cfg config.Config) routing {
 // routingFrom is the routing a run recorded in the lock's notes.
 func routingFrom(notes map[string]string) routing {
 	rt := routing{route: notes[strategy.NoteRoute]}
-	rt.fixed, _ = strconv.Atoi(notes[strategy.NoteCanaryScale])
-	if name, value, ok := strings.Cut(notes[strategy.NotePreview], ":"); ok {
+	rt.fixed, _ = strconv.Atoi(notes[NoteCanaryScale])
+	if name, value, ok := strings.Cut(notes[NotePreview], ":"); ok {
 		rt.header, rt.value = strings.TrimSpace(name), strings.TrimSpace(value)
 	}
 	return rt

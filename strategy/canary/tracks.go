@@ -115,10 +115,9 @@ func (t *tracks) notes(stage int) map[string]string {
 	if t.rt.header != "" {
 		preview = t.rt.header + ": " + t.rt.value
 	}
-	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), strategy.NoteStage: strconv.Itoa(stage),
-		strategy.NoteStages: joinInts(t.stages), strategy.NoteReplicas: strings.Join(reps, ","), strategy.NotePromoting: "",
-		strategy.NoteColor: "", strategy.NoteFromColor: "", strategy.NoteSwitchedBy: "",
-		strategy.NoteRoute: t.rt.route, strategy.NoteCanaryScale: strconv.Itoa(t.rt.fixed), strategy.NotePreview: preview}
+	return map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), NoteStage: strconv.Itoa(stage),
+		NoteStages: joinInts(t.stages), NoteReplicas: strings.Join(reps, ","), NotePromoting: "",
+		strategy.NoteRoute: t.rt.route, NoteCanaryScale: strconv.Itoa(t.rt.fixed), NotePreview: preview}
 }
 
 // parseReplicas reads the Lease's "web=4,api=2".
@@ -266,7 +265,7 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 		return strategy.Revision{}, err
 	}
 	notes := t.notes(len(t.stages))
-	notes[strategy.NotePromoting] = strconv.Itoa(t.rev)
+	notes[NotePromoting] = strconv.Itoa(t.rev)
 	if err := c.state(ctx, kube.PhaseDeploying, t.rev, notes); err != nil {
 		return strategy.Revision{}, err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // image is Deployment name's image tag.
@@ -307,7 +307,7 @@ func canaryStage(c *testcluster.Cluster, ns string) string {
 	if err != nil || st == nil {
 		return ""
 	}
-	return st.Notes[strategy.NoteStage]
+	return st.Notes[canary.NoteStage]
 }
 
 // SIGTERM during a stage aborts the canary before the run exits; a run killed outright during a

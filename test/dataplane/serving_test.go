@@ -18,7 +18,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // The paths that end a canary, each with the Service web's ready endpoints sampled every
@@ -250,7 +250,7 @@ func TestCanaryInterruptedPromotionKeepsServing(t *testing.T) {
 	go func() {
 		for {
 			st, err := kube.Peek(context.Background(), c.Client, ns, "web")
-			if err == nil && st != nil && st.Notes[strategy.NotePromoting] != "" {
+			if err == nil && st != nil && st.Notes[canary.NotePromoting] != "" {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
