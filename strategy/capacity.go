@@ -3,6 +3,8 @@ package strategy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 )
 
 // KeepCapacity is rolling's post-renderer (input keep_capacity, on by default): each
@@ -14,12 +16,12 @@ import (
 // the new pod. Recreate is left alone: the chart asked for downtime in so many words.
 func KeepCapacity(rendered string) (string, []string, error) {
 	var changed []string
-	docs, err := rewriteDeployments(rendered, func(name string, obj map[string]any, _ *HPA) {
-		st := mapAt(obj, "spec", "strategy")
+	docs, err := rewrite.RewriteDeployments(rendered, func(name string, obj map[string]any, _ *rewrite.HPA) {
+		st := rewrite.MapAt(obj, "spec", "strategy")
 		if t, _ := st["type"].(string); t != "" && t != "RollingUpdate" {
 			return
 		}
-		ru := mapAt(st, "rollingUpdate")
+		ru := rewrite.MapAt(st, "rollingUpdate")
 		unavailable, ok := ru["maxUnavailable"]
 		if !ok {
 			unavailable = "25%" // Kubernetes' default
@@ -28,11 +30,11 @@ func KeepCapacity(rendered string) (string, []string, error) {
 		if isZero(unavailable) && (!hasSurge || !isZero(surge)) {
 			return
 		}
-		setPath(obj, []string{"spec", "strategy", "type"}, "RollingUpdate")
-		ru = mapAt(obj, "spec", "strategy", "rollingUpdate")
+		rewrite.SetPath(obj, []string{"spec", "strategy", "type"}, "RollingUpdate")
+		ru = rewrite.MapAt(obj, "spec", "strategy", "rollingUpdate")
 		if ru == nil {
 			ru = map[string]any{}
-			mapAt(obj, "spec", "strategy")["rollingUpdate"] = ru
+			rewrite.MapAt(obj, "spec", "strategy")["rollingUpdate"] = ru
 		}
 		ru["maxUnavailable"] = 0
 		what := fmt.Sprintf("Deployment/%s: maxUnavailable %v → 0", name, unavailable)

@@ -1,3 +1,9 @@
+// Package strategy is what every deploy strategy shares: the Strategy interface the engine
+// runs, the Cluster and Session it provides (Session: what a strategy's cluster half may do
+// to the world, faked by package sessiontest), how a deploy ends (Result, Failure), the rolling
+// strategy, and keep_capacity. Each other strategy lives in a package of its own (bluegreen,
+// canary), which owns its flow, its cluster half, its post-renderer, its Lease notes and
+// labels, and its modes.
 package strategy
 
 import (
@@ -13,7 +19,7 @@ import (
 )
 
 // Strategy replaces the running version of a release in its own way. The orchestrator
-// (package deploy) chooses it by name (For), runs Deploy, and when Deploy returns a Failure,
+// (package internal/deploy) chooses it by name, runs Deploy, and when Deploy returns a Failure,
 // runs Undo on a context of its own (a cancelled run still undoes).
 type Strategy interface {
 	Name() config.Strategy
@@ -57,6 +63,9 @@ type Result struct {
 	Paused  bool
 	Failure *Failure
 }
+
+// Color is a blue-green colour (package bluegreen names them).
+type Color string
 
 // Failure is why a deploy did not make it, for Undo and the report.
 type Failure struct {

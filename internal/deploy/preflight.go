@@ -197,7 +197,7 @@ func (r *run) checkAnalysis(ctx context.Context) error {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return p.Check(qctx, analysis.Track{Namespace: cfg.Namespace, Release: cfg.Release, Name: "canary", Pods: strategy.PodPattern(nil), Window: time.Minute})
+	return p.Check(qctx, analysis.Track{Namespace: cfg.Namespace, Release: cfg.Release, Name: "canary", Pods: canary.PodPattern(nil), Window: time.Minute})
 }
 
 // metricsProvider is the canary's metrics provider (nil: no analysis, pod health only):

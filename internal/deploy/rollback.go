@@ -17,8 +17,8 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // rollback is mode rollback: to the named revision, or the last good one before the current,
@@ -259,7 +259,7 @@ func (r *run) confirmRollback(ctx context.Context, hist []*helmrelease.Release, 
 	}
 	plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
 	if plan.To == 0 {
-		if good := release.LastGood(hist, from, strategy.NotAVersion); good != nil {
+		if good := release.LastGood(hist, from, canary.NotAVersion); good != nil {
 			plan.To = good.Version
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // ErrNoGoodRevision means there is nothing to roll back to (e.g. a failed first install).
@@ -92,7 +92,7 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 			if err != nil {
 				return chain, err
 			}
-			good := release.LastGood(hist, before, strategy.NotAVersion)
+			good := release.LastGood(hist, before, canary.NotAVersion)
 			if good == nil {
 				if len(chain) == 0 {
 					return chain, ErrNoGoodRevision
@@ -153,7 +153,7 @@ func (r Rollbacker) ToLastGood(ctx context.Context, name string, before int, des
 	if err != nil {
 		return Attempt{}, err
 	}
-	good := release.LastGood(hist, before, strategy.NotAVersion)
+	good := release.LastGood(hist, before, canary.NotAVersion)
 	if good == nil {
 		return Attempt{}, ErrNoGoodRevision
 	}

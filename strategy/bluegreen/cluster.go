@@ -20,6 +20,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // annotationReplicas, on a Deployment scaled to zero, is the replica count it had: a switch back
@@ -30,7 +31,7 @@ const annotationReplicas = kube.Prefix + "replicas"
 // layout as its latest revision applied it, the live colour, the colour to deploy, and the live
 // colour's Deployments as applied (kept by the post-renderer, so Helm leaves them alone).
 type Plan struct {
-	layout       strategy.Layout
+	layout       Layout
 	active, next strategy.Color
 	kept         []string
 	// live is what the serving colour runs now, by the chart's Deployment name: the new colour
@@ -45,11 +46,11 @@ type Plan struct {
 func (p *Plan) PostRender(rendered string) (string, error) {
 	if p.route != "" {
 		var err error
-		if p.routed, err = strategy.SentServices(rendered, p.route, p.sends); err != nil {
+		if p.routed, err = route.SentServices(rendered, p.route, p.sends); err != nil {
 			return "", err
 		}
 	}
-	return strategy.Colorize(rendered, p.next, p.active, p.kept, p.live)
+	return Colorize(rendered, p.next, p.active, p.kept, p.live)
 }
 
 var _ Colors = (*Cluster)(nil)
@@ -58,12 +59,12 @@ var _ Colors = (*Cluster)(nil)
 func (c *Cluster) Active(context.Context) (strategy.Color, error) { return c.plan.active, nil }
 
 // UpgradeColor is a Helm upgrade whose post-renderer makes the chart colour next (see
-// strategy.Colorize); the revision is labelled with its colour.
+// Colorize); the revision is labelled with its colour.
 func (c *Cluster) UpgradeColor(ctx context.Context, next, active strategy.Color) (strategy.Revision, error) {
 	cfg := c.cfg
 	desc := fmt.Sprintf("Shepherd blue-green: %s as %s (live: %s)", words.OrDefault(cfg.ImageTag, "chart defaults"), next, words.OrDefault(string(active), "none yet"))
 	rel, rev, err := c.s.Apply(ctx, strategy.Apply{
-		Description: desc, PostRender: c.plan.PostRender, Labels: map[string]string{strategy.ColorLabel: string(next)}})
+		Description: desc, PostRender: c.plan.PostRender, Labels: map[string]string{ColorLabel: string(next)}})
 	if err != nil {
 		return rev, err
 	}
@@ -73,7 +74,7 @@ func (c *Cluster) UpgradeColor(ctx context.Context, next, active strategy.Color)
 	}
 	c.event(ctx, "upgrade", outcome.Info, "revision %d applied: %s, taking no traffic (live: %s; previous revision: %s)",
 		rel.Version, next, words.OrDefault(string(active), "none yet"), words.RevName(c.out().PreviousRevision))
-	l, err := strategy.ReadLayout(rel.Manifest)
+	l, err := ReadLayout(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
 	}
@@ -144,8 +145,8 @@ func (c *Cluster) Switch(ctx context.Context, to, from strategy.Color, rev int) 
 
 // switchServices patches the Services' selectors to colour to, then points the chart's HPAs
 // at colour to's Deployments: the colour that serves is the one that scales with its load.
-func (c *Cluster) switchServices(ctx context.Context, l strategy.Layout, to strategy.Color) error {
-	patch := []byte(fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, strategy.ColorLabel, to))
+func (c *Cluster) switchServices(ctx context.Context, l Layout, to strategy.Color) error {
+	patch := []byte(fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, ColorLabel, to))
 	for _, name := range l.Services {
 		if _, err := c.typed().CoreV1().Services(c.ns()).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("switch Service %s to %s: %w", name, to, kube.Explain(err))
@@ -271,7 +272,7 @@ func (c *Cluster) Pause(ctx context.Context, rev int, next, from strategy.Color)
 	c.out().Status, c.out().ActiveColor = outcome.AwaitingPromotion, string(from)
 	previews := make([]string, len(c.layout.Services))
 	for i, s := range c.layout.Services {
-		previews[i] = s + strategy.PreviewSuffix
+		previews[i] = s + PreviewSuffix
 	}
 	live := "live traffic stays on " + string(from)
 	if from == "" {
@@ -357,7 +358,7 @@ func (c *Cluster) restoreDeployed(col strategy.Color) {
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.Labels[strategy.ColorLabel] != string(col) {
+		if h.Labels[ColorLabel] != string(col) {
 			continue
 		}
 		if h.Info != nil && h.Info.Status == helmrelease.StatusSuperseded {

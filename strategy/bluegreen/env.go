@@ -41,7 +41,7 @@ type Cluster struct {
 	plan *Plan
 	// layout is the release's (its Services and each colour's Deployments); rev the revision
 	// worked on and deploying its colour.
-	layout    strategy.Layout
+	layout    Layout
 	rev       int
 	deploying strategy.Color
 	// undone is where the run notes the colour an interrupted run's work was taken back to.
@@ -69,7 +69,7 @@ func (c *Cluster) Succeeded() string {
 }
 
 // on is c for blue-green work on layout l's revision rev, colour col.
-func (c *Cluster) on(l strategy.Layout, rev int, col strategy.Color) *Cluster {
+func (c *Cluster) on(l Layout, rev int, col strategy.Color) *Cluster {
 	cc := *c
 	cc.layout, cc.rev, cc.deploying = l, rev, col
 	return &cc

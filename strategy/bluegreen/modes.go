@@ -17,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // The blue-green modes and checks around the strategy: which colour serves, the strategy
@@ -25,7 +26,7 @@ import (
 
 // liveColor is the colour the release's Services select now ("" before the first switch);
 // for a chart without Services, the colour the lock last recorded as live.
-func (c *Cluster) liveColor(ctx context.Context, l strategy.Layout) (strategy.Color, error) {
+func (c *Cluster) liveColor(ctx context.Context, l Layout) (strategy.Color, error) {
 	if !l.IsBlueGreen() {
 		return "", nil
 	}
@@ -38,7 +39,7 @@ func (c *Cluster) liveColor(ctx context.Context, l strategy.Layout) (strategy.Co
 		if err != nil {
 			return "", fmt.Errorf("reading Service %s: %w", name, kube.Explain(err))
 		}
-		if c := strategy.Color(svc.Spec.Selector[strategy.ColorLabel]); c == strategy.Blue || c == strategy.Green {
+		if c := strategy.Color(svc.Spec.Selector[ColorLabel]); c == Blue || c == Green {
 			seen[c] = append(seen[c], name)
 		}
 	}
@@ -49,7 +50,7 @@ func (c *Cluster) liveColor(ctx context.Context, l strategy.Layout) (strategy.Co
 		}
 	case 2:
 		return "", fmt.Errorf("the release's Services disagree on the live colour (blue: %s; green: %s), as a switch cut short leaves them; run mode rollback to put them all on one colour",
-			strings.Join(seen[strategy.Blue], ", "), strings.Join(seen[strategy.Green], ", "))
+			strings.Join(seen[Blue], ", "), strings.Join(seen[Green], ", "))
 	}
 	if len(l.Services) > 0 {
 		return "", nil // selecting nothing yet: a first install before its switch
@@ -67,20 +68,20 @@ func (c *Cluster) liveColor(ctx context.Context, l strategy.Layout) (strategy.Co
 // says which colour serves and which is next. last is the release's latest manifest.
 func PlanDeploy(ctx context.Context, e Env, last string, exists bool) (*Plan, error) {
 	c := NewCluster(e, nil)
-	l, err := strategy.ReadLayout(last)
+	l, err := ReadLayout(last)
 	if err != nil {
 		return nil, err
 	}
 	if exists && len(l.Plain) > 0 && !l.IsBlueGreen() {
 		return nil, fmt.Errorf("%s: release %s was deployed with strategy rolling (Deployment %s has no %s label); blue-green would replace it by %s-blue and re-point its Services in one step, which cannot be done without downtime. To migrate: install the chart under a new release name with strategy blue-green, move your ingress or DNS to that release's Services, then uninstall %s (or keep strategy rolling)",
-			config.InStrategy, c.cfg.Release, l.Plain[0], strategy.ColorLabel, l.Plain[0], c.cfg.Release)
+			config.InStrategy, c.cfg.Release, l.Plain[0], ColorLabel, l.Plain[0], c.cfg.Release)
 	}
 	active, err := c.liveColor(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	kept := append(append([]string(nil), l.Colored[active]...), l.Config[active]...) // its pods' config too
-	p := &Plan{layout: l, active: active, next: strategy.Next(active), kept: kept, live: map[string]int{}}
+	p := &Plan{layout: l, active: active, next: Next(active), kept: kept, live: map[string]int{}}
 	if active != "" && len(l.Colored[active]) == 0 {
 		return nil, fmt.Errorf("the live colour %s has no Deployment in the release's latest revision: it cannot be kept while %s is deployed", active, p.next)
 	}
@@ -98,7 +99,7 @@ func PlanDeploy(ctx context.Context, e Env, last string, exists bool) (*Plan, er
 		if err != nil {
 			return nil, err
 		}
-		p.route, p.sends = c.cfg.HTTPRoute, strategy.RouteSends(spec)
+		p.route, p.sends = c.cfg.HTTPRoute, route.Sends(spec)
 	}
 	return p, nil
 }
@@ -107,7 +108,7 @@ func PlanDeploy(ctx context.Context, e Env, last string, exists bool) (*Plan, er
 // Deployment, or with StatefulSets or DaemonSets (two of those cannot run side by side).
 func (p *Plan) Check(manifest string) error {
 	next := p.next
-	l, err := strategy.ReadLayout(manifest)
+	l, err := ReadLayout(manifest)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func Recorded(notes map[string]string) bool {
 
 // Owns reports whether a release's manifest is blue-green's (its Deployments carry colours).
 func Owns(manifest string) bool {
-	l, err := strategy.ReadLayout(manifest)
+	l, err := ReadLayout(manifest)
 	return err == nil && l.IsBlueGreen()
 }
 
@@ -159,7 +160,7 @@ func (m *Modes) base() *Cluster {
 // colorCluster is the run's cluster for blue-green work on revision rev's colour col outside
 // a deploy (promote, abort, rollback, recovery).
 func (m *Modes) colorCluster(manifest string, rev int, col strategy.Color) (*Cluster, error) {
-	l, err := strategy.ReadLayout(manifest)
+	l, err := ReadLayout(manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +250,7 @@ func (m *Modes) Abort(ctx context.Context, rev int, hist []*helmrelease.Release)
 func revisionOf(hist []*helmrelease.Release, col strategy.Color, good bool) int {
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.Labels[strategy.ColorLabel] != string(col) {
+		if h.Labels[ColorLabel] != string(col) {
 			continue
 		}
 		if good && h.Info != nil && h.Info.Status == helmrelease.StatusFailed {
@@ -263,5 +264,5 @@ func revisionOf(hist []*helmrelease.Release, col strategy.Color, good bool) int 
 // ErrOtherStrategy refuses another strategy than blue-green on a blue-green release.
 func ErrOtherStrategy(cfg config.Config) error {
 	return fmt.Errorf("%s: release %s runs blue-green (its Deployments carry %s and its Services switch between colours); a %s upgrade would replace both colours and re-point the Services in one step, without checks and not without downtime. Keep strategy blue-green, or to migrate: install the chart under a new release name with strategy %s, move your ingress or DNS to it, then uninstall %s",
-		config.InStrategy, cfg.Release, strategy.ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
+		config.InStrategy, cfg.Release, ColorLabel, cfg.Strategy, cfg.Strategy, cfg.Release)
 }

@@ -64,26 +64,26 @@ spec:
 func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *Modes) {
 	t.Helper()
 	f := sessiontest.New(nil)
-	rev1, err := strategy.Colorize(web("1.0.0"), strategy.Blue, "", nil, nil)
+	rev1, err := Colorize(web("1.0.0"), Blue, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l1, err := strategy.ReadLayout(rev1)
+	l1, err := ReadLayout(rev1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev2, err := strategy.Colorize(web("2.0.0"), strategy.Green, strategy.Blue, l1.Colored[strategy.Blue], map[string]int{"web": 4})
+	rev2, err := Colorize(web("2.0.0"), Green, Blue, l1.Colored[Blue], map[string]int{"web": 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Releases = []*helmrelease.Release{
-		{Name: "web", Version: 1, Manifest: rev1, Labels: map[string]string{strategy.ColorLabel: "blue"}, Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
-		{Name: "web", Version: 2, Manifest: rev2, Labels: map[string]string{strategy.ColorLabel: "green"}, Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}},
+		{Name: "web", Version: 1, Manifest: rev1, Labels: map[string]string{ColorLabel: "blue"}, Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
+		{Name: "web", Version: 2, Manifest: rev2, Labels: map[string]string{ColorLabel: "green"}, Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}},
 	}
-	f.Deployment("web-blue", 4, 4, map[string]string{"app": "web", strategy.ColorLabel: "blue"})
-	f.Deployment("web-green", green, green, map[string]string{"app": "web", strategy.ColorLabel: "green"})
+	f.Deployment("web-blue", 4, 4, map[string]string{"app": "web", ColorLabel: "blue"})
+	f.Deployment("web-green", green, green, map[string]string{"app": "web", ColorLabel: "green"})
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: sessiontest.Namespace},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", strategy.ColorLabel: "blue"}}}
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", ColorLabel: "blue"}}}
 	if err := f.Typed.Tracker().Add(svc); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func serves(t *testing.T, f *sessiontest.Fake) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc.Spec.Selector[strategy.ColorLabel]
+	return svc.Spec.Selector[ColorLabel]
 }
 
 const (

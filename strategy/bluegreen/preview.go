@@ -9,6 +9,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // A blue-green release's HTTPRoute previews the idle colour: requests carrying preview_header
@@ -33,29 +34,29 @@ func (c *Cluster) previewRoute(ctx context.Context, col strategy.Color) (*strate
 	if p == nil || p.route == "" || c.cfg.PreviewHeader == "" {
 		return nil, nil
 	}
-	route, routed := p.route, p.routed
+	name, routed := p.route, p.routed
 	rules := func(spec map[string]any) (map[string]any, error) {
 		var err error
 		for _, svc := range routed {
-			if spec, err = strategy.PreviewRoute(spec, svc, svc+strategy.PreviewSuffix, c.cfg.PreviewHeader, c.cfg.PreviewValue); err != nil {
+			if spec, err = route.Preview(spec, svc, svc+PreviewSuffix, c.cfg.PreviewHeader, c.cfg.PreviewValue); err != nil {
 				return nil, err
 			}
 		}
 		return spec, nil
 	}
-	if err := c.routes().Write(ctx, route, rules, false); err != nil {
-		return nil, &diagnose.Signal{Category: diagnose.Config, Object: "HTTPRoute/" + route, Reason: "PreviewRejected", Message: err.Error()}
+	if err := c.routes().Write(ctx, name, rules, false); err != nil {
+		return nil, &diagnose.Signal{Category: diagnose.Config, Object: "HTTPRoute/" + name, Reason: "PreviewRejected", Message: err.Error()}
 	}
-	c.event(ctx, "smoke", outcome.Info, "HTTPRoute %s sends requests with %s: %s to %s (%s), before any switch", route, c.cfg.PreviewHeader, c.cfg.PreviewValue, col,
-		strings.Join(suffixed(routed, strategy.PreviewSuffix), ", "))
+	c.event(ctx, "smoke", outcome.Info, "HTTPRoute %s sends requests with %s: %s to %s (%s), before any switch", name, c.cfg.PreviewHeader, c.cfg.PreviewValue, col,
+		strings.Join(suffixed(routed, PreviewSuffix), ", "))
 	if err := c.routes().Wait(ctx); err != nil { // accepted is not yet served: the smoke tests must reach col, not the live colour
-		return nil, &diagnose.Signal{Category: diagnose.HealthCheck, Object: "HTTPRoute/" + route, Reason: strategy.SmokeReason, Message: err.Error()}
+		return nil, &diagnose.Signal{Category: diagnose.HealthCheck, Object: "HTTPRoute/" + name, Reason: strategy.SmokeReason, Message: err.Error()}
 	}
 	via := &strategy.SmokeVia{Header: http.Header{c.cfg.PreviewHeader: {c.cfg.PreviewValue}}}
-	if base, host, err := c.routes().GatewayBase(ctx, route); err != nil {
+	if base, host, err := c.routes().GatewayBase(ctx, name); err != nil {
 		c.event(ctx, "smoke", outcome.Warn, "the smoke tests ask through a port-forward: %v", err)
 	} else {
-		via.Base, via.Where = base, fmt.Sprintf("the gateway at %s (HTTPRoute %s, %s: %s)", base, route, c.cfg.PreviewHeader, c.cfg.PreviewValue)
+		via.Base, via.Where = base, fmt.Sprintf("the gateway at %s (HTTPRoute %s, %s: %s)", base, name, c.cfg.PreviewHeader, c.cfg.PreviewValue)
 		if host != "" {
 			via.Header.Set("Host", host)
 		}

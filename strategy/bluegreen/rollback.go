@@ -88,7 +88,7 @@ type switchBack struct {
 // nothing was changed).
 func (c *Cluster) planSwitchBack(ctx context.Context, hist []*helmrelease.Release) (switchBack, bool) {
 	cfg, last := c.cfg, hist[len(hist)-1]
-	l, err := strategy.ReadLayout(last.Manifest)
+	l, err := ReadLayout(last.Manifest)
 	if err != nil {
 		c.fail(ctx, "rollback", "", "%v", err)
 		return switchBack{}, false
@@ -98,7 +98,7 @@ func (c *Cluster) planSwitchBack(ctx context.Context, hist []*helmrelease.Releas
 		c.fail(ctx, "rollback", "", "%v (nothing was changed)", err)
 		return switchBack{}, false
 	}
-	target := strategy.Next(active)
+	target := Next(active)
 	toRev, fromRev := revisionOf(hist, target, true), revisionOf(hist, active, false)
 	switch {
 	case active == "":
@@ -145,7 +145,7 @@ func (m *Modes) SwitchBackNow(ctx context.Context) bool {
 		return false
 	}
 	last := hist[len(hist)-1]
-	l, err := strategy.ReadLayout(last.Manifest)
+	l, err := ReadLayout(last.Manifest)
 	if err != nil || len(l.Deployments[to]) == 0 {
 		return false
 	}

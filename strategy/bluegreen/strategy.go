@@ -1,3 +1,9 @@
+// Package bluegreen is the blue-green strategy: the new version runs as the idle colour beside
+// the live one, is checked (fail-fast watch, smoke tests) while it takes no traffic, takes it
+// in one switch of the Services' selectors, and is watched for a grace period with the old
+// colour warm. It owns its flow (Strategy, over Colors), its cluster half (Cluster, over the
+// engine's strategy.Session), its post-renderer (Colorize), its Lease notes and labels, and
+// its modes (promote, abort, the rollback that is a switch, finishing an interrupted run).
 package bluegreen
 
 import (
@@ -74,7 +80,7 @@ func (b Strategy) Deploy(ctx context.Context, c strategy.Cluster) strategy.Resul
 	if err != nil {
 		return strategy.Result{Failure: &strategy.Failure{Why: err.Error()}}
 	}
-	next := strategy.Next(active)
+	next := Next(active)
 	since := c.Now()
 	rev, err := cc.UpgradeColor(ctx, next, active)
 	if err != nil {

@@ -119,37 +119,37 @@ func TestBlueGreen(t *testing.T) {
 		switched bool
 	}{
 		{"the checks pass: switch, grace period, commit, old colour down",
-			Strategy{AutoPromote: true, Grace: time.Minute}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Minute}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1m0s|commit|down blue`, false, false},
 		{"first install: nothing to scale down",
 			Strategy{AutoPromote: true}, fakeColors{fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 0s|commit`, false, false},
 		{"a failed smoke test: traffic never moved; green goes down",
-			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, smokeFail: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true}, fakeColors{active: Blue, smokeFail: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green||diagnose|down green|settle <nil>`, false, false},
 		{"a crash in the rollout: no smoke test, no switch",
-			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgrade: rev, watch: health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}}},
+			Strategy{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgrade: rev, watch: health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}}},
 			`upgrade green beside "blue"|watch||diagnose|down green|settle <nil>`, false, false},
 		{"gate: stops after the smoke tests",
-			Strategy{AutoPromote: false}, fakeColors{active: strategy.Green, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: false}, fakeColors{active: Green, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside "green"|watch|info watch|smoke blue|pause 2 blue`, true, false},
 		{"a restart in the grace period: switch back first, then diagnose, then down",
-			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadySig: true, scaleUp: ready, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadySig: true, scaleUp: ready, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||up blue|switch blue|diagnose|down green|settle <nil>`, false, true},
 		{"a restart in the grace period, blue not ready: traffic stays on green, nothing scaled down",
-			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||up blue|diagnose|settle blue did not come back ready (), so traffic stays on green`, false, true},
 		{"another run switched back: no second switch",
-			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, steadyBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, steadyBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s||diagnose|down green|settle <nil>`, false, true},
 		{"a switch back that lands as the grace period ends: commit loses, no scale-down of blue",
-			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: strategy.Blue, commitBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
+			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{active: Blue, commitBy: "run 77", fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade green beside "blue"|watch|info watch|smoke green|switch green|health|steady green 1s|commit||diagnose|down green|settle <nil>`, false, true},
 		{"first install failing in its grace period: it keeps serving",
 			Strategy{AutoPromote: true, Grace: time.Second}, fakeColors{steadySig: true, fakeCluster: fakeCluster{upgrade: rev, watch: ready}},
 			`upgrade blue beside ""|watch|info watch|smoke blue|switch blue|health|steady blue 1s||diagnose|settle <nil>`, false, true},
 		{"nothing applied: nothing to undo",
-			Strategy{AutoPromote: true}, fakeColors{active: strategy.Blue, fakeCluster: fakeCluster{upgradeE: errors.New("render")}},
+			Strategy{AutoPromote: true}, fakeColors{active: Blue, fakeCluster: fakeCluster{upgradeE: errors.New("render")}},
 			`upgrade green beside "blue"`, false, false},
 	}
 	for _, tc := range cases {
@@ -177,7 +177,7 @@ func TestBlueGreen(t *testing.T) {
 
 func TestSwitchBack(t *testing.T) {
 	f := fakeColors{scaleUp: health.Result{Ready: true}}
-	sig, _, err := SwitchBack(context.Background(), &f, strategy.Blue, strategy.Green, time.Second)
+	sig, _, err := SwitchBack(context.Background(), &f, Blue, Green, time.Second)
 	if sig != nil || err != nil {
 		t.Fatalf("SwitchBack = %v, %v", sig, err)
 	}
@@ -185,7 +185,7 @@ func TestSwitchBack(t *testing.T) {
 		t.Errorf("calls %s", got)
 	}
 	f = fakeColors{scaleUp: health.Result{Signals: []diagnose.Signal{{Category: diagnose.ImagePull}}}}
-	if sig, _, _ := SwitchBack(context.Background(), &f, strategy.Blue, strategy.Green, time.Second); sig == nil || strings.Contains(strings.Join(f.calls, "|"), "switch") {
+	if sig, _, _ := SwitchBack(context.Background(), &f, Blue, Green, time.Second); sig == nil || strings.Contains(strings.Join(f.calls, "|"), "switch") {
 		t.Errorf("a colour that does not come back up was switched to: %v %v", sig, f.calls)
 	}
 }

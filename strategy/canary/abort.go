@@ -67,7 +67,7 @@ func (c *Cluster) loadTracks(f *strategy.Failure) error {
 	if err != nil {
 		return err
 	}
-	l, err := strategy.ReadTracks(release.ManifestOf(hist, f.Revision))
+	l, err := ReadTracks(release.ManifestOf(hist, f.Revision))
 	if err != nil {
 		return fmt.Errorf("cannot read revision %d's manifest: %w", f.Revision, err)
 	}

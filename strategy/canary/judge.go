@@ -15,7 +15,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/outcome"
-	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // Judge holds stage i for the interval: the canary's pods are watched the whole time (none
@@ -281,14 +280,14 @@ func (c *Cluster) podPattern(ctx context.Context, names []string) string {
 	for _, name := range names {
 		rs, err := c.replicaSetsOf(ctx, name)
 		if err != nil {
-			return strategy.PodPattern(sets) // not cached: the next read tries again
+			return PodPattern(sets) // not cached: the next read tries again
 		}
 		sets = append(sets, rs...)
 	}
 	if t.pods == nil {
 		t.pods = map[string]string{}
 	}
-	t.pods[key] = strategy.PodPattern(sets)
+	t.pods[key] = PodPattern(sets)
 	return t.pods[key]
 }
 

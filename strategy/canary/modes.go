@@ -47,7 +47,7 @@ func (m *Modes) Undone() int { return m.undone }
 // stages it had passed.
 func (m *Modes) fromLease(hist []*helmrelease.Release, rev int) (*Cluster, int, error) {
 	c, notes := NewCluster(m.Env, nil), m.Notes
-	l, err := strategy.ReadTracks(release.ManifestOf(hist, rev))
+	l, err := ReadTracks(release.ManifestOf(hist, rev))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -158,8 +158,8 @@ func (m *Modes) Finish(ctx context.Context, rev int, who string, hist []*helmrel
 func (c *Cluster) retireCanaries(ctx context.Context, notes map[string]string) {
 	var done []string
 	for name := range parseReplicas(notes[NoteReplicas]) {
-		if err := c.scale(ctx, name+strategy.CanarySuffix, 0); err == nil {
-			done = append(done, name+strategy.CanarySuffix)
+		if err := c.scale(ctx, name+CanarySuffix, 0); err == nil {
+			done = append(done, name+CanarySuffix)
 		}
 	}
 	if len(done) > 0 {
@@ -174,7 +174,7 @@ func StageOf(notes map[string]string) string {
 
 // IsRevision reports whether Helm revision rel is a canary's (its stable track untouched).
 func IsRevision(rel *helmrelease.Release) bool {
-	return rel.Labels[strategy.TrackLabel] == strategy.TrackCanary
+	return rel.Labels[TrackLabel] == TrackCanary
 }
 
 // Rollback is mode rollback on a canary in flight, awaiting promotion, or already taken back

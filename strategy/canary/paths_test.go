@@ -63,21 +63,21 @@ spec:
 func fixture(t *testing.T, stable, canary int32, stage int) (*sessiontest.Fake, *Modes) {
 	t.Helper()
 	f := sessiontest.New(nil)
-	l, err := strategy.ReadTracks(web("1.0.0"))
+	l, err := ReadTracks(web("1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	canaryManifest, err := strategy.Canarize(web("2.0.0"), l.Stable, l.Config)
+	canaryManifest, err := Canarize(web("2.0.0"), l.Stable, l.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Releases = []*helmrelease.Release{
 		{Name: "web", Version: 1, Manifest: web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
-		{Name: "web", Version: 2, Manifest: canaryManifest, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary},
+		{Name: "web", Version: 2, Manifest: canaryManifest, Labels: map[string]string{TrackLabel: TrackCanary},
 			Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}},
 	}
 	f.Deployment("web", stable, stable, map[string]string{"app": "web"})
-	f.Deployment("web-canary", canary, canary, map[string]string{"app": "web", strategy.TrackLabel: strategy.TrackCanary})
+	f.Deployment("web-canary", canary, canary, map[string]string{"app": "web", TrackLabel: TrackCanary})
 	notes := map[string]string{kube.AnnotationStrategy: string(config.StrategyCanary), NoteStage: fmt.Sprint(stage),
 		NoteStages: "25,50,100", NoteReplicas: "web=4"}
 	return f, &Modes{Env: env(f), Previous: kube.Previous{Notes: notes}, Undo: func(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -189,7 +189,7 @@ func TestModePromote(t *testing.T) {
 		// The promotion's revision keeps the canary at the replicas it serves with, and puts
 		// the stable track back at its N (it was at 0 at the 100% stage).
 		promo := f.Releases[2].Manifest
-		l, err := strategy.ReadTracks(promo)
+		l, err := ReadTracks(promo)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // Plan is what pre-flight knows of a canary deploy before it writes: the release's tracks
@@ -14,11 +16,11 @@ import (
 // once the chart has rendered, the new version's replicas per Deployment.
 type Plan struct {
 	first        bool
-	layout       strategy.TrackLayout
+	layout       TrackLayout
 	replicas     map[string]int
 	unsplittable []string
 	// live is what each stable Deployment runs now: N, where an HPA scales it or the chart
-	// leaves replicas out (strategy.StartCount).
+	// leaves replicas out (rewrite.StartCount).
 	live map[string]int
 	// route is the HTTPRoute a gateway-api canary weights ("": none), the Services its owner's
 	// rules send to, and each stable Deployment's pod-template-hash now.
@@ -28,23 +30,23 @@ type Plan struct {
 }
 
 func (p *Plan) PostRender(rendered string) (string, error) {
-	l, err := strategy.ReadTracks(rendered)
+	l, err := ReadTracks(rendered)
 	if err != nil {
 		return "", err
 	}
-	if p.replicas, err = strategy.RunCounts(rendered, p.live); err != nil {
+	if p.replicas, err = rewrite.RunCounts(rendered, p.live); err != nil {
 		return "", err
 	}
 	p.unsplittable = l.Unsplittable
-	out, err := strategy.Canarize(rendered, p.layout.Stable, p.layout.Config)
+	out, err := Canarize(rendered, p.layout.Stable, p.layout.Config)
 	if err != nil || p.route == "" {
 		return out, err
 	}
-	routed, err := strategy.SentServices(rendered, p.route, p.sends)
+	routed, err := route.SentServices(rendered, p.route, p.sends)
 	if err != nil {
 		return "", err
 	}
-	return strategy.TrackServices(out, routed, p.hashes)
+	return TrackServices(out, routed, p.hashes)
 }
 
 // check refuses, before any write, a chart the canary cannot run.
@@ -77,7 +79,7 @@ func PlanDeploy(ctx context.Context, e Env, live string, exists bool) (*Plan, er
 		return p, nil
 	}
 	var err error
-	if p.layout, err = strategy.ReadTracks(live); err != nil {
+	if p.layout, err = ReadTracks(live); err != nil {
 		return nil, err
 	}
 	if p.live, err = strategy.LiveCounts(ctx, e.Session.Kube(), p.layout.Names()); err != nil {

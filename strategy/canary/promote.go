@@ -120,7 +120,7 @@ func (m *Modes) KeepServing(ctx context.Context, who string) func(ctx context.Co
 	c := NewCluster(m.Env, nil)
 	var canaries []string
 	for name := range parseReplicas(m.Notes[NoteReplicas]) {
-		canaries = append(canaries, name+strategy.CanarySuffix)
+		canaries = append(canaries, name+CanarySuffix)
 	}
 	kept := c.keepCanaries(ctx, canaries)
 	return func(ctx context.Context, unfinished bool) error {

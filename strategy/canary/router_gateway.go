@@ -14,6 +14,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // gatewayRouter weights the canary exactly on an HTTPRoute: the route's backendRefs to each
@@ -23,7 +24,7 @@ import (
 // change (no pod has to start) and then the canary's scale-down.
 type gatewayRouter struct{ c *Cluster }
 
-var _ strategy.Router = gatewayRouter{}
+var _ Router = gatewayRouter{}
 
 // SetWeight scales the canary to the stage's pods, watches them Ready, then writes the weight
 // on the route and waits until the gateway accepted it.
@@ -52,11 +53,11 @@ func (t *tracks) weigh(percent int) func(map[string]any) (map[string]any, error)
 		var err error
 		for _, svc := range t.routed {
 			if t.rt.header != "" {
-				if spec, err = strategy.PreviewRoute(spec, svc, svc+strategy.CanaryServiceSuffix, t.rt.header, t.rt.value); err != nil {
+				if spec, err = route.Preview(spec, svc, svc+CanaryServiceSuffix, t.rt.header, t.rt.value); err != nil {
 					return nil, err
 				}
 			}
-			if spec, err = strategy.SplitRoute(spec, svc, percent); err != nil {
+			if spec, err = route.Split(spec, svc, svc+StableServiceSuffix, svc+CanaryServiceSuffix, percent); err != nil {
 				return nil, err
 			}
 		}
@@ -75,7 +76,7 @@ func (g gatewayRouter) Weight(ctx context.Context) (float64, error) {
 		return 0, nil
 	}
 	spec, _ := obj.Object["spec"].(map[string]any)
-	return strategy.CanaryShare(spec, t.routed[0]), nil
+	return route.Share(spec, t.routed[0], t.routed[0]+StableServiceSuffix, t.routed[0]+CanaryServiceSuffix), nil
 }
 
 // Reset takes the canary's weight to 0 on the route at once (the stable track runs its N),
@@ -115,7 +116,7 @@ func (g gatewayRouter) Reset(ctx context.Context, _ bool) error {
 func (g gatewayRouter) retire(ctx context.Context) error {
 	c, t := g.c, g.c.tr
 	for _, svc := range t.routed {
-		if err := c.reselectStable(ctx, t, svc+strategy.StableServiceSuffix); err != nil {
+		if err := c.reselectStable(ctx, t, svc+StableServiceSuffix); err != nil {
 			return err
 		}
 	}
@@ -154,7 +155,7 @@ func (c *Cluster) reselectStable(ctx context.Context, t *tracks, name string) er
 		}
 		match := true
 		for k, v := range svc.Spec.Selector {
-			if k != strategy.PodTemplateHash && d.Spec.Template.Labels[k] != v {
+			if k != PodTemplateHash && d.Spec.Template.Labels[k] != v {
 				match = false
 			}
 		}
@@ -165,7 +166,7 @@ func (c *Cluster) reselectStable(ctx context.Context, t *tracks, name string) er
 		if err != nil {
 			return err
 		}
-		patch := fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, strategy.PodTemplateHash, hash)
+		patch := fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, PodTemplateHash, hash)
 		if _, err := core.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("point Service %s at %s's new pods: %w", name, dep, kube.Explain(err))
 		}
@@ -182,7 +183,7 @@ func (c *Cluster) keepRouting(ctx context.Context, canaryManifest string) (func(
 	if t.rt.route == "" {
 		return func(m string) (string, error) { return m, nil }, nil
 	}
-	docs, err := strategy.TrackServiceDocs(canaryManifest)
+	docs, err := TrackServiceDocs(canaryManifest)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +200,7 @@ func (c *Cluster) keepRouting(ctx context.Context, canaryManifest string) (func(
 		if len(docs) > 0 {
 			m = strings.TrimRight(m, "\n") + "\n---\n" + strings.Join(docs, "\n---\n") + "\n"
 		}
-		return strategy.WithRouteRules(m, t.rt.route, rules, saved)
+		return WithRouteRules(m, t.rt.route, rules, saved)
 	}, nil
 }
 
@@ -217,7 +218,7 @@ func (c *Cluster) canaryEndpointsGone(ctx context.Context, t *tracks) error {
 			for _, sl := range slices.Items {
 				for _, e := range sl.Endpoints {
 					for _, name := range t.names {
-						if e.TargetRef != nil && strings.HasPrefix(e.TargetRef.Name, name+strategy.CanarySuffix+"-") {
+						if e.TargetRef != nil && strings.HasPrefix(e.TargetRef.Name, name+CanarySuffix+"-") {
 							left = e.TargetRef.Name
 						}
 					}

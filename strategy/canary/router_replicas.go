@@ -10,7 +10,6 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // replicaRouter is the canary's first router: the canary's share of traffic is its share of
@@ -18,7 +17,7 @@ import (
 // watched Ready before the stable track comes down, capacity never below the stage's.
 type replicaRouter struct{ c *Cluster }
 
-var _ strategy.Router = replicaRouter{}
+var _ Router = replicaRouter{}
 
 // SetWeight scales each Deployment's tracks to the split for percent (the stage's planned
 // split when percent is a stage's weight).
@@ -40,8 +39,8 @@ func (rr replicaRouter) SetWeight(ctx context.Context, percent int) (float64, er
 }
 
 // canaryReady scales each canary Deployment to its split for percent and watches the canary
-// Ready (a *strategy.NotReady when it is not); the watch is kept for a diagnosis of the stage.
-func (c *Cluster) canaryReady(ctx context.Context, percent int) (map[string]strategy.Split, error) {
+// Ready (a *NotReady when it is not); the watch is kept for a diagnosis of the stage.
+func (c *Cluster) canaryReady(ctx context.Context, percent int) (map[string]Split, error) {
 	t := c.tr
 	splits, err := t.splitsFor(percent)
 	if err != nil {
@@ -49,21 +48,21 @@ func (c *Cluster) canaryReady(ctx context.Context, percent int) (map[string]stra
 	}
 	since := c.s.Clock().Now()
 	for _, name := range t.names {
-		if err := c.scale(ctx, name+strategy.CanarySuffix, splits[name].Canary); err != nil {
+		if err := c.scale(ctx, name+CanarySuffix, splits[name].Canary); err != nil {
 			return nil, err
 		}
 	}
 	res, err := c.s.Watch(ctx, release.Workloads{Deployments: t.canaryNames()}, since)
 	if err != nil || !res.Ready {
-		return nil, &strategy.NotReady{Result: res, Err: err}
+		return nil, &NotReady{Result: res, Err: err}
 	}
 	c.watched = res
 	return splits, nil
 }
 
 // splitsFor is each Deployment's split for percent: the planned stage's, or planned now.
-func (t *tracks) splitsFor(percent int) (map[string]strategy.Split, error) {
-	out := map[string]strategy.Split{}
+func (t *tracks) splitsFor(percent int) (map[string]Split, error) {
+	out := map[string]Split{}
 	for _, name := range t.names {
 		for i, w := range t.stages {
 			if w == percent {
@@ -86,7 +85,7 @@ func (t *tracks) splitsFor(percent int) (map[string]strategy.Split, error) {
 func (rr replicaRouter) Weight(ctx context.Context) (float64, error) {
 	c, t := rr.c, rr.c.tr
 	var ready [2]int32
-	for i, name := range []string{t.names[0] + strategy.CanarySuffix, t.names[0]} {
+	for i, name := range []string{t.names[0] + CanarySuffix, t.names[0]} {
 		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", name, kube.Explain(err))
@@ -115,10 +114,10 @@ func (rr replicaRouter) Reset(ctx context.Context, urgent bool) error {
 			return err
 		}
 		if urgent && ready[name] > 0 {
-			if err := c.scale(ctx, name+strategy.CanarySuffix, 0); err != nil {
+			if err := c.scale(ctx, name+CanarySuffix, 0); err != nil {
 				return err
 			}
-			early = append(early, fmt.Sprintf("%s (%d stable pods Ready serve meanwhile)", name+strategy.CanarySuffix, ready[name]))
+			early = append(early, fmt.Sprintf("%s (%d stable pods Ready serve meanwhile)", name+CanarySuffix, ready[name]))
 		}
 	}
 	if len(early) > 0 {

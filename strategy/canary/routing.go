@@ -12,6 +12,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 // routing is how a canary's traffic is weighted: by replicas (route ""), or on an HTTPRoute.
@@ -52,7 +53,7 @@ func (c *Cluster) planRoute(ctx context.Context, p *Plan) error {
 	if err != nil {
 		return err
 	}
-	p.route, p.sends, p.hashes = c.cfg.HTTPRoute, strategy.RouteSends(spec), map[string]string{}
+	p.route, p.sends, p.hashes = c.cfg.HTTPRoute, route.Sends(spec), map[string]string{}
 	for _, name := range p.layout.Names() {
 		if p.hashes[name], err = c.podTemplateHash(ctx, name); err != nil {
 			return err
@@ -81,7 +82,7 @@ func (c *Cluster) podTemplateHash(ctx context.Context, name string) (string, err
 	const revision = "deployment.kubernetes.io/revision"
 	for _, rs := range rss.Items {
 		if metav1.IsControlledBy(&rs, d) && rs.Annotations[revision] == d.Annotations[revision] {
-			return rs.Labels[strategy.PodTemplateHash], nil
+			return rs.Labels[PodTemplateHash], nil
 		}
 	}
 	return "", nil

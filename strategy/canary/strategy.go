@@ -1,3 +1,10 @@
+// Package canary is the canary strategy: the new version runs as a canary track beside the
+// stable one, traffic shifts to it stage by stage through a Router (the replica split, or
+// exact weights on a Gateway API HTTPRoute), each stage judged on the canary's pods and
+// metrics, and a failing stage aborts. It owns its flow (Strategy, over Tracks), its cluster
+// half (Cluster, over the engine's strategy.Session), its post-renderer (Canarize,
+// TrackServices), its planning (PlanCanary, PlanRouted), its Lease notes and labels, and its
+// modes (promote, abort, rollback, finishing an interrupted run).
 package canary
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/health"
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/outcome"
@@ -29,7 +30,7 @@ type tracks struct {
 	restore map[string]int // the stable replicas an abort goes back to
 	n       map[string]int // the replicas the stages are planned from
 	stages  []int
-	splits  map[string][]strategy.Split
+	splits  map[string][]Split
 	// metrics observes the tracks (nil: pod health only).
 	metrics analysis.Provider
 	limits  analysis.Limits
@@ -40,7 +41,7 @@ type tracks struct {
 	// baseline of a stage where the stable track serves nothing (the last, at 100%).
 	baseline      *analysis.Observation
 	baselineStage int
-	hpas          map[string]strategy.HPA
+	hpas          map[string]rewrite.HPA
 	config        []string // the canary's copies of config, "Kind/name"
 	// rt is how the weights are set (route "": the replica split); routed are the chart's
 	// Services the route sends to, each with its track twins.
@@ -50,9 +51,9 @@ type tracks struct {
 
 // newTracks plans revision rev's canary: layout is its manifest's tracks, n the replicas to
 // plan from.
-func (c *Cluster) newTracks(rev int, layout strategy.TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
+func (c *Cluster) newTracks(rev int, layout TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
 	cfg := c.cfg
-	t := &tracks{rev: rev, rt: rt, routed: layout.Routed, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]strategy.Split{}, hpas: layout.HPAs,
+	t := &tracks{rev: rev, rt: rt, routed: layout.Routed, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]Split{}, hpas: layout.HPAs,
 		config: sortedNames(layout.CanaryConfig),
 		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests),
 			Alpha: cfg.Judge.Alpha, Baseline: cfg.Judge.Baseline == config.BaselineStable, MaxRatio: cfg.Judge.MaxErrorRatio},
@@ -90,17 +91,17 @@ func (c *Cluster) newTracks(rev int, layout strategy.TrackLayout, n map[string]i
 }
 
 // plan is the stages' splits for n replicas: exact weights on a route, else replica splits.
-func (t *tracks) plan(stages []int, n int) ([]strategy.Split, error) {
+func (t *tracks) plan(stages []int, n int) ([]Split, error) {
 	if t.rt.route != "" {
-		return strategy.PlanRouted(stages, n, t.rt.fixed)
+		return PlanRouted(stages, n, t.rt.fixed)
 	}
-	return strategy.PlanCanary(stages, n)
+	return PlanCanary(stages, n)
 }
 
 func (t *tracks) canaryNames() []string {
 	out := make([]string, len(t.names))
 	for i, n := range t.names {
-		out[i] = n + strategy.CanarySuffix
+		out[i] = n + CanarySuffix
 	}
 	return out
 }
@@ -134,7 +135,7 @@ func parseReplicas(s string) map[string]int {
 
 // router is how the canary's traffic moves: the replica split (router_replicas.go), or
 // exact weights on an HTTPRoute (router_gateway.go).
-func (c *Cluster) router() strategy.Router {
+func (c *Cluster) router() Router {
 	if c.tr != nil && c.tr.rt.route != "" {
 		return gatewayRouter{c: c}
 	}
@@ -150,16 +151,16 @@ func (c *Cluster) FirstInstall() bool {
 func (c *Cluster) Stages() int { return len(c.tr.stages) }
 
 // UpgradeCanary is a Helm upgrade whose post-renderer keeps the stable Deployments and adds the
-// canary's at zero replicas (see strategy.Canarize); the revision is labelled as a canary's.
+// canary's at zero replicas (see Canarize); the revision is labelled as a canary's.
 func (c *Cluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) {
 	cfg, p := c.cfg, c.plan
 	desc := fmt.Sprintf("Shepherd canary: %s beside the stable track (stages %s)", words.OrDefault(cfg.ImageTag, "chart defaults"), joinInts(cfg.Stages))
 	rel, rev, err := c.s.Apply(ctx, strategy.Apply{
-		Description: desc, PostRender: p.PostRender, Labels: map[string]string{strategy.TrackLabel: strategy.TrackCanary}})
+		Description: desc, PostRender: p.PostRender, Labels: map[string]string{TrackLabel: TrackCanary}})
 	if err != nil {
 		return rev, err
 	}
-	l, err := strategy.ReadTracks(rel.Manifest)
+	l, err := ReadTracks(rel.Manifest)
 	if err != nil {
 		return strategy.Revision{Number: rel.Version}, fmt.Errorf("cannot read the release manifest: %w", err)
 	}
@@ -172,7 +173,7 @@ func (c *Cluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) 
 	first := c.tr.names[0]
 	c.event(ctx, "upgrade", Info, "revision %d applied: %s as %s at 0 replicas, beside the stable track (previous revision: %s); %s runs at most %d pods while stages change (%d planned)",
 		rel.Version, words.OrDefault(cfg.ImageTag, "the chart's version"), strings.Join(c.tr.canaryNames(), ", "), words.RevName(c.out().PreviousRevision),
-		first, strategy.MaxTotal(c.tr.splits[first], c.tr.n[first]), c.tr.n[first])
+		first, MaxTotal(c.tr.splits[first], c.tr.n[first]), c.tr.n[first])
 	if !c.tr.report.Metrics {
 		c.event(ctx, "canary", Warn, "no prometheus_url: each stage is judged on the canary's pod health only, no metrics are analysed")
 	}
@@ -184,7 +185,7 @@ func (c *Cluster) UpgradeCanary(ctx context.Context) (strategy.Revision, error) 
 func (c *Cluster) SetStage(ctx context.Context, i int) (health.Result, error) {
 	t := c.tr
 	if _, err := c.router().SetWeight(ctx, t.stages[i]); err != nil {
-		if nr, werr, ok := strategy.AsNotReady(err); ok {
+		if nr, werr, ok := AsNotReady(err); ok {
 			return nr, werr // as the watch ended: its result, and its error if any
 		}
 		return health.Result{}, err
@@ -242,15 +243,15 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 	if err != nil {
 		return strategy.Revision{}, err
 	}
-	l, err := strategy.ReadTracks(canaryRel.Manifest)
+	l, err := ReadTracks(canaryRel.Manifest)
 	if err != nil {
 		return strategy.Revision{}, err
 	}
 	live := map[string]int{}
 	for _, name := range t.names {
-		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name+strategy.CanarySuffix, metav1.GetOptions{})
+		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name+CanarySuffix, metav1.GetOptions{})
 		if err != nil {
-			return strategy.Revision{}, fmt.Errorf("read %s%s: %w", name, strategy.CanarySuffix, kube.Explain(err))
+			return strategy.Revision{}, fmt.Errorf("read %s%s: %w", name, CanarySuffix, kube.Explain(err))
 		}
 		live[name] = int(*d.Spec.Replicas)
 	}
@@ -274,14 +275,14 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 		PostRender: func(m string) (string, error) {
 			// The stable track at N, what ran before the stages: an HPA's target, or a chart
 			// without replicas, would otherwise stay at the 0 of the last stage.
-			m, err := strategy.WithRunCounts(m, t.n)
+			m, err := rewrite.WithRunCounts(m, t.n)
 			if err == nil { // a change of config alone still rolls the stable pods
-				m, err = strategy.StampConfig(m)
+				m, err = rewrite.StampConfig(m)
 			}
 			if err != nil {
 				return "", err
 			}
-			if m, err = strategy.Promoted(m, l.Canary, live, l.CanaryConfig); err != nil {
+			if m, err = Promoted(m, l.Canary, live, l.CanaryConfig); err != nil {
 				return "", err
 			}
 			return keepRoute(m)
@@ -390,7 +391,7 @@ func (c *Cluster) restoreStable(rev int) int {
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.Version >= rev || h.Labels[strategy.TrackLabel] == strategy.TrackCanary || h.Info == nil {
+		if h.Version >= rev || h.Labels[TrackLabel] == TrackCanary || h.Info == nil {
 			continue
 		}
 		if h.Info.Status == helmrelease.StatusSuperseded {

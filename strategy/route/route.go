@@ -183,7 +183,7 @@ func (r Routes) accepted(ctx context.Context, rc dynamic.ResourceInterface, name
 		if err != nil {
 			return fmt.Errorf("read HTTPRoute %s: %w", name, kube.Explain(err))
 		}
-		ok, rejected := strategy.RouteAccepted(obj.Object, gen)
+		ok, rejected := Accepted(obj.Object, gen)
 		switch {
 		case ok:
 			return nil

@@ -23,7 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
-	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/route"
 )
 
 func TestMain(m *testing.M) { testcluster.MainWithGateway(m) }
@@ -62,7 +62,7 @@ func app(t *testing.T, c *testcluster.Cluster, ns, name, version string, n int32
 }
 
 // apply creates or replaces HTTPRoute web's spec and waits until the gateway accepts that
-// generation (strategy.RouteAccepted: Accepted and ResolvedRefs for it on every parent).
+// generation (route.Accepted: Accepted and ResolvedRefs for it on every parent).
 func apply(t *testing.T, c *testcluster.Cluster, ns string, spec map[string]any) {
 	t.Helper()
 	if rejected := applyRoute(t, c, ns, spec); rejected != "" {
@@ -96,7 +96,7 @@ func applyRoute(t *testing.T, c *testcluster.Cluster, ns string, spec map[string
 	for time.Now().Before(deadline) {
 		got, err := r.Get(ctx, "web", metav1.GetOptions{})
 		if err == nil {
-			ok, rejected := strategy.RouteAccepted(got.Object, gen)
+			ok, rejected := route.Accepted(got.Object, gen)
 			if ok || rejected != "" {
 				return rejected
 			}
@@ -158,7 +158,7 @@ func settled(t *testing.T, c *testcluster.Cluster, version string) time.Duration
 }
 
 // A route the chart owns sends to its Service web (the stable pods). Split as a canary's
-// router splits it (strategy.SplitRoute: web-stable and web-canary, weighted), the real
+// router splits it (route.Split: web-stable and web-canary, weighted), the real
 // gateway sends the canary its weight of the requests, not its share of the pods (3 pods of
 // 1.0.0, 1 of 2.0.0): 10% is 10%. The route as the chart renders it sends nothing to the
 // canary again.
@@ -174,7 +174,7 @@ func TestGatewaySplitsByWeight(t *testing.T) {
 	live(t, c, ns, chart, map[string]int64{"web": 1})
 	settled(t, c, "1.0.0")
 	for _, w := range []int{10, 25, 50} {
-		split, err := strategy.SplitRoute(chart, "web", w)
+		split, err := route.Split(chart, "web", "web-stable", "web-canary", w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestGatewayRejectionIsRead(t *testing.T) {
 	spec := map[string]any{
 		"parentRefs": []any{map[string]any{"name": c.Gateway.Name, "namespace": c.Gateway.Namespace}},
 		"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "web", "port": int64(80)}}}}}
-	split, err := strategy.SplitRoute(spec, "web", 10)
+	split, err := route.Split(spec, "web", "web-stable", "web-canary", 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package strategy holds how a deploy replaces the running version. This file is the pure
 // stage and replica math: no cluster, table-tested.
-package strategy
+package canary
 
 import (
 	"fmt"

@@ -1,13 +1,15 @@
-package strategy
+package canary
 
 import (
 	"fmt"
-	helmrelease "helm.sh/helm/v3/pkg/release"
 	"sort"
 	"strings"
 
+	helmrelease "helm.sh/helm/v3/pkg/release"
+
 	"sigs.k8s.io/yaml"
 
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
@@ -40,7 +42,7 @@ type TrackLayout struct {
 	// Unsplittable names the StatefulSets and DaemonSets: they cannot run as two tracks.
 	Unsplittable []string
 	// HPAs are the HPAs that scale a stable Deployment, by its name.
-	HPAs map[string]HPA
+	HPAs map[string]rewrite.HPA
 	// Config are the ConfigMaps and Secrets as applied, by "Kind/name": the chart's own (the
 	// stable track's), and the canary's copies (CanaryConfig, labelled with the track).
 	Config, CanaryConfig map[string]string
@@ -68,12 +70,12 @@ func ReadTracks(manifest string) (TrackLayout, error) {
 	}
 	l.Config, l.CanaryConfig = map[string]string{}, map[string]string{}
 	for _, r := range resources {
-		if isConfig(r.Kind, r.APIVersion) {
+		if rewrite.IsConfig(r.Kind, r.APIVersion) {
 			var obj map[string]any
 			if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
 				return l, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
 			}
-			if lbls := mapAt(obj, "metadata", "labels"); lbls[TrackLabel] == TrackCanary {
+			if lbls := rewrite.MapAt(obj, "metadata", "labels"); lbls[TrackLabel] == TrackCanary {
 				l.CanaryConfig[r.Kind+"/"+r.Name] = r.Raw
 			} else {
 				l.Config[r.Kind+"/"+r.Name] = r.Raw
@@ -100,36 +102,22 @@ func ReadTracks(manifest string) (TrackLayout, error) {
 			continue
 		}
 		l.Stable[r.Name] = r.Raw
-		l.Replicas[r.Name] = replicasOf(obj)
+		l.Replicas[r.Name] = rewrite.ReplicasOf(obj)
 	}
-	hpas, err := ReadHPAs(manifest)
+	hpas, err := rewrite.ReadHPAs(manifest)
 	if err != nil {
 		return l, err
 	}
 	if l.Routed, err = RoutedServices(manifest); err != nil {
 		return l, err
 	}
-	l.HPAs = map[string]HPA{}
+	l.HPAs = map[string]rewrite.HPA{}
 	for name, h := range hpas {
 		if _, ok := l.Stable[name]; ok {
 			l.HPAs[name] = h
 		}
 	}
 	return l, nil
-}
-
-// replicasOf is a Deployment's spec.replicas (1 when unset, as the API server defaults it).
-func replicasOf(obj map[string]any) int {
-	spec, _ := obj["spec"].(map[string]any)
-	switch v := spec["replicas"].(type) {
-	case float64:
-		return int(v)
-	case int:
-		return v
-	case int64:
-		return int(v)
-	}
-	return 1
 }
 
 // Canarize turns the chart's rendered manifest (the new version) into what Helm applies to
@@ -147,11 +135,11 @@ func Canarize(rendered string, stable map[string]string, stableConfig map[string
 	if err != nil {
 		return "", err
 	}
-	cfgs := renderedConfig(resources)
+	cfgs := rewrite.RenderedConfig(resources)
 	versioned := map[string]bool{}
 	var docs []string
 	for _, r := range resources {
-		if kept, ok := stableConfig[r.Kind+"/"+r.Name]; ok && isConfig(r.Kind, r.APIVersion) {
+		if kept, ok := stableConfig[r.Kind+"/"+r.Name]; ok && rewrite.IsConfig(r.Kind, r.APIVersion) {
 			docs = append(docs, kept) // the stable track's pods read it: as it was until promotion
 			continue
 		}
@@ -168,13 +156,13 @@ func Canarize(rendered string, stable map[string]string, stableConfig map[string
 			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
 		}
 		canaryDeployment(obj)
-		for _, k := range versionConfig(obj, keys(cfgs), CanarySuffix) {
+		for _, k := range rewrite.VersionConfig(obj, rewrite.Keys(cfgs), CanarySuffix) {
 			versioned[k] = true
 		}
-		docs = append(docs, kept, encode(obj))
+		docs = append(docs, kept, rewrite.Encode(obj))
 	}
-	for _, k := range sortedKeys(versioned) {
-		c, err := configCopy(cfgs[k], CanarySuffix, TrackLabel, TrackCanary)
+	for _, k := range rewrite.SortedKeys(versioned) {
+		c, err := rewrite.ConfigCopy(cfgs[k], CanarySuffix, TrackLabel, TrackCanary)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", k, err)
 		}
@@ -188,9 +176,9 @@ func Canarize(rendered string, stable map[string]string, stableConfig map[string
 func canaryDeployment(obj map[string]any) {
 	meta, _ := obj["metadata"].(map[string]any)
 	meta["name"] = fmt.Sprint(meta["name"]) + CanarySuffix
-	setPath(obj, []string{"metadata", "labels", TrackLabel}, TrackCanary)
-	setPath(obj, []string{"spec", "selector", "matchLabels", TrackLabel}, TrackCanary)
-	setPath(obj, []string{"spec", "template", "metadata", "labels", TrackLabel}, TrackCanary)
+	rewrite.SetPath(obj, []string{"metadata", "labels", TrackLabel}, TrackCanary)
+	rewrite.SetPath(obj, []string{"spec", "selector", "matchLabels", TrackLabel}, TrackCanary)
+	rewrite.SetPath(obj, []string{"spec", "template", "metadata", "labels", TrackLabel}, TrackCanary)
 	obj["spec"].(map[string]any)["replicas"] = 0
 }
 
@@ -216,9 +204,9 @@ func Promoted(rendered string, canary map[string]string, live map[string]int, ca
 			return "", fmt.Errorf("canary Deployment %s%s: %w", n, CanarySuffix, err)
 		}
 		obj["spec"].(map[string]any)["replicas"] = live[n]
-		docs = append(docs, encode(obj))
+		docs = append(docs, rewrite.Encode(obj))
 	}
-	for _, k := range sortedKeys(keys(canaryConfig)) {
+	for _, k := range rewrite.SortedKeys(rewrite.Keys(canaryConfig)) {
 		docs = append(docs, canaryConfig[k])
 	}
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil

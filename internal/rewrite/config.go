@@ -1,4 +1,4 @@
-package strategy
+package rewrite
 
 import (
 	"crypto/sha256"
@@ -19,54 +19,54 @@ import (
 
 // configRef calls f with each place a pod template names a ConfigMap or Secret: m[key] holds
 // the name, kind says which.
-func configRefs(deployment map[string]any, f func(kind string, m map[string]any, key string)) {
-	spec := mapAt(deployment, "spec", "template", "spec")
+func ConfigRefs(deployment map[string]any, f func(kind string, m map[string]any, key string)) {
+	spec := MapAt(deployment, "spec", "template", "spec")
 	if spec == nil {
 		return
 	}
 	for _, list := range []string{"initContainers", "containers"} {
-		for _, c := range listAt(spec, list) {
-			for _, e := range listAt(c, "env") {
-				if ref := mapAt(e, "valueFrom", "configMapKeyRef"); ref != nil {
+		for _, c := range ListAt(spec, list) {
+			for _, e := range ListAt(c, "env") {
+				if ref := MapAt(e, "valueFrom", "configMapKeyRef"); ref != nil {
 					f("ConfigMap", ref, "name")
 				}
-				if ref := mapAt(e, "valueFrom", "secretKeyRef"); ref != nil {
+				if ref := MapAt(e, "valueFrom", "secretKeyRef"); ref != nil {
 					f("Secret", ref, "name")
 				}
 			}
-			for _, e := range listAt(c, "envFrom") {
-				if ref := mapAt(e, "configMapRef"); ref != nil {
+			for _, e := range ListAt(c, "envFrom") {
+				if ref := MapAt(e, "configMapRef"); ref != nil {
 					f("ConfigMap", ref, "name")
 				}
-				if ref := mapAt(e, "secretRef"); ref != nil {
+				if ref := MapAt(e, "secretRef"); ref != nil {
 					f("Secret", ref, "name")
 				}
 			}
 		}
 	}
-	for _, v := range listAt(spec, "volumes") {
-		if ref := mapAt(v, "configMap"); ref != nil {
+	for _, v := range ListAt(spec, "volumes") {
+		if ref := MapAt(v, "configMap"); ref != nil {
 			f("ConfigMap", ref, "name")
 		}
-		if ref := mapAt(v, "secret"); ref != nil {
+		if ref := MapAt(v, "secret"); ref != nil {
 			f("Secret", ref, "secretName")
 		}
-		for _, src := range listAt(mapAt(v, "projected"), "sources") {
-			if ref := mapAt(src, "configMap"); ref != nil {
+		for _, src := range ListAt(MapAt(v, "projected"), "sources") {
+			if ref := MapAt(src, "configMap"); ref != nil {
 				f("ConfigMap", ref, "name")
 			}
-			if ref := mapAt(src, "secret"); ref != nil {
+			if ref := MapAt(src, "secret"); ref != nil {
 				f("Secret", ref, "name")
 			}
 		}
 	}
 }
 
-// versionConfig points a Deployment document's references to the config the manifest renders
+// VersionConfig points a Deployment document's references to the config the manifest renders
 // (rendered: "Kind/name") at their copies, <name><suffix>; it returns the copies it needs.
-func versionConfig(deployment map[string]any, rendered map[string]bool, suffix string) []string {
+func VersionConfig(deployment map[string]any, rendered map[string]bool, suffix string) []string {
 	var used []string
-	configRefs(deployment, func(kind string, m map[string]any, key string) {
+	ConfigRefs(deployment, func(kind string, m map[string]any, key string) {
 		name, _ := m[key].(string)
 		if !rendered[kind+"/"+name] {
 			return // not the chart's (made by someone else): nothing to version
@@ -77,8 +77,8 @@ func versionConfig(deployment map[string]any, rendered map[string]bool, suffix s
 	return used
 }
 
-// configCopy is a ConfigMap or Secret document renamed <name><suffix>, with label key=value.
-func configCopy(raw, suffix, key, value string) (string, error) {
+// ConfigCopy is a ConfigMap or Secret document renamed <name><suffix>, with label key=value.
+func ConfigCopy(raw, suffix, key, value string) (string, error) {
 	var obj map[string]any
 	if err := yaml.Unmarshal([]byte(raw), &obj); err != nil {
 		return "", err
@@ -88,12 +88,12 @@ func configCopy(raw, suffix, key, value string) (string, error) {
 		return "", fmt.Errorf("a config document without metadata")
 	}
 	meta["name"] = fmt.Sprint(meta["name"]) + suffix
-	setPath(obj, []string{"metadata", "labels", key}, value)
-	return encode(obj), nil
+	SetPath(obj, []string{"metadata", "labels", key}, value)
+	return Encode(obj), nil
 }
 
-// renderedConfig are the manifest's ConfigMaps and Secrets, raw, by "Kind/name".
-func renderedConfig(resources []release.Resource) map[string]string {
+// RenderedConfig are the manifest's ConfigMaps and Secrets, raw, by "Kind/name".
+func RenderedConfig(resources []release.Resource) map[string]string {
 	out := map[string]string{}
 	for _, r := range resources {
 		if (r.Kind == "ConfigMap" || r.Kind == "Secret") && r.APIVersion == "v1" {
@@ -103,7 +103,7 @@ func renderedConfig(resources []release.Resource) map[string]string {
 	return out
 }
 
-func keys(m map[string]string) map[string]bool {
+func Keys(m map[string]string) map[string]bool {
 	out := make(map[string]bool, len(m))
 	for k := range m {
 		out[k] = true
@@ -111,7 +111,7 @@ func keys(m map[string]string) map[string]bool {
 	return out
 }
 
-func mapAt(m map[string]any, path ...string) map[string]any {
+func MapAt(m map[string]any, path ...string) map[string]any {
 	for _, k := range path {
 		if m == nil {
 			return nil
@@ -121,7 +121,7 @@ func mapAt(m map[string]any, path ...string) map[string]any {
 	return m
 }
 
-func listAt(m map[string]any, key string) []map[string]any {
+func ListAt(m map[string]any, key string) []map[string]any {
 	if m == nil {
 		return nil
 	}
@@ -135,12 +135,12 @@ func listAt(m map[string]any, key string) []map[string]any {
 	return out
 }
 
-// isConfig reports whether a resource is a ConfigMap or Secret.
-func isConfig(kind, apiVersion string) bool {
+// IsConfig reports whether a resource is a ConfigMap or Secret.
+func IsConfig(kind, apiVersion string) bool {
 	return (kind == "ConfigMap" || kind == "Secret") && apiVersion == "v1"
 }
 
-func sortedKeys(m map[string]bool) []string {
+func SortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -161,10 +161,10 @@ func StampConfig(rendered string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfgs := renderedConfig(resources)
-	docs, err := rewriteDeployments(rendered, func(_ string, obj map[string]any, _ *HPA) {
+	cfgs := RenderedConfig(resources)
+	docs, err := RewriteDeployments(rendered, func(_ string, obj map[string]any, _ *HPA) {
 		read := map[string]bool{}
-		configRefs(obj, func(kind string, m map[string]any, key string) {
+		ConfigRefs(obj, func(kind string, m map[string]any, key string) {
 			name, _ := m[key].(string)
 			if _, ok := cfgs[kind+"/"+name]; ok {
 				read[kind+"/"+name] = true
@@ -174,10 +174,10 @@ func StampConfig(rendered string) (string, error) {
 			return
 		}
 		h := sha256.New()
-		for _, k := range sortedKeys(read) {
+		for _, k := range SortedKeys(read) {
 			fmt.Fprintf(h, "%s\n%s\n", k, cfgs[k])
 		}
-		setPath(obj, []string{"spec", "template", "metadata", "annotations", ConfigHashAnnotation}, hex.EncodeToString(h.Sum(nil))[:16])
+		SetPath(obj, []string{"spec", "template", "metadata", "annotations", ConfigHashAnnotation}, hex.EncodeToString(h.Sum(nil))[:16])
 	})
 	if err != nil {
 		return "", err

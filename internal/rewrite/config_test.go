@@ -1,8 +1,12 @@
-package strategy
+package rewrite_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
+	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
+	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 const configChart = `---
@@ -58,22 +62,22 @@ spec:
 // Blue-green: the new colour reads copies named for it, the serving colour keeps its own.
 func TestColorizeVersionsConfig(t *testing.T) {
 	keptCopy := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config-blue\n  labels: {shepherd.io/color: blue}\ndata:\n  greeting: hello v1"
-	out, err := Colorize(configChart, Green, Blue, []string{keptCopy}, nil)
+	out, err := bluegreen.Colorize(configChart, bluegreen.Green, bluegreen.Blue, []string{keptCopy}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ReadLayout(out)
+	l, err := bluegreen.ReadLayout(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	green := strings.Join(l.Config[Green], "\n---\n")
+	green := strings.Join(l.Config[bluegreen.Green], "\n---\n")
 	for _, want := range []string{"name: web-config-green", "greeting: hello v2", "name: web-db-green", "url: postgres://v2"} {
 		if !strings.Contains(green, want) {
 			t.Errorf("green's copies lack %q:\n%s", want, green)
 		}
 	}
-	if len(l.Config[Blue]) != 1 || !strings.Contains(l.Config[Blue][0], "hello v1") {
-		t.Errorf("blue's copy is not kept as applied: %v", l.Config[Blue])
+	if len(l.Config[bluegreen.Blue]) != 1 || !strings.Contains(l.Config[bluegreen.Blue][0], "hello v1") {
+		t.Errorf("blue's copy is not kept as applied: %v", l.Config[bluegreen.Blue])
 	}
 	dep := docNamed(t, out, "Deployment", "web-green")
 	for _, want := range []string{"name: web-config-green", "name: web-db-green", "name: made-elsewhere"} {
@@ -90,11 +94,11 @@ func TestColorizeVersionsConfig(t *testing.T) {
 func TestCanarizeVersionsConfig(t *testing.T) {
 	stableDoc := strings.ReplaceAll(docNamed(t, configChart, "Deployment", "web"), "2.0.0", "1.0.0")
 	oldConfig := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: hello v1"
-	out, err := Canarize(configChart, map[string]string{"web": stableDoc}, map[string]string{"ConfigMap/web-config": oldConfig})
+	out, err := canary.Canarize(configChart, map[string]string{"web": stableDoc}, map[string]string{"ConfigMap/web-config": oldConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ReadTracks(out)
+	l, err := canary.ReadTracks(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func TestCanarizeVersionsConfig(t *testing.T) {
 	if !strings.Contains(l.Canary["web"], "name: web-config-canary") || strings.Contains(l.Stable["web"], "web-config-canary") {
 		t.Errorf("references: canary %s\nstable %s", l.Canary["web"], l.Stable["web"])
 	}
-	p, err := Promoted(configChart, l.Canary, map[string]int{"web": 2}, l.CanaryConfig)
+	p, err := canary.Promoted(configChart, l.Canary, map[string]int{"web": 2}, l.CanaryConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,16 +137,16 @@ func docNamed(t *testing.T, manifest, kind, name string) string {
 // A Deployment that reads the chart's config carries its hash: a change of config alone
 // changes the pod template.
 func TestStampConfig(t *testing.T) {
-	a, err := StampConfig(configChart)
+	a, err := rewrite.StampConfig(configChart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := StampConfig(strings.ReplaceAll(configChart, "hello v2", "hello v3"))
+	b, err := rewrite.StampConfig(strings.ReplaceAll(configChart, "hello v2", "hello v3"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ha, hb := docNamed(t, a, "Deployment", "web"), docNamed(t, b, "Deployment", "web")
-	if !strings.Contains(ha, ConfigHashAnnotation) || ha == hb {
+	if !strings.Contains(ha, rewrite.ConfigHashAnnotation) || ha == hb {
 		t.Errorf("the hash does not follow the config:\n%s\n---\n%s", ha, hb)
 	}
 }

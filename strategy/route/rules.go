@@ -1,4 +1,4 @@
-package strategy
+package route
 
 import (
 	"fmt"
@@ -8,31 +8,25 @@ import (
 	"strings"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
-// The pure half of a canary routed by a Gateway API HTTPRoute (issue 22's router): the route's
-// backendRefs to the chart's Service split between its stable and canary Services at a weight,
-// and the route's status read for whether the gateway took a generation of it, and preview
-// rules that send requests carrying a header to the new version. The router that applies them
-// to the cluster is internal/deploy's gatewayRouter.
+// The pure half of an HTTPRoute a strategy changes: the route's backendRefs to a Service split
+// between two Services at a weight (a canary's stable and canary tracks), preview rules that
+// send requests carrying a header to the new version, and the route's status read for whether
+// the gateway took a generation of it.
 
-// Suffixes of the Services a canary routed by an HTTPRoute renders beside the chart's.
-const (
-	StableServiceSuffix = "-stable"
-	CanaryServiceSuffix = "-canary"
-)
-
-// SplitRoute returns a copy of an HTTPRoute's spec where every backendRef to Service svc (in
-// the route's namespace) becomes two, <svc>-stable and <svc>-canary, weighted 100-percent and
-// percent of the original's weight; the rule's other backends keep their share (their weights
+// Split returns a copy of an HTTPRoute's spec where every backendRef to Service svc (in the
+// route's namespace) becomes two, Services stable and canary, weighted 100-percent and percent
+// of the original's weight; the rule's other backends keep their share (their weights
 // are scaled by the same 100). It fails when no rule sends to svc, naming the Services the
 // route does send to.
-func SplitRoute(spec map[string]any, svc string, percent int) (map[string]any, error) {
+func Split(spec map[string]any, svc, stable, canary string, percent int) (map[string]any, error) {
 	if percent < 0 || percent > 100 {
 		return nil, fmt.Errorf("weight %d%% is not 0 to 100", percent)
 	}
-	out := deepCopy(spec)
+	out := rewrite.DeepCopy(spec)
 	rules, _ := out["rules"].([]any)
 	found := 0
 	var seen []string
@@ -56,10 +50,10 @@ func SplitRoute(spec map[string]any, svc string, percent int) (map[string]any, e
 				continue
 			}
 			found++
-			stable, canary := deepCopy(ref), deepCopy(ref)
-			stable["name"], stable["weight"] = svc+StableServiceSuffix, w*int64(100-percent)
-			canary["name"], canary["weight"] = svc+CanaryServiceSuffix, w*int64(percent)
-			split = append(split, stable, canary)
+			s, c := rewrite.DeepCopy(ref), rewrite.DeepCopy(ref)
+			s["name"], s["weight"] = stable, w*int64(100-percent)
+			c["name"], c["weight"] = canary, w*int64(percent)
+			split = append(split, s, c)
 		}
 		if len(refs) > 0 {
 			rule["backendRefs"] = split
@@ -71,13 +65,13 @@ func SplitRoute(spec map[string]any, svc string, percent int) (map[string]any, e
 	return out, nil
 }
 
-// PreviewRoute returns a copy of an HTTPRoute's spec with, for every rule that sends to Service
+// Preview returns a copy of an HTTPRoute's spec with, for every rule that sends to Service
 // svc, a twin rule that sends requests carrying header name: value to Service target alone
 // (<svc>-canary, a blue-green's <svc>-preview). The twin's matches are the rule's, each with
 // the header added: more header matches win over the rule's own under the Gateway API's
 // precedence, whatever the rules' order.
-func PreviewRoute(spec map[string]any, svc, target, name, value string) (map[string]any, error) {
-	out := deepCopy(spec)
+func Preview(spec map[string]any, svc, target, name, value string) (map[string]any, error) {
+	out := rewrite.DeepCopy(spec)
 	rules, _ := out["rules"].([]any)
 	var twins []any
 	for _, r := range rules {
@@ -85,7 +79,7 @@ func PreviewRoute(spec map[string]any, svc, target, name, value string) (map[str
 		if !ok || !sendsTo(rule, svc) {
 			continue
 		}
-		twin := deepCopy(rule)
+		twin := rewrite.DeepCopy(rule)
 		header := map[string]any{"type": "Exact", "name": name, "value": value}
 		matches, _ := twin["matches"].([]any)
 		if len(matches) == 0 {
@@ -129,8 +123,8 @@ func sendsTo(rule map[string]any, svc string) bool {
 	return false
 }
 
-// RouteSends are the Services in the route's own namespace its rules send to, each once.
-func RouteSends(spec map[string]any) []string {
+// Sends are the Services in the route's own namespace its rules send to, each once.
+func Sends(spec map[string]any) []string {
 	seen := map[string]bool{}
 	var out []string
 	rules, _ := spec["rules"].([]any)
@@ -148,11 +142,11 @@ func RouteSends(spec map[string]any) []string {
 	return out
 }
 
-// CanaryShare is the canary's share, in percent to one decimal, of the weight a route's spec
-// gives Service svc's backends: <svc>-canary against <svc>-stable and svc itself (0 when the
-// route sends svc nothing).
-func CanaryShare(spec map[string]any, svc string) float64 {
-	var canary, rest float64
+// Share is Service canary's share, in percent to one decimal, of the weight a route's spec
+// gives Service svc's backends: canary against stable and svc itself (0 when the route sends
+// svc nothing).
+func Share(spec map[string]any, svc, stable, canary string) float64 {
+	var share, rest float64
 	rules, _ := spec["rules"].([]any)
 	for _, x := range rules {
 		rule, _ := x.(map[string]any)
@@ -160,24 +154,24 @@ func CanaryShare(spec map[string]any, svc string) float64 {
 		for _, y := range refs {
 			ref, _ := y.(map[string]any)
 			switch {
-			case isService(ref, svc+CanaryServiceSuffix):
-				canary += float64(weightOf(ref))
-			case isService(ref, svc+StableServiceSuffix), isService(ref, svc):
+			case isService(ref, canary):
+				share += float64(weightOf(ref))
+			case isService(ref, stable), isService(ref, svc):
 				rest += float64(weightOf(ref))
 			}
 		}
 	}
-	if canary+rest == 0 {
+	if share+rest == 0 {
 		return 0
 	}
-	return math.Round(1000*canary/(canary+rest)) / 10
+	return math.Round(1000*share/(share+rest)) / 10
 }
 
-// RouteAccepted reads an HTTPRoute's status for generation gen: ok when every parent has
+// Accepted reads an HTTPRoute's status for generation gen: ok when every parent has
 // Accepted and ResolvedRefs true for that generation or a later one; rejected, with the
 // condition's reason and message, when a parent has either false for it; neither while the
 // gateway has not caught up (or the route has no parent status yet).
-func RouteAccepted(route map[string]any, gen int64) (ok bool, rejected string) {
+func Accepted(route map[string]any, gen int64) (ok bool, rejected string) {
 	status, _ := route["status"].(map[string]any)
 	parents, _ := status["parents"].([]any)
 	if len(parents) == 0 {

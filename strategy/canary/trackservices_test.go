@@ -1,4 +1,4 @@
-package strategy
+package canary
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
@@ -52,8 +53,8 @@ func TestTrackServices(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
 			t.Fatal(err)
 		}
-		sel[r.Name] = mapAt(obj, "spec", "selector")
-		if r.Name != "web" && (mapAt(obj, "spec")["type"] != "ClusterIP" || mapAt(obj, "spec")["clusterIP"] != nil || strings.Contains(r.Raw, "nodePort")) {
+		sel[r.Name] = rewrite.MapAt(obj, "spec", "selector")
+		if r.Name != "web" && (rewrite.MapAt(obj, "spec")["type"] != "ClusterIP" || rewrite.MapAt(obj, "spec")["clusterIP"] != nil || strings.Contains(r.Raw, "nodePort")) {
 			t.Errorf("%s is not a plain ClusterIP twin:\n%s", r.Name, r.Raw)
 		}
 	}

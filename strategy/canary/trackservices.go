@@ -1,4 +1,4 @@
-package strategy
+package canary
 
 import (
 	"fmt"
@@ -7,12 +7,19 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/release"
 )
 
 // PodTemplateHash is the label a Deployment's controller puts on each ReplicaSet's pods: the
 // stable track's pods are the ones carrying its current value.
 const PodTemplateHash = "pod-template-hash"
+
+// Suffixes of the Services a canary routed by an HTTPRoute renders beside the chart's.
+const (
+	StableServiceSuffix = "-stable"
+	CanaryServiceSuffix = "-canary"
+)
 
 // The track label's value on a routed canary's stable Service (its canary Service carries
 // TrackCanary).
@@ -41,7 +48,7 @@ func TrackServices(manifest string, svcs []string, hashes map[string]string) (st
 		}
 		if r.Kind == "Service" {
 			services[r.Name] = obj
-		} else if lbls := mapAt(obj, "spec", "template", "metadata", "labels"); lbls[TrackLabel] != TrackCanary {
+		} else if lbls := rewrite.MapAt(obj, "spec", "template", "metadata", "labels"); lbls[TrackLabel] != TrackCanary {
 			templates[r.Name] = lbls
 		}
 	}
@@ -51,7 +58,7 @@ func TrackServices(manifest string, svcs []string, hashes map[string]string) (st
 		if !ok {
 			return "", fmt.Errorf("the chart renders no Service %s", name)
 		}
-		dep, err := selectedDeployment(name, mapAt(svc, "spec", "selector"), templates)
+		dep, err := selectedDeployment(name, rewrite.MapAt(svc, "spec", "selector"), templates)
 		if err != nil {
 			return "", err
 		}
@@ -59,8 +66,8 @@ func TrackServices(manifest string, svcs []string, hashes map[string]string) (st
 		if hash == "" {
 			return "", fmt.Errorf("the Service %s: the stable Deployment %s runs no ReplicaSet yet (no %s to select its pods by)", name, dep, PodTemplateHash)
 		}
-		docs = append(docs, encode(trackService(svc, StableServiceSuffix, TrackStable, PodTemplateHash, hash)),
-			encode(trackService(svc, CanaryServiceSuffix, TrackCanary, TrackLabel, TrackCanary)))
+		docs = append(docs, rewrite.Encode(trackService(svc, StableServiceSuffix, TrackStable, PodTemplateHash, hash)),
+			rewrite.Encode(trackService(svc, CanaryServiceSuffix, TrackCanary, TrackLabel, TrackCanary)))
 	}
 	return strings.Join(docs, "\n---\n") + "\n", nil
 }
@@ -96,8 +103,8 @@ func selectedDeployment(svc string, sel map[string]any, templates map[string]map
 // trackService is a ClusterIP twin of a Service named <name><suffix>, labelled with its track,
 // whose selector also requires key=value.
 func trackService(svc map[string]any, suffix, track, key, value string) map[string]any {
-	p := twinService(svc, suffix)
-	setPath(p, []string{"metadata", "labels", TrackLabel}, track)
+	p := rewrite.TwinService(svc, suffix)
+	rewrite.SetPath(p, []string{"metadata", "labels", TrackLabel}, track)
 	spec := p["spec"].(map[string]any)
 	delete(spec, "sessionAffinity")
 	spec["selector"].(map[string]any)[key] = value
@@ -120,7 +127,7 @@ func RoutedServices(manifest string) ([]string, error) {
 		if err := yaml.Unmarshal([]byte(r.Raw), &obj); err != nil {
 			return nil, fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
 		}
-		if mapAt(obj, "metadata", "labels")[TrackLabel] == TrackCanary {
+		if rewrite.MapAt(obj, "metadata", "labels")[TrackLabel] == TrackCanary {
 			out = append(out, strings.TrimSuffix(r.Name, CanaryServiceSuffix))
 		}
 	}
@@ -169,12 +176,12 @@ func WithRouteRules(manifest, name string, rules []any, annotations map[string]s
 			return "", fmt.Errorf("%s/%s: %w", r.Kind, r.Name, err)
 		}
 		for k, v := range annotations {
-			setPath(obj, []string{"metadata", "annotations", k}, v)
+			rewrite.SetPath(obj, []string{"metadata", "annotations", k}, v)
 		}
 		if spec, ok := obj["spec"].(map[string]any); ok {
 			spec["rules"] = rules
 		}
-		docs = append(docs, encode(obj))
+		docs = append(docs, rewrite.Encode(obj))
 	}
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }

@@ -1,4 +1,4 @@
-package strategy
+package rewrite
 
 import (
 	"fmt"
@@ -64,15 +64,15 @@ func StartCount(hasReplicas bool, hpa *HPA, live int) int {
 	return -1
 }
 
-// hasReplicas reports whether a Deployment document sets spec.replicas.
-func hasReplicas(obj map[string]any) bool {
+// HasReplicas reports whether a Deployment document sets spec.replicas.
+func HasReplicas(obj map[string]any) bool {
 	spec, _ := obj["spec"].(map[string]any)
 	_, ok := spec["replicas"]
 	return ok
 }
 
-// setReplicas sets a Deployment document's spec.replicas.
-func setReplicas(obj map[string]any, n int) {
+// SetReplicas sets a Deployment document's spec.replicas.
+func SetReplicas(obj map[string]any, n int) {
 	spec, ok := obj["spec"].(map[string]any)
 	if !ok {
 		spec = map[string]any{}
@@ -81,20 +81,20 @@ func setReplicas(obj map[string]any, n int) {
 	spec["replicas"] = n
 }
 
-// retargetHPA points an HPA document at Deployment target.
-func retargetHPA(obj map[string]any, target string) {
-	setPath(obj, []string{"spec", "scaleTargetRef", "name"}, target)
+// RetargetHPA points an HPA document at Deployment target.
+func RetargetHPA(obj map[string]any, target string) {
+	SetPath(obj, []string{"spec", "scaleTargetRef", "name"}, target)
 }
 
 // RunCounts is, for each Deployment of a rendered manifest, the count it must run: StartCount
 // of its live count (live, by name), or the chart's own count.
 func RunCounts(rendered string, live map[string]int) (map[string]int, error) {
 	out := map[string]int{}
-	_, err := rewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
-		if n := StartCount(hasReplicas(obj), hpa, live[name]); n >= 0 {
+	_, err := RewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
+		if n := StartCount(HasReplicas(obj), hpa, live[name]); n >= 0 {
 			out[name] = n
 		} else {
-			out[name] = replicasOf(obj)
+			out[name] = ReplicasOf(obj)
 		}
 	})
 	return out, err
@@ -104,9 +104,9 @@ func RunCounts(rendered string, live map[string]int) (map[string]int, error) {
 // Deployment or the chart leaves replicas out, to what it must run (StartCount of live): Helm
 // then never leaves a Deployment at a live 0, nor drops one to Kubernetes' default of 1.
 func WithRunCounts(rendered string, live map[string]int) (string, error) {
-	docs, err := rewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
-		if n := StartCount(hasReplicas(obj), hpa, live[name]); n >= 0 {
-			setReplicas(obj, n)
+	docs, err := RewriteDeployments(rendered, func(name string, obj map[string]any, hpa *HPA) {
+		if n := StartCount(HasReplicas(obj), hpa, live[name]); n >= 0 {
+			SetReplicas(obj, n)
 		}
 	})
 	if err != nil {
@@ -115,9 +115,9 @@ func WithRunCounts(rendered string, live map[string]int) (string, error) {
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", nil
 }
 
-// rewriteDeployments calls f with each apps Deployment of a manifest and the HPA that scales
+// RewriteDeployments calls f with each apps Deployment of a manifest and the HPA that scales
 // it, and returns the manifest's documents, each Deployment as f left it.
-func rewriteDeployments(manifest string, f func(name string, obj map[string]any, hpa *HPA)) ([]string, error) {
+func RewriteDeployments(manifest string, f func(name string, obj map[string]any, hpa *HPA)) ([]string, error) {
 	resources, err := release.SplitManifest(manifest)
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func rewriteDeployments(manifest string, f func(name string, obj map[string]any,
 			hpa = &h
 		}
 		f(r.Name, obj, hpa)
-		docs = append(docs, encode(obj))
+		docs = append(docs, Encode(obj))
 	}
 	return docs, nil
 }

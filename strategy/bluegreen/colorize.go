@@ -1,4 +1,4 @@
-package strategy
+package bluegreen
 
 import (
 	"fmt"
@@ -6,25 +6,24 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 // The pure half of blue-green: which colour is next, what a release's manifest holds, and how
 // a chart's rendered manifest becomes a colour's, for a Helm post-renderer. Any chart works
 // unchanged; names the chart gives stay, except its Deployments, which become <name>-<colour>.
 
-// Color is a blue-green colour.
-type Color string
-
 // The colours, and the label every pod of a colour carries.
 const (
-	Blue       Color = "blue"
-	Green      Color = "green"
-	ColorLabel       = "shepherd.io/color"
+	Blue       strategy.Color = "blue"
+	Green      strategy.Color = "green"
+	ColorLabel                = "shepherd.io/color"
 )
 
 // Next is the colour to deploy when active serves: the other one (blue on a first install).
-func Next(active Color) Color {
+func Next(active strategy.Color) strategy.Color {
 	if active == Blue {
 		return Green
 	}
@@ -36,7 +35,7 @@ const PreviewSuffix = "-preview"
 
 // NoColor is what a Service selects before the first switch: no pod carries it, so a first
 // install takes no traffic before its checks pass, like every later version.
-const NoColor Color = "none"
+const NoColor strategy.Color = "none"
 
 // Colorize turns the chart's rendered manifest into what Helm applies for a blue-green deploy
 // of colour next while active serves ("" when nothing does yet):
@@ -47,7 +46,7 @@ const NoColor Color = "none"
 //     stays as it is, so Helm keeps the serving colour;
 //   - each Service with a selector selects the active colour (NoColor when none is active:
 //     the switch moves it), and gains a twin <name>-preview that selects next;
-//   - the new colour starts at N, what runs (StartCount): where an HPA scales a Deployment, or
+//   - the new colour starts at N, what runs (rewrite.StartCount): where an HPA scales a Deployment, or
 //     the chart leaves spec.replicas out, at live[name], the serving colour's live count;
 //   - each HPA that scales a chart Deployment scales the serving colour's (the new colour's on
 //     a first install: it serves after the first switch); the switch moves it;
@@ -59,7 +58,7 @@ const NoColor Color = "none"
 // Worked example: a chart of Deployment web and Service web, green active: the output holds
 // web-blue (the new version, shepherd.io/color: blue), web-green (kept), Service web selecting
 // green and Service web-preview selecting blue.
-func Colorize(rendered string, next, active Color, kept []string, live map[string]int) (string, error) {
+func Colorize(rendered string, next, active strategy.Color, kept []string, live map[string]int) (string, error) {
 	if next == active {
 		return "", fmt.Errorf("blue-green: the next colour %q is the one that serves", next)
 	}
@@ -67,7 +66,7 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 	if err != nil {
 		return "", err
 	}
-	hpas, err := ReadHPAs(rendered)
+	hpas, err := rewrite.ReadHPAs(rendered)
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +74,7 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 	if serving == "" {
 		serving, scaled = NoColor, next
 	}
-	cfgs := renderedConfig(resources)
+	cfgs := rewrite.RenderedConfig(resources)
 	versioned := map[string]bool{}
 	var docs []string
 	for _, r := range resources {
@@ -85,31 +84,31 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 		}
 		switch {
 		case r.Kind == "Deployment" && strings.HasPrefix(r.APIVersion, "apps/"):
-			var hpa *HPA
+			var hpa *rewrite.HPA
 			if h, ok := hpas[r.Name]; ok {
 				hpa = &h
 			}
-			if n := StartCount(hasReplicas(obj), hpa, live[r.Name]); n >= 0 {
-				setReplicas(obj, n)
+			if n := rewrite.StartCount(rewrite.HasReplicas(obj), hpa, live[r.Name]); n >= 0 {
+				rewrite.SetReplicas(obj, n)
 			}
-			for _, k := range versionConfig(obj, keys(cfgs), "-"+string(next)) {
+			for _, k := range rewrite.VersionConfig(obj, rewrite.Keys(cfgs), "-"+string(next)) {
 				versioned[k] = true
 			}
 			colorDeployment(obj, next)
-			docs = append(docs, encode(obj))
+			docs = append(docs, rewrite.Encode(obj))
 		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/") && scalesDeployment(obj, resources):
-			retargetHPA(obj, hpaTarget(obj)+"-"+string(scaled))
-			docs = append(docs, encode(obj))
-		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
-			setPath(obj, []string{"spec", "selector", ColorLabel}, string(serving))
-			docs = append(docs, encode(obj))
-			docs = append(docs, encode(preview(obj, next)))
+			rewrite.RetargetHPA(obj, hpaTarget(obj)+"-"+string(scaled))
+			docs = append(docs, rewrite.Encode(obj))
+		case r.Kind == "Service" && r.APIVersion == "v1" && rewrite.HasSelector(obj):
+			rewrite.SetPath(obj, []string{"spec", "selector", ColorLabel}, string(serving))
+			docs = append(docs, rewrite.Encode(obj))
+			docs = append(docs, rewrite.Encode(preview(obj, next)))
 		default:
 			docs = append(docs, r.Raw)
 		}
 	}
-	for _, k := range sortedKeys(versioned) {
-		c, err := configCopy(cfgs[k], "-"+string(next), ColorLabel, string(next))
+	for _, k := range rewrite.SortedKeys(versioned) {
+		c, err := rewrite.ConfigCopy(cfgs[k], "-"+string(next), ColorLabel, string(next))
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", k, err)
 		}
@@ -121,84 +120,27 @@ func Colorize(rendered string, next, active Color, kept []string, live map[strin
 
 // colorDeployment renames a Deployment to <name>-<c> and puts the colour on its labels,
 // selector and pod template.
-func colorDeployment(obj map[string]any, c Color) {
+func colorDeployment(obj map[string]any, c strategy.Color) {
 	meta, _ := obj["metadata"].(map[string]any)
 	meta["name"] = fmt.Sprint(meta["name"]) + "-" + string(c)
-	setPath(obj, []string{"metadata", "labels", ColorLabel}, string(c))
-	setPath(obj, []string{"spec", "selector", "matchLabels", ColorLabel}, string(c))
-	setPath(obj, []string{"spec", "template", "metadata", "labels", ColorLabel}, string(c))
+	rewrite.SetPath(obj, []string{"metadata", "labels", ColorLabel}, string(c))
+	rewrite.SetPath(obj, []string{"spec", "selector", "matchLabels", ColorLabel}, string(c))
+	rewrite.SetPath(obj, []string{"spec", "template", "metadata", "labels", ColorLabel}, string(c))
 }
 
 // preview is a ClusterIP twin of a Service, named <name>-preview, selecting colour c.
-func preview(svc map[string]any, c Color) map[string]any {
-	p := twinService(svc, PreviewSuffix)
+func preview(svc map[string]any, c strategy.Color) map[string]any {
+	p := rewrite.TwinService(svc, PreviewSuffix)
 	p["spec"].(map[string]any)["selector"].(map[string]any)[ColorLabel] = string(c)
 	return p
-}
-
-// twinService is a copy of a Service named <name><suffix>, as a plain ClusterIP Service: the
-// chart's addresses, external settings and node ports are the chart Service's own.
-func twinService(svc map[string]any, suffix string) map[string]any {
-	p := deepCopy(svc)
-	meta := p["metadata"].(map[string]any)
-	meta["name"] = fmt.Sprint(meta["name"]) + suffix
-	delete(meta, "resourceVersion")
-	spec := p["spec"].(map[string]any)
-	for _, k := range []string{"clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort", "loadBalancerSourceRanges"} {
-		delete(spec, k)
-	}
-	spec["type"] = "ClusterIP"
-	if ports, ok := spec["ports"].([]any); ok {
-		for _, port := range ports {
-			if m, ok := port.(map[string]any); ok {
-				delete(m, "nodePort")
-			}
-		}
-	}
-	return p
-}
-
-func hasSelector(obj map[string]any) bool {
-	spec, _ := obj["spec"].(map[string]any)
-	sel, _ := spec["selector"].(map[string]any)
-	return len(sel) > 0
-}
-
-// setPath sets obj[path...] = v, making the maps on the way.
-func setPath(obj map[string]any, path []string, v string) {
-	m := obj
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	b, _ := yaml.Marshal(m)
-	var out map[string]any
-	_ = yaml.Unmarshal(b, &out)
-	return out
-}
-
-func encode(obj map[string]any) string {
-	b, err := yaml.Marshal(obj)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimRight(string(b), "\n")
 }
 
 // Layout is what a release's manifest holds, as blue-green sees it.
 type Layout struct {
 	// Colored are each colour's Deployment documents, as applied, by colour.
-	Colored map[Color][]string
+	Colored map[strategy.Color][]string
 	// Deployments are the colour's Deployment names, by colour.
-	Deployments map[Color][]string
+	Deployments map[strategy.Color][]string
 	// Plain names the Deployments without a colour (a release deployed by another strategy).
 	Plain []string
 	// Uncolorable names the StatefulSets and DaemonSets: blue-green cannot run two of them.
@@ -209,12 +151,12 @@ type Layout struct {
 	// that Deployment (the switch points them at the colour that serves).
 	HPAs map[string]string
 	// Config are each colour's copies of the chart's ConfigMaps and Secrets, as applied.
-	Config map[Color][]string
+	Config map[strategy.Color][]string
 }
 
 // ReadLayout reads a manifest (rendered, or as a revision applied it).
 func ReadLayout(manifest string) (Layout, error) {
-	l := Layout{Colored: map[Color][]string{}, Deployments: map[Color][]string{}, HPAs: map[string]string{}, Config: map[Color][]string{}}
+	l := Layout{Colored: map[strategy.Color][]string{}, Deployments: map[strategy.Color][]string{}, HPAs: map[string]string{}, Config: map[strategy.Color][]string{}}
 	resources, err := release.SplitManifest(manifest)
 	if err != nil {
 		return l, err
@@ -231,27 +173,27 @@ func ReadLayout(manifest string) (Layout, error) {
 			meta, _ := obj["metadata"].(map[string]any)
 			lbls, _ := meta["labels"].(map[string]any)
 			if c, _ := lbls[ColorLabel].(string); c == string(Blue) || c == string(Green) {
-				l.Colored[Color(c)] = append(l.Colored[Color(c)], r.Raw)
-				l.Deployments[Color(c)] = append(l.Deployments[Color(c)], r.Name)
+				l.Colored[strategy.Color(c)] = append(l.Colored[strategy.Color(c)], r.Raw)
+				l.Deployments[strategy.Color(c)] = append(l.Deployments[strategy.Color(c)], r.Name)
 			} else {
 				l.Plain = append(l.Plain, r.Name)
 			}
 		case strings.HasPrefix(r.APIVersion, "apps/") && (r.Kind == "StatefulSet" || r.Kind == "DaemonSet"):
 			l.Uncolorable = append(l.Uncolorable, r.Kind+"/"+r.Name)
-		case isConfig(r.Kind, r.APIVersion):
+		case rewrite.IsConfig(r.Kind, r.APIVersion):
 			meta, _ := obj["metadata"].(map[string]any)
 			lbls, _ := meta["labels"].(map[string]any)
 			if c, _ := lbls[ColorLabel].(string); c == string(Blue) || c == string(Green) {
-				l.Config[Color(c)] = append(l.Config[Color(c)], r.Raw)
+				l.Config[strategy.Color(c)] = append(l.Config[strategy.Color(c)], r.Raw)
 			}
 		case r.Kind == "HorizontalPodAutoscaler" && strings.HasPrefix(r.APIVersion, "autoscaling/"):
 			t := hpaTarget(obj)
-			for _, c := range []Color{Blue, Green} {
+			for _, c := range []strategy.Color{Blue, Green} {
 				if base, ok := strings.CutSuffix(t, "-"+string(c)); ok {
 					l.HPAs[r.Name] = base
 				}
 			}
-		case r.Kind == "Service" && r.APIVersion == "v1" && hasSelector(obj):
+		case r.Kind == "Service" && r.APIVersion == "v1" && rewrite.HasSelector(obj):
 			spec := obj["spec"].(map[string]any)
 			if _, ok := spec["selector"].(map[string]any)[ColorLabel]; ok && strings.HasSuffix(r.Name, PreviewSuffix) {
 				previews[r.Name] = true

@@ -1,4 +1,4 @@
-package strategy
+package route
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ func spec(t *testing.T, s string) map[string]any {
 	return m
 }
 
-func TestSplitRoute(t *testing.T) {
+func TestSplit(t *testing.T) {
 	for _, tc := range []struct {
 		name, spec string
 		percent    int
@@ -32,7 +32,7 @@ func TestSplitRoute(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := spec(t, tc.spec)
-			got, err := SplitRoute(in, "web", tc.percent)
+			got, err := Split(in, "web", "web-stable", "web-canary", tc.percent)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
@@ -62,7 +62,7 @@ func mustJSON(t *testing.T, v any) []byte {
 	return raw
 }
 
-func TestRouteAccepted(t *testing.T) {
+func TestAccepted(t *testing.T) {
 	cond := func(typ, status string, gen int) string {
 		return `{"type":"` + typ + `","status":"` + status + `","observedGeneration":` + string(rune('0'+gen)) + `,"reason":"R","message":"m"}`
 	}
@@ -81,16 +81,16 @@ func TestRouteAccepted(t *testing.T) {
 		{"rejected", route(cond("Accepted", "False", 3)), false, "Accepted: R (m)"},
 		{"no status yet", spec(t, `{}`), false, ""},
 	} {
-		ok, rejected := RouteAccepted(tc.route, 3)
+		ok, rejected := Accepted(tc.route, 3)
 		if ok != tc.ok || rejected != tc.rejected {
 			t.Errorf("%s: ok %v rejected %q, want %v %q", tc.name, ok, rejected, tc.ok, tc.rejected)
 		}
 	}
 }
 
-func TestPreviewRoute(t *testing.T) {
+func TestPreview(t *testing.T) {
 	in := spec(t, `{"rules":[{"name":"api","matches":[{"path":{"type":"PathPrefix","value":"/api"}},{"headers":[{"name":"X-Team","value":"a"}]}],"backendRefs":[{"name":"web","port":80}]},{"backendRefs":[{"name":"web","port":80}]},{"backendRefs":[{"name":"other"}]}]}`)
-	got, err := PreviewRoute(in, "web", "web-canary", "X-Canary", "always")
+	got, err := Preview(in, "web", "web-canary", "X-Canary", "always")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,29 +103,29 @@ func TestPreviewRoute(t *testing.T) {
 	if n := len(got["rules"].([]any)); n != 5 {
 		t.Errorf("%d rules, want the 3 kept and 2 previews", n)
 	}
-	if _, err := PreviewRoute(in, "nope", "nope-canary", "X-Canary", "always"); err == nil {
+	if _, err := Preview(in, "nope", "nope-canary", "X-Canary", "always"); err == nil {
 		t.Error("a route that does not send to the Service got a preview rule")
 	}
-	if s := RouteSends(in); strings.Join(s, ",") != "web,other" {
+	if s := Sends(in); strings.Join(s, ",") != "web,other" {
 		t.Errorf("RouteSends = %v", s)
 	}
 }
 
-func TestCanaryShare(t *testing.T) {
+func TestShare(t *testing.T) {
 	chart := spec(t, `{"rules":[{"backendRefs":[{"name":"web","port":80}]}]}`)
-	if got := CanaryShare(chart, "web"); got != 0 {
+	if got := Share(chart, "web", "web-stable", "web-canary"); got != 0 {
 		t.Errorf("the chart's route: %g%%", got)
 	}
 	for _, w := range []int{10, 25, 100} {
-		split, err := SplitRoute(chart, "web", w)
+		split, err := Split(chart, "web", "web-stable", "web-canary", w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := CanaryShare(split, "web"); got != float64(w) {
+		if got := Share(split, "web", "web-stable", "web-canary"); got != float64(w) {
 			t.Errorf("split at %d%%: read %g%%", w, got)
 		}
 	}
-	if got := CanaryShare(spec(t, `{"rules":[{"backendRefs":[{"name":"other"}]}]}`), "web"); got != 0 {
+	if got := Share(spec(t, `{"rules":[{"backendRefs":[{"name":"other"}]}]}`), "web", "web-stable", "web-canary"); got != 0 {
 		t.Errorf("a route to another Service: %g%%", got)
 	}
 }

@@ -1,4 +1,4 @@
-package strategy
+package bluegreen
 
 import (
 	"strings"
@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 )
 
 const bgChart = `---
@@ -52,7 +53,7 @@ data: {LEVEL: info}
 `
 
 func TestNext(t *testing.T) {
-	for active, want := range map[Color]Color{"": Blue, Blue: Green, Green: Blue} {
+	for active, want := range map[strategy.Color]strategy.Color{"": Blue, Blue: Green, Green: Blue} {
 		if got := Next(active); got != want {
 			t.Errorf("Next(%q) = %q, want %q", active, got, want)
 		}
@@ -78,7 +79,7 @@ spec:
         image: example/web:1.0.0`
 	for _, tc := range []struct {
 		name             string
-		next, active     Color
+		next, active     strategy.Color
 		kept             []string
 		wantDeployments  map[string]string // name → image
 		wantServeColor   string
