@@ -137,29 +137,12 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	if err != nil || len(hist) == 0 {
 		return err
 	}
-	if bluegreen.Recorded(prev.Notes) {
-		wrote, err := r.bgModes().Finish(ctx, rev, who, hist)
-		if wrote {
-			return &finishError{error: err}
-		}
+	handled, after, err := r.finishStrategy(ctx, prev.Notes, rev, who, hist)
+	if handled || err != nil {
 		return err
 	}
-	if canary.Recorded(prev.Notes) && !canary.Promoting(prev.Notes) {
-		wrote, err := r.canaryModes().Finish(ctx, rev, who, hist)
-		if wrote {
-			return &finishError{error: err}
-		}
-		return err
-	}
-	if canary.Recorded(prev.Notes) { // a promotion: the stable track's rollout, checked as a rolling one is
-		finish := r.canaryModes().KeepServing(ctx, who)
-		defer func() {
-			if err == nil {
-				if ferr := finish(ctx, r.unfinished); ferr != nil {
-					err = &finishError{error: ferr}
-				}
-			}
-		}()
+	if after != nil {
+		defer func() { err = after(err) }()
 	}
 	last := hist[len(hist)-1]
 	var why string
@@ -196,6 +179,37 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 	}
 	r.unfinished = false
 	return nil
+}
+
+// finishStrategy lets the strategy whose work the Lease's notes record finish what an
+// interrupted run (who) left at revision rev: done when it did (err is how it went). after,
+// when set, ends a canary's promotion once the engine has checked its stable track as it
+// checks a rolling deploy (given that check's error, it returns the run's).
+func (r *run) finishStrategy(ctx context.Context, notes map[string]string, rev int, who string, hist []*helmrelease.Release) (done bool, after func(error) error, err error) {
+	wrote := func(w bool, err error) error {
+		if w {
+			return &finishError{error: err}
+		}
+		return err
+	}
+	switch {
+	case bluegreen.Recorded(notes):
+		return true, nil, wrote(r.bgModes().Finish(ctx, rev, who, hist))
+	case canary.Recorded(notes) && !canary.Promoting(notes):
+		return true, nil, wrote(r.canaryModes().Finish(ctx, rev, who, hist))
+	case canary.Recorded(notes): // a promotion: the stable track's rollout, checked as a rolling one is
+		finish := r.canaryModes().KeepServing(ctx, who)
+		return false, func(err error) error {
+			if err != nil {
+				return err
+			}
+			if ferr := finish(ctx, r.unfinished); ferr != nil {
+				return &finishError{error: ferr}
+			}
+			return nil
+		}, nil
+	}
+	return false, nil, nil
 }
 
 // leftHealthy checks the revision an interrupted run left live (last; rev is the one its phase
