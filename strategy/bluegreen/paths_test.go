@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,44 +26,13 @@ import (
 // back, finished by a later run — as the writes it makes, in order, and what serves
 // afterwards. The e2e suites prove the same paths on a real cluster and data plane.
 
-func web(v string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: app:%s
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
-`, v)
-}
-
 // fixture is a release whose revision 1 (1.0.0) runs on blue and serves, and whose revision 2
 // (2.0.0) runs on green at green replicas; the Lease says phase at revision 2, green beside
 // blue.
 func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *Modes) {
 	t.Helper()
 	f := sessiontest.New(nil)
-	rev1, err := Colorize(web("1.0.0"), Blue, "", nil, nil)
+	rev1, err := Colorize(sessiontest.Web("1.0.0"), Blue, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +40,7 @@ func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *M
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev2, err := Colorize(web("2.0.0"), Green, Blue, l1.Colored[Blue], map[string]int{"web": 4})
+	rev2, err := Colorize(sessiontest.Web("2.0.0"), Green, Blue, l1.Colored[Blue], map[string]int{"web": 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,26 +83,6 @@ const (
 	greenDown = `patch deployments web-green {"metadata":{"annotations":{"shepherd.io/replicas":"4"}},"spec":{"replicas":0}}`
 	blueDown  = `patch deployments web-blue {"metadata":{"annotations":{"shepherd.io/replicas":"4"}},"spec":{"replicas":0}}`
 )
-
-// inOrder fails t unless each of want appears in log, in that order.
-func inOrder(t *testing.T, log []string, want ...string) {
-	t.Helper()
-	at := 0
-	for _, w := range want {
-		i := slices.Index(log[at:], w)
-		if i < 0 {
-			t.Fatalf("writes lack %q after %v:\n%s", w, log[:at], strings.Join(log, "\n"))
-		}
-		at += i + 1
-	}
-}
-
-func lacks(t *testing.T, log []string, w string) {
-	t.Helper()
-	if slices.Contains(log, w) {
-		t.Errorf("writes have %q:\n%s", w, strings.Join(log, "\n"))
-	}
-}
 
 func TestModePromoteAndAbort(t *testing.T) {
 	for _, tc := range []struct {
@@ -180,9 +128,9 @@ func TestModePromoteAndAbort(t *testing.T) {
 				m.Promote(context.Background(), 2, f.Releases)
 			}
 			log := f.Log()
-			inOrder(t, log, tc.order...)
+			sessiontest.InOrder(t, log, tc.order...)
 			if tc.never != "" {
-				lacks(t, log, tc.never)
+				sessiontest.Lacks(t, log, tc.never)
 			}
 			if f.Out.Status != tc.status || serves(t, f) != tc.serves {
 				t.Errorf("status %s, serving %s; want %s, %s: %s", f.Out.Status, serves(t, f), tc.status, tc.serves, f.Out.Message)
@@ -246,10 +194,10 @@ func TestRollbackIsASwitch(t *testing.T) {
 			}
 			m.Rollback(ctx, f.Releases)
 			log := f.Log()
-			inOrder(t, log, tc.order...)
+			sessiontest.InOrder(t, log, tc.order...)
 			if !tc.ready {
-				lacks(t, log, toBlue)
-				lacks(t, log, greenDown)
+				sessiontest.Lacks(t, log, toBlue)
+				sessiontest.Lacks(t, log, greenDown)
 			}
 			if f.Out.Status != tc.status || serves(t, f) != tc.serves {
 				t.Errorf("status %s, serving %s; want %s, %s: %s", f.Out.Status, serves(t, f), tc.status, tc.serves, f.Out.Message)
@@ -300,9 +248,9 @@ func TestFinishInterrupted(t *testing.T) {
 				t.Fatalf("Finish: %v (wrote %v)", err, wrote)
 			}
 			log := f.Log()
-			inOrder(t, log, tc.order...)
+			sessiontest.InOrder(t, log, tc.order...)
 			if tc.never != "" {
-				lacks(t, log, tc.never)
+				sessiontest.Lacks(t, log, tc.never)
 			}
 			if serves(t, f) != tc.serves || m.Undone() != tc.undone || f.Out.Recovered == "" {
 				t.Errorf("serving %s, undone %q, recovered %q; want %s, %q", serves(t, f), m.Undone(), f.Out.Recovered, tc.serves, tc.undone)

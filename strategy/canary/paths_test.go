@@ -25,54 +25,22 @@ import (
 // order, and what runs afterwards. The e2e suites prove the same paths on a real cluster;
 // these prove the order of the writes in milliseconds.
 
-// web is the chart's Deployment at version v, 4 replicas, and its Service.
-func web(v string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: app:%s
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
-`, v)
-}
-
 // fixture is a session whose release has revision 1 (1.0.0, the stable track) and canary
 // revision 2 (2.0.0), with web at stable and web-canary at canary replicas; the Lease's notes
 // say the canary reached stage (1-based) of 25, 50, 100.
 func fixture(t *testing.T, stable, canary int32, stage int) (*sessiontest.Fake, *Modes) {
 	t.Helper()
 	f := sessiontest.New(nil)
-	l, err := ReadTracks(web("1.0.0"))
+	l, err := ReadTracks(sessiontest.Web("1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	canaryManifest, err := Canarize(web("2.0.0"), l.Stable, l.Config)
+	canaryManifest, err := Canarize(sessiontest.Web("2.0.0"), l.Stable, l.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Releases = []*helmrelease.Release{
-		{Name: "web", Version: 1, Manifest: web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
+		{Name: "web", Version: 1, Manifest: sessiontest.Web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusSuperseded}},
 		{Name: "web", Version: 2, Manifest: canaryManifest, Labels: map[string]string{TrackLabel: TrackCanary},
 			Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}},
 	}
@@ -98,34 +66,6 @@ func notReady(name string) func(w release.Workloads) (health.Result, error) {
 			return health.Result{Status: "0 of 4 ready"}, nil
 		}
 		return health.Result{Ready: true, Status: "ready"}, nil
-	}
-}
-
-// inOrder fails t unless each of want appears in log, in that order.
-func inOrder(t *testing.T, log []string, want ...string) {
-	t.Helper()
-	at := 0
-	for _, w := range want {
-		i := slices.Index(log[at:], w)
-		if i < 0 {
-			t.Fatalf("writes lack %q after %v:\n%s", w, log[:at], strings.Join(log, "\n"))
-		}
-		at += i + 1
-	}
-}
-
-// before fails t unless a's first write comes before b's first.
-func before(t *testing.T, log []string, a, b string) {
-	t.Helper()
-	if i, j := slices.Index(log, a), slices.Index(log, b); i < 0 || j < 0 || i > j {
-		t.Errorf("%q (at %d) must come before %q (at %d):\n%s", a, i, b, j, strings.Join(log, "\n"))
-	}
-}
-
-func lacks(t *testing.T, log []string, w string) {
-	t.Helper()
-	if slices.Contains(log, w) {
-		t.Errorf("writes have %q:\n%s", w, strings.Join(log, "\n"))
 	}
 }
 
@@ -158,12 +98,12 @@ func TestModeAbort(t *testing.T) {
 			}
 			m.Abort(context.Background(), 2, f.Releases)
 			log := f.Log()
-			inOrder(t, log, tc.order...)
+			sessiontest.InOrder(t, log, tc.order...)
 			if tc.canary == 0 {
-				before(t, log, "watch web", "scale web-canary 0")
+				sessiontest.Before(t, log, "watch web", "scale web-canary 0")
 			}
 			if tc.never != "" {
-				lacks(t, log, tc.never)
+				sessiontest.Lacks(t, log, tc.never)
 			}
 			if f.Out.Status != tc.status || f.Left != tc.left {
 				t.Errorf("status %s (left %v), want %s (left %v): %s", f.Out.Status, f.Left, tc.status, tc.left, f.Out.Message)
@@ -181,7 +121,7 @@ func TestModePromote(t *testing.T) {
 		f.ApplyFn = func(strategy.Apply) (string, error) { return f.Releases[1].Manifest, nil }
 		m.Promote(context.Background(), 2, f.Releases)
 		log := f.Log()
-		inOrder(t, log, "scale web-canary 4", "watch web-canary", "scale web 0", "record deploying 2",
+		sessiontest.InOrder(t, log, "scale web-canary 4", "watch web-canary", "scale web 0", "record deploying 2",
 			"apply 3", "watch web", "scale web-canary 0")
 		if f.Out.Status != outcome.Succeeded {
 			t.Fatalf("status %s: %s", f.Out.Status, f.Out.Message)
@@ -205,10 +145,10 @@ func TestModePromote(t *testing.T) {
 		f.WatchFn = notReady("web-canary")
 		m.Promote(context.Background(), 2, f.Releases)
 		log := f.Log()
-		inOrder(t, log, "scale web-canary 4", "watch web-canary", "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed")
-		lacks(t, log, "scale web 0")
-		lacks(t, log, "apply 3")
-		before(t, log, "watch web", "scale web-canary 0")
+		sessiontest.InOrder(t, log, "scale web-canary 4", "watch web-canary", "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed")
+		sessiontest.Lacks(t, log, "scale web 0")
+		sessiontest.Lacks(t, log, "apply 3")
+		sessiontest.Before(t, log, "watch web", "scale web-canary 0")
 		if f.Out.Status != outcome.RolledBack || f.Replicas("web") != 4 || f.Replicas("web-canary") != 0 {
 			t.Errorf("status %s, web %d, web-canary %d: %s", f.Out.Status, f.Replicas("web"), f.Replicas("web-canary"), f.Out.Message)
 		}
@@ -218,7 +158,7 @@ func TestModePromote(t *testing.T) {
 		f.ApplyFn = func(strategy.Apply) (string, error) { return "", fmt.Errorf("the chart does not render") }
 		m.Promote(context.Background(), 2, f.Releases)
 		log := f.Log()
-		inOrder(t, log, "scale web 0", "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed")
+		sessiontest.InOrder(t, log, "scale web 0", "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed")
 		if f.Out.Status != outcome.RolledBack || !strings.Contains(f.Out.Message, "the chart does not render") {
 			t.Errorf("status %s: %s", f.Out.Status, f.Out.Message)
 		}
@@ -234,15 +174,15 @@ func TestFinishInterrupted(t *testing.T) {
 		if err != nil || wrote {
 			t.Fatalf("Finish: %v (wrote %v)", err, wrote)
 		}
-		inOrder(t, f.Log(), "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed", "mark 1 deployed")
-		before(t, f.Log(), "watch web", "scale web-canary 0")
+		sessiontest.InOrder(t, f.Log(), "record rolling-back 2", "scale web 4", "watch web", "scale web-canary 0", "mark 2 failed", "mark 1 deployed")
+		sessiontest.Before(t, f.Log(), "watch web", "scale web-canary 0")
 		if m.Undone() != 2 || !strings.Contains(f.Out.Recovered, "aborting it") || f.Out.Canary != nil {
 			t.Errorf("undone %d, recovered %q, canary report %v", m.Undone(), f.Out.Recovered, f.Out.Canary)
 		}
 	})
 	t.Run("someone moved on since: nothing is touched", func(t *testing.T) {
 		f, m := fixture(t, 3, 1, 1)
-		f.Releases = append(f.Releases, &helmrelease.Release{Name: "web", Version: 3, Manifest: web("3.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}})
+		f.Releases = append(f.Releases, &helmrelease.Release{Name: "web", Version: 3, Manifest: sessiontest.Web("3.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}})
 		if _, err := m.Finish(context.Background(), 2, "the interrupted run", f.Releases); err != nil {
 			t.Fatal(err)
 		}
@@ -269,14 +209,14 @@ func TestFinishInterrupted(t *testing.T) {
 			log := f.Log()
 			keep := `patch deployments web-canary {"metadata":{"annotations":{"helm.sh/resource-policy":"keep"}}}`
 			if unfinished {
-				inOrder(t, log, keep)
-				lacks(t, log, "scale web-canary 0")
+				sessiontest.InOrder(t, log, keep)
+				sessiontest.Lacks(t, log, "scale web-canary 0")
 				if f.Replicas("web-canary") != 4 {
 					t.Errorf("web-canary at %d: it must keep serving", f.Replicas("web-canary"))
 				}
 				return
 			}
-			inOrder(t, log, keep, "scale web 4", "watch web", `patch deployments web-canary {"metadata":{"annotations":{"helm.sh/resource-policy":null}},"spec":{"replicas":0}}`)
+			sessiontest.InOrder(t, log, keep, "scale web 4", "watch web", `patch deployments web-canary {"metadata":{"annotations":{"helm.sh/resource-policy":null}},"spec":{"replicas":0}}`)
 		})
 	}
 }
@@ -301,9 +241,9 @@ func TestDeployStages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := sessiontest.New(nil)
-			f.Releases = []*helmrelease.Release{{Name: "web", Version: 1, Manifest: web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}}}
+			f.Releases = []*helmrelease.Release{{Name: "web", Version: 1, Manifest: sessiontest.Web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}}}
 			f.Deployment("web", 4, 4, map[string]string{"app": "web"})
-			f.ApplyFn = func(a strategy.Apply) (string, error) { return web("2.0.0"), nil }
+			f.ApplyFn = func(a strategy.Apply) (string, error) { return sessiontest.Web("2.0.0"), nil }
 			watches := 0
 			if tc.fail {
 				f.WatchFn = func(w release.Workloads) (health.Result, error) {
@@ -317,7 +257,7 @@ func TestDeployStages(t *testing.T) {
 			}
 			e := env(f)
 			ctx := context.Background()
-			plan, err := PlanDeploy(ctx, e, web("1.0.0"), true)
+			plan, err := PlanDeploy(ctx, e, sessiontest.Web("1.0.0"), true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,9 +270,9 @@ func TestDeployStages(t *testing.T) {
 			if res.Failure != nil {
 				k.Undo(ctx, c, res.Failure)
 			}
-			inOrder(t, f.Log(), tc.order...)
+			sessiontest.InOrder(t, f.Log(), tc.order...)
 			if tc.fail {
-				before(t, f.Log(), "watch web", "scale web-canary 0")
+				sessiontest.Before(t, f.Log(), "watch web", "scale web-canary 0")
 			}
 			if f.Replicas("web") != 4 || f.Replicas("web-canary") != 0 {
 				t.Errorf("afterwards web %d, web-canary %d", f.Replicas("web"), f.Replicas("web-canary"))
@@ -364,7 +304,7 @@ func TestMetricsAbortTakesTheCanaryOutFirst(t *testing.T) {
 			if err := c.Abort(context.Background(), &strategy.Failure{Revision: 2, Canary: true, Stage: tc.stage - 1, Result: metrics}); err != nil {
 				t.Fatal(err)
 			}
-			before(t, f.Log(), tc.first, tc.then)
+			sessiontest.Before(t, f.Log(), tc.first, tc.then)
 			if f.Replicas("web") != 4 || f.Replicas("web-canary") != 0 {
 				t.Errorf("afterwards web %d, web-canary %d", f.Replicas("web"), f.Replicas("web-canary"))
 			}

@@ -5,53 +5,17 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
+	"github.com/shepherd-deploy/shepherd/strategy/sessiontest"
 )
-
-// fakeCluster plays the orchestrator for a strategy: scripted answers, a log of calls.
-type fakeCluster struct {
-	upgrade   strategy.Revision
-	upgradeE  error
-	watch     health.Result
-	watchE    error
-	unhealthy bool
-	calls     []string
-}
-
-func (f *fakeCluster) Upgrade(context.Context) (strategy.Revision, error) {
-	f.calls = append(f.calls, "upgrade")
-	return f.upgrade, f.upgradeE
-}
-func (f *fakeCluster) Watch(context.Context, release.Workloads, time.Time) (health.Result, error) {
-	f.calls = append(f.calls, "watch")
-	return f.watch, f.watchE
-}
-func (f *fakeCluster) CheckHealth(context.Context) *diagnose.Signal {
-	f.calls = append(f.calls, "health")
-	if f.unhealthy {
-		return &diagnose.Signal{Category: diagnose.HealthCheck, Reason: "Unhealthy"}
-	}
-	return nil
-}
-func (f *fakeCluster) RollBack(_ context.Context, fl *strategy.Failure) {
-	f.calls = append(f.calls, fmt.Sprintf("rollback %d", fl.Revision))
-}
-func (f *fakeCluster) Info(_ context.Context, phase, _ string, _ ...any) {
-	f.calls = append(f.calls, "info "+phase)
-}
-func (f *fakeCluster) Warn(_ context.Context, phase, _ string, _ ...any) {
-	f.calls = append(f.calls, "warn "+phase)
-}
-func (f *fakeCluster) Now() time.Time { return time.Unix(0, 0) }
 
 // fakeTracks plays the orchestrator for the canary: scripted answers, a log of calls.
 type fakeTracks struct {
-	fakeCluster
+	sessiontest.Script
 	first    bool
 	stages   int
 	failAt   int // the stage whose judge fails (-1: none)
@@ -63,50 +27,50 @@ type fakeTracks struct {
 func (f *fakeTracks) FirstInstall() bool { return f.first }
 func (f *fakeTracks) Stages() int        { return f.stages }
 func (f *fakeTracks) UpgradeCanary(context.Context) (strategy.Revision, error) {
-	f.calls = append(f.calls, "canary")
-	return f.upgrade, f.upgradeE
+	f.Calls = append(f.Calls, "canary")
+	return f.UpgradeRev, f.UpgradeErr
 }
 func (f *fakeTracks) SetStage(_ context.Context, i int) (health.Result, error) {
-	f.calls = append(f.calls, fmt.Sprintf("stage%d", i+1))
+	f.Calls = append(f.Calls, fmt.Sprintf("stage%d", i+1))
 	if i == f.notReady {
 		return health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}, nil
 	}
 	return health.Result{Ready: true}, nil
 }
 func (f *fakeTracks) Judge(_ context.Context, i int) (*diagnose.Signal, error) {
-	f.calls = append(f.calls, fmt.Sprintf("judge%d", i+1))
+	f.Calls = append(f.Calls, fmt.Sprintf("judge%d", i+1))
 	if i == f.failAt {
 		return &diagnose.Signal{Category: f.failSig, Reason: "ErrorRate"}, nil
 	}
 	return nil, nil
 }
 func (f *fakeTracks) Pause(_ context.Context, rev, i int) {
-	f.calls = append(f.calls, fmt.Sprintf("pause %d after stage%d", rev, i+1))
+	f.Calls = append(f.Calls, fmt.Sprintf("pause %d after stage%d", rev, i+1))
 }
 func (f *fakeTracks) PromoteStable(context.Context) (strategy.Revision, error) {
-	f.calls = append(f.calls, "promote")
+	f.Calls = append(f.Calls, "promote")
 	return f.promote, nil
 }
 func (f *fakeTracks) Retire(context.Context) error {
-	f.calls = append(f.calls, "retire")
+	f.Calls = append(f.Calls, "retire")
 	return nil
 }
 func (f *fakeTracks) Abort(context.Context, *strategy.Failure) error {
-	f.calls = append(f.calls, "abort")
+	f.Calls = append(f.Calls, "abort")
 	return nil
 }
 func (f *fakeTracks) Diagnose(context.Context, *strategy.Failure) {
-	f.calls = append(f.calls, "diagnose")
+	f.Calls = append(f.Calls, "diagnose")
 }
 func (f *fakeTracks) Settle(_ context.Context, fl *strategy.Failure, _ error) {
-	f.calls = append(f.calls, fmt.Sprintf("settle stage%d", fl.Stage+1))
+	f.Calls = append(f.Calls, fmt.Sprintf("settle stage%d", fl.Stage+1))
 }
 
 func TestCanary(t *testing.T) {
 	wl := release.Workloads{Deployments: []string{"web-canary"}}
 	ready := health.Result{Ready: true}
 	base := func() fakeTracks {
-		return fakeTracks{fakeCluster: fakeCluster{upgrade: strategy.Revision{Number: 2, Workloads: wl}, watch: ready}, stages: 3, failAt: -1, notReady: -1,
+		return fakeTracks{Script: sessiontest.Script{UpgradeRev: strategy.Revision{Number: 2, Workloads: wl}, WatchRes: ready}, stages: 3, failAt: -1, notReady: -1,
 			promote: strategy.Revision{Number: 3, Workloads: release.Workloads{Deployments: []string{"web"}}}}
 	}
 	for _, tc := range []struct {
@@ -128,7 +92,7 @@ func TestCanary(t *testing.T) {
 		{"the gate: paused after the last stage below 100%", nil, false,
 			"canary stage1 judge1 stage2 judge2 pause 2 after stage2", "", true},
 		{"the promotion fails its rollout: a Helm rollback", func(f *fakeTracks) {
-			f.watch = health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}
+			f.WatchRes = health.Result{Signals: []diagnose.Signal{{Category: diagnose.CrashLoop}}}
 		}, true,
 			"canary stage1 judge1 stage2 judge2 stage3 judge3 promote watch", "rollback 3", false},
 		{"first install: a rolling deploy", func(f *fakeTracks) { f.first = true }, true,
@@ -141,7 +105,7 @@ func TestCanary(t *testing.T) {
 			}
 			k := Strategy{AutoPromote: tc.auto}
 			res := k.Deploy(context.Background(), &f)
-			if got := strings.Join(f.calls, " "); got != tc.deploy {
+			if got := strings.Join(f.Calls, " "); got != tc.deploy {
 				t.Fatalf("deploy calls:\n got %s\nwant %s", got, tc.deploy)
 			}
 			if res.Paused != tc.paused {
@@ -153,9 +117,9 @@ func TestCanary(t *testing.T) {
 			if res.Failure == nil {
 				return
 			}
-			f.calls = nil
+			f.Calls = nil
 			k.Undo(context.Background(), &f, res.Failure)
-			if got := strings.Join(f.calls, " "); got != tc.undo {
+			if got := strings.Join(f.Calls, " "); got != tc.undo {
 				t.Errorf("undo calls:\n got %s\nwant %s", got, tc.undo)
 			}
 		})
@@ -164,11 +128,11 @@ func TestCanary(t *testing.T) {
 
 // Resume is mode promote: from the stage after the one the gate stopped at, to promotion.
 func TestCanaryResume(t *testing.T) {
-	f := fakeTracks{fakeCluster: fakeCluster{watch: health.Result{Ready: true}}, stages: 5, failAt: -1, notReady: -1, promote: strategy.Revision{Number: 4}}
+	f := fakeTracks{Script: sessiontest.Script{WatchRes: health.Result{Ready: true}}, stages: 5, failAt: -1, notReady: -1, promote: strategy.Revision{Number: 4}}
 	if res := (Strategy{AutoPromote: true}).Resume(context.Background(), &f, 3, 4); res.Failure != nil || res.Paused {
 		t.Fatalf("%+v", res)
 	}
-	if got := strings.Join(f.calls, " "); got != "stage5 judge5 promote watch health retire" {
+	if got := strings.Join(f.Calls, " "); got != "stage5 judge5 promote watch health retire" {
 		t.Errorf("calls %s", got)
 	}
 }
