@@ -306,10 +306,10 @@ func (r *run) deploy(ctx context.Context) {
 	c := &cluster{r: r, pf: pf}
 	var sc strategy.Cluster = c
 	switch {
-	case pf.tracks != nil:
-		sc = canary.NewCluster(r.canaryEnv(c), pf.tracks)
-	case pf.colors != nil:
-		sc = bluegreen.NewCluster(r.bgEnv(c), pf.colors)
+	case pf.canary != nil:
+		sc = canary.NewCluster(r.canaryEnv(c), pf.canary)
+	case pf.blueGreen != nil:
+		sc = bluegreen.NewCluster(r.bgEnv(c), pf.blueGreen)
 	}
 	res := st.Deploy(ctx, sc)
 	f := res.Failure

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,12 +31,12 @@ func (e *preflightError) Unwrap() error { return e.err }
 
 // preflight is what is known before anything is written.
 type preflight struct {
-	chart   *chart.Chart
-	values  map[string]any
-	current int    // latest revision, 0 when the release does not exist
-	diff    string // rendered manifest vs the live release
-	colors  *bluegreen.Plan
-	tracks  *canary.Plan
+	chart     *chart.Chart
+	values    map[string]any
+	current   int    // latest revision, 0 when the release does not exist
+	diff      string // rendered manifest vs the live release
+	blueGreen *bluegreen.Plan
+	canary    *canary.Plan
 }
 
 // preflight checks, before any write: the cluster answers, the namespace exists, the chart
@@ -78,11 +77,8 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
 	}
-	if pf.tracks != nil && !pf.tracks.First() {
-		if err := pf.tracks.Check(); err != nil {
-			return nil, err
-		}
-		if err := r.checkAnalysis(ctx); err != nil {
+	if pf.canary != nil && !pf.canary.First() {
+		if err := pf.canary.Check(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -93,8 +89,8 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 // diffs it against the live release.
 func (r *run) preflightRendered(ctx context.Context, pf *preflight, live, manifest string) (*preflight, error) {
 	cfg := r.cfg
-	if pf.colors != nil {
-		if err := pf.colors.Check(manifest); err != nil {
+	if pf.blueGreen != nil {
+		if err := pf.blueGreen.Check(manifest); err != nil {
 			return nil, err
 		}
 	}
@@ -184,22 +180,6 @@ func describeMissing(ref release.Ref, err error) string {
 	return fmt.Sprintf("%s %q cannot be read (needed by %s): %v", ref.Kind, ref.Name, ref.From, err)
 }
 
-// checkAnalysis asks Prometheus once, before any write, whether the canary's analysis can
-// work: it answers, and it runs the user's query templates.
-func (r *run) checkAnalysis(ctx context.Context) error {
-	cfg := r.cfg
-	if !cfg.HasPrometheus() {
-		return nil
-	}
-	p, err := r.metricsProvider()
-	if err != nil {
-		return err
-	}
-	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	return p.Check(qctx, analysis.Track{Namespace: cfg.Namespace, Release: cfg.Release, Name: "canary", Pods: canary.PodPattern(nil), Window: time.Minute})
-}
-
 // metricsProvider is the canary's metrics provider (nil: no analysis, pod health only):
 // Prometheus at its URL, or inside the cluster through the API server.
 func (r *run) metricsProvider() (analysis.Provider, error) {
@@ -230,26 +210,26 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 	var err error
 	switch {
 	case cfg.Strategy == config.StrategyBlueGreen:
-		if pf.colors, err = bluegreen.PlanDeploy(ctx, r.bgEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
+		if pf.blueGreen, err = bluegreen.PlanDeploy(ctx, r.bgEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
 			return opts, err
 		}
-		opts.PostRender = pf.colors.PostRender
+		opts.PostRender = pf.blueGreen.PostRender
 	case bluegreen.Owns(live):
 		return opts, bluegreen.ErrOtherStrategy(cfg)
 	case cfg.KeepCapacity && (cfg.Strategy == config.StrategyRolling || !exists):
 		if cfg.Strategy == config.StrategyCanary { // a first install is a rolling one
-			pf.tracks = canary.FirstPlan()
+			pf.canary = canary.FirstPlan()
 		}
 		opts.PostRender = func(m string) (string, error) { // as Upgrade renders it
 			out, _, err := strategy.KeepCapacity(m)
 			return out, err
 		}
 	case cfg.Strategy == config.StrategyCanary:
-		if pf.tracks, err = canary.PlanDeploy(ctx, r.canaryEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
+		if pf.canary, err = canary.PlanDeploy(ctx, r.canaryEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
 			return opts, err
 		}
 		if exists {
-			opts.PostRender = pf.tracks.PostRender
+			opts.PostRender = pf.canary.PostRender
 		}
 	}
 	return opts, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/shepherd-deploy/shepherd/analysis"
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/rewrite"
 	"github.com/shepherd-deploy/shepherd/strategy"
@@ -27,6 +29,10 @@ type Plan struct {
 	route  string
 	sends  []string
 	hashes map[string]string
+	// metrics is the run's metrics provider, to check before any write; the release's
+	// namespace and name, to check it with.
+	metrics            func() (analysis.Provider, error)
+	namespace, release string
 }
 
 func (p *Plan) PostRender(rendered string) (string, error) {
@@ -49,8 +55,26 @@ func (p *Plan) PostRender(rendered string) (string, error) {
 	return TrackServices(out, routed, p.hashes)
 }
 
-// check refuses, before any write, a chart the canary cannot run.
-func (p *Plan) Check() error {
+// Check refuses, before any write, a chart the canary cannot run, and a metrics provider that
+// cannot observe it (asked once: it answers, and it runs the user's query templates).
+func (p *Plan) Check(ctx context.Context) error {
+	if err := p.checkChart(); err != nil {
+		return err
+	}
+	if p.metrics == nil {
+		return nil
+	}
+	m, err := p.metrics()
+	if err != nil || m == nil {
+		return err
+	}
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return m.Check(qctx, analysis.Track{Namespace: p.namespace, Release: p.release, Name: "canary", Pods: PodPattern(nil), Window: time.Minute})
+}
+
+// checkChart refuses a chart the canary cannot run.
+func (p *Plan) checkChart() error {
 	switch {
 	case len(p.unsplittable) > 0:
 		return fmt.Errorf("%s: a canary runs two tracks of each Deployment side by side; the chart also renders %s, which would be upgraded in place, live, before any check; use strategy rolling for this chart",
@@ -74,7 +98,7 @@ func FirstPlan() *Plan { return &Plan{first: true} }
 // keeps, each stable Deployment's count now, and a gateway-api canary's route, checked before
 // any write.
 func PlanDeploy(ctx context.Context, e Env, live string, exists bool) (*Plan, error) {
-	p := &Plan{first: !exists}
+	p := &Plan{first: !exists, metrics: e.Metrics, namespace: e.Session.Kube().Namespace, release: e.Config.Release}
 	if !exists {
 		return p, nil
 	}
