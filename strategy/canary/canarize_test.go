@@ -3,40 +3,12 @@ package canary
 import (
 	"strings"
 	"testing"
+
+	"github.com/shepherd-deploy/shepherd/strategy/sessiontest"
 )
 
 func TestCanarize(t *testing.T) {
-	rendered := `---
-# Source: app/templates/service.yaml
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
----
-# Source: app/templates/deployment.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: app:2.0.0
-`
+	rendered := sessiontest.Web("2.0.0")
 	stable := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: app\n        image: app:1.0.0"
 	out, err := Canarize(rendered, map[string]string{"web": stable}, nil)
 	if err != nil {
