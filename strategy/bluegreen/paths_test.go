@@ -258,3 +258,52 @@ func TestFinishInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// A rollback while another run holds the release in its grace period switches back at once,
+// without the lock: it notes on the Lease who switches (the holder notices, scales green down
+// and marks its revision failed), and only when the holder is still in its grace period.
+func TestSwitchBackNow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		phase  kube.Phase
+		now    bool
+		serves string
+	}{
+		{name: "in its grace period: switched back now", phase: kube.PhaseSwitched, now: true, serves: "blue"},
+		{name: "still deploying: the rollback waits for the lock", phase: kube.PhaseDeploying, serves: "green"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, m := fixture(t, 4, kube.PhaseDone)
+			ctx := context.Background()
+			if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
+				[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			holder, err := kube.Acquire(ctx, f.Typed, sessiontest.Namespace, "web", "run-1", time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Release(context.WithoutCancel(ctx), "")
+			if err := holder.SetState(ctx, tc.phase, 2, map[string]string{kube.AnnotationStrategy: string(config.StrategyBlueGreen),
+				NoteColor: "green", NoteFromColor: "blue"}); err != nil {
+				t.Fatal(err)
+			}
+			m.Locked, m.Previous = false, kube.Previous{}
+			m.Config.Reason = "a bad release"
+			f.Reset()
+			if got := m.SwitchBackNow(ctx); got != tc.now {
+				t.Fatalf("SwitchBackNow = %v, want %v (%s)", got, tc.now, f.Out.Message)
+			}
+			if serves(t, f) != tc.serves {
+				t.Errorf("serving %s, want %s", serves(t, f), tc.serves)
+			}
+			st, err := kube.Peek(ctx, f.Typed, sessiontest.Namespace, "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if by := st.Notes[NoteSwitchedBy]; (by != "") != tc.now || (tc.now && f.Out.Status != outcome.RolledBack) {
+				t.Errorf("the Lease says switched by %q; status %s: %s", by, f.Out.Status, f.Out.Message)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
 	"github.com/shepherd-deploy/shepherd/config"
@@ -310,4 +311,23 @@ func TestMetricsAbortTakesTheCanaryOutFirst(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Mode promote of a canary whose chart cannot be found again changes nothing: the canary
+// keeps waiting at its weight for a later promote or abort.
+func TestModePromoteWithoutItsChart(t *testing.T) {
+	f, m := fixture(t, 2, 2, 2)
+	f.Releases[1].Chart = nil
+	m.Session = chartless{f}
+	m.Promote(context.Background(), 2, f.Releases)
+	if log := f.Log(); len(log) != 0 || f.Out.Status != outcome.Failed || !strings.Contains(f.Out.Message, "nothing was changed") {
+		t.Errorf("writes %v; status %s: %s", log, f.Out.Status, f.Out.Message)
+	}
+}
+
+// chartless is a session that cannot find a revision's chart again.
+type chartless struct{ *sessiontest.Fake }
+
+func (chartless) ChartOf(context.Context, *helmrelease.Release) (*chart.Chart, error) {
+	return nil, fmt.Errorf("revision 2's chart has dependencies, which Helm does not keep with a release")
 }

@@ -121,11 +121,12 @@ func (f *Fake) Reset() {
 	f.log = nil
 }
 
-// Deployment adds Deployment name with replicas (ready of them Ready) and pod labels.
+// Deployment adds Deployment name with replicas (ready of them Ready, updated and available)
+// and pod labels.
 func (f *Fake) Deployment(name string, replicas, ready int32, labels map[string]string) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace},
 		Spec:   appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}},
-		Status: appsv1.DeploymentStatus{ReadyReplicas: ready}}
+		Status: appsv1.DeploymentStatus{ReadyReplicas: ready, UpdatedReplicas: ready, AvailableReplicas: ready}}
 	d.Spec.Template.Labels = labels
 	if err := f.Typed.Tracker().Add(d); err != nil {
 		panic(err)
@@ -197,7 +198,7 @@ func (f *Fake) applyDeployments(manifest string) error {
 			}
 			d.Spec.Replicas = &n
 		}
-		d.Status.ReadyReplicas = *d.Spec.Replicas
+		d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = *d.Spec.Replicas, *d.Spec.Replicas, *d.Spec.Replicas
 		if err == nil {
 			d.ObjectMeta = old.ObjectMeta
 			err = f.Typed.Tracker().Update(gvr, &d, Namespace)
@@ -242,7 +243,7 @@ func (f *Fake) Scale(ctx context.Context, name string, replicas int) error {
 		return fmt.Errorf("scale %s to %d: %w", name, replicas, err)
 	}
 	n := int32(replicas)
-	d.Spec.Replicas, d.Status.ReadyReplicas = &n, n
+	d.Spec.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas = &n, n, n, n
 	return f.Typed.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, Namespace)
 }
 
