@@ -17,6 +17,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
+	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
 	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
@@ -231,7 +232,7 @@ func (r *run) leftHealthy(ctx context.Context, last *helmrelease.Release, rev in
 	}
 	r.recovered(ctx, Info, "revision %d, left by %s (phase %s, revision %d), is healthy", last.Version, who, prev.Phase, rev)
 	if prev.Phase == kube.PhaseRollingBack && last.Version != rev {
-		r.markFailedIfLive(rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
+		strategy.MarkFailedIfLive(session{r: r}, rev, hist, fmt.Sprintf("Shepherd: failed; %s rolled it back", who))
 	}
 	return true, nil
 }
@@ -250,17 +251,6 @@ func (r *run) recovered(ctx context.Context, lvl Level, format string, a ...any)
 	msg := fmt.Sprintf(format, a...)
 	r.out.Recovered = strings.TrimPrefix(r.out.Recovered+"; "+msg, "; ")
 	r.event(ctx, "recover", lvl, "%s", msg)
-}
-
-// markFailedIfLive marks revision rev failed unless it already is.
-func (r *run) markFailedIfLive(rev int, hist []*helmrelease.Release, desc string) {
-	for _, h := range hist {
-		if h.Version == rev && h.Info.Status != helmrelease.StatusFailed {
-			if err := r.d.Helm.MarkFailed(r.cfg.Release, rev, desc); err != nil {
-				r.d.Log.Debug("mark failed", "err", err)
-			}
-		}
-	}
 }
 
 func revisions(hist []*helmrelease.Release) []Revision {

@@ -32,11 +32,14 @@ type session struct {
 var _ strategy.Session = session{}
 
 func (s session) Apply(ctx context.Context, a strategy.Apply) (*helmrelease.Release, strategy.Revision, error) {
-	ch, vals, before := a.Chart, a.Values, s.r.latest()
-	if ch == nil {
-		if s.pf == nil {
-			return nil, strategy.Revision{}, errors.New("no chart to apply outside a deploy")
-		}
+	ch, vals := a.Chart, a.Values
+	var before int
+	switch {
+	case ch != nil:
+		before = s.r.latest()
+	case s.pf == nil:
+		return nil, strategy.Revision{}, errors.New("no chart to apply outside a deploy")
+	default:
 		ch, vals, before = s.pf.chart, s.pf.values, s.pf.current
 	}
 	return (&cluster{r: s.r}).apply(ctx, ch, vals, before, release.UpgradeOptions{Description: a.Description, Labels: a.Labels, PostRender: a.PostRender})

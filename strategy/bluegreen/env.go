@@ -103,4 +103,4 @@ func (c *Cluster) typed() kubernetes.Interface { return c.s.Kube().Typed }
 
 func (c *Cluster) ns() string { return c.s.Kube().Namespace }
 
-func (c *Cluster) routes() route.Routes { return route.Routes{K: c.s.Kube(), Clock: c.s.Clock()} }
+func (c *Cluster) routes() route.Routes { return route.Of(c.s) }

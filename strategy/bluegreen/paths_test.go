@@ -67,6 +67,13 @@ func fixture(t *testing.T, green int32, phase kube.Phase) (*sessiontest.Fake, *M
 	return f, m
 }
 
+// pointAt points Service web at colour col, as a switch does.
+func pointAt(f *sessiontest.Fake, col string) error {
+	_, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(context.Background(), "web", "application/merge-patch+json",
+		[]byte(`{"spec":{"selector":{"shepherd.io/color":"`+col+`"}}}`), metav1.PatchOptions{})
+	return err
+}
+
 // serves is the colour Service web selects.
 func serves(t *testing.T, f *sessiontest.Fake) string {
 	t.Helper()
@@ -144,9 +151,7 @@ func TestModePromoteAndAbort(t *testing.T) {
 func switchedBackDuringGrace(f *sessiontest.Fake) {
 	f.SteadyFn = func([]string) (*diagnose.Signal, error) {
 		f.Notes[NoteSwitchedBy] = "ops"
-		_, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(context.Background(), "web", "application/merge-patch+json",
-			[]byte(`{"spec":{"selector":{"shepherd.io/color":"blue"}}}`), metav1.PatchOptions{})
-		return nil, err
+		return nil, pointAt(f, "blue")
 	}
 }
 
@@ -177,8 +182,7 @@ func TestRollbackIsASwitch(t *testing.T) {
 			f, m := fixture(t, 4, kube.PhaseDone)
 			ctx := context.Background()
 			// green serves; blue was scaled down after the grace period
-			if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
-				[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+			if err := pointAt(f, "green"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.Typed.AppsV1().Deployments(sessiontest.Namespace).Patch(ctx, "web-blue", "application/merge-patch+json",
@@ -231,8 +235,7 @@ func TestFinishInterrupted(t *testing.T) {
 			f, m := fixture(t, 4, tc.phase)
 			ctx := context.Background()
 			if tc.live == "green" {
-				if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
-					[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+				if err := pointAt(f, "green"); err != nil {
 					t.Fatal(err)
 				}
 				f.Reset()
@@ -275,8 +278,7 @@ func TestSwitchBackNow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, m := fixture(t, 4, kube.PhaseDone)
 			ctx := context.Background()
-			if _, err := f.Typed.CoreV1().Services(sessiontest.Namespace).Patch(ctx, "web", "application/merge-patch+json",
-				[]byte(`{"spec":{"selector":{"shepherd.io/color":"green"}}}`), metav1.PatchOptions{}); err != nil {
+			if err := pointAt(f, "green"); err != nil {
 				t.Fatal(err)
 			}
 			holder, err := kube.Acquire(ctx, f.Typed, sessiontest.Namespace, "web", "run-1", time.Second)

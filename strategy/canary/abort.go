@@ -3,7 +3,6 @@ package canary
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -124,13 +123,4 @@ func (c *Cluster) dropCanaryConfig(ctx context.Context, t *tracks) {
 			c.event(ctx, "abort", Warn, "could not delete the canary's %s %s: %v", kind, name, kube.Explain(err))
 		}
 	}
-}
-
-func sortedNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -104,7 +104,7 @@ func (c *Cluster) typed() kubernetes.Interface { return c.s.Kube().Typed }
 
 func (c *Cluster) ns() string { return c.s.Kube().Namespace }
 
-func (c *Cluster) routes() route.Routes { return route.Routes{K: c.s.Kube(), Clock: c.s.Clock()} }
+func (c *Cluster) routes() route.Routes { return route.Of(c.s) }
 
 // Succeeded is what a deploy that went live adds to the engine's message.
 func (c *Cluster) Succeeded() string {

@@ -172,11 +172,6 @@ func StageOf(notes map[string]string) string {
 	return words.OrDefault(notes[NoteStage], "0")
 }
 
-// IsRevision reports whether Helm revision rel is a canary's (its stable track untouched).
-func IsRevision(rel *helmrelease.Release) bool {
-	return rel.Labels[TrackLabel] == TrackCanary
-}
-
 // Rollback is mode rollback on a canary in flight, awaiting promotion, or already taken back
 // before this run's own work began (stopAsked: who this rollback asked to stop the run holding
 // the canary, "" when it asked no one); it reports whether it was (the rollback is then done).
@@ -211,7 +206,7 @@ func (m *Modes) stopped(hist []*helmrelease.Release, stopAsked string) int {
 		return 0
 	}
 	last := hist[len(hist)-1]
-	if !IsRevision(last) || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
+	if !NotAVersion(last) || last.Info == nil || last.Info.Status != helmrelease.StatusFailed {
 		return 0
 	}
 	return last.Version

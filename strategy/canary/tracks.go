@@ -3,7 +3,9 @@ package canary
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +56,7 @@ type tracks struct {
 func (c *Cluster) newTracks(rev int, layout TrackLayout, n map[string]int, stages []int, rt routing) (*tracks, error) {
 	cfg := c.cfg
 	t := &tracks{rev: rev, rt: rt, routed: layout.Routed, names: layout.Names(), restore: layout.Replicas, n: n, stages: stages, splits: map[string][]Split{}, hpas: layout.HPAs,
-		config: sortedNames(layout.CanaryConfig),
+		config: slices.Sorted(maps.Keys(layout.CanaryConfig)),
 		limits: analysis.Limits{ErrorRate: cfg.ErrorThreshold / 100, Latency: cfg.LatencyThreshold, MinRequests: float64(cfg.MinRequests),
 			Alpha: cfg.Judge.Alpha, Baseline: cfg.Judge.Baseline == config.BaselineStable, MaxRatio: cfg.Judge.MaxErrorRatio},
 		tick: min(5*time.Second, max(time.Second, cfg.Interval/10))}
@@ -391,7 +393,7 @@ func (c *Cluster) restoreStable(rev int) int {
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.Version >= rev || h.Labels[TrackLabel] == TrackCanary || h.Info == nil {
+		if h.Version >= rev || NotAVersion(h) || h.Info == nil {
 			continue
 		}
 		if h.Info.Status == helmrelease.StatusSuperseded {

@@ -42,6 +42,9 @@ type Routes struct {
 	Clock clock.Clock
 }
 
+// Of is the HTTPRoutes of session s's namespace, on its clock.
+func Of(s strategy.Session) Routes { return Routes{K: s.Kube(), Clock: s.Clock()} }
+
 // Rules rewrites a route's spec (the owner's, as originally written).
 type Rules func(orig map[string]any) (map[string]any, error)
 
