@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -63,16 +64,26 @@ func NewKeyless(k Keyless, namespace string) (*Clients, error) {
 	return c, nil
 }
 
-// renewing caches a token until a third of its life is left (at most a minute before it
-// expires), then fetches a new one.
+// renewing caches a token until half of its life is left (at most a minute before it
+// expires), then fetches a new one. A failed renewal keeps the token while it is still valid
+// and tries again after a backoff with jitter, so an outage of the token service shorter than
+// the token's remaining life is invisible; the error surfaces only once the token has
+// expired (or when there is none).
 type renewing struct {
 	fetch TokenFunc
 	now   func() time.Time
+	// jitter returns a number in [0, 1) (default math/rand/v2).
+	jitter func() float64
 
-	mu      sync.Mutex
-	tok     string
-	renewAt time.Time
-	claims  Claims
+	mu       sync.Mutex
+	tok      string
+	renewAt  time.Time
+	expiry   time.Time // when tok stops being valid
+	claims   Claims
+	failures int       // renewals failed in a row
+	nextTry  time.Time // no fetch before this after a failure
+	lastErr  error
+	fetching bool // a renewal is in flight (the cached token is still valid)
 }
 
 // Claims are what a token says of whom it speaks for (read, not verified: the API server
@@ -84,24 +95,103 @@ type Claims struct {
 	IssuedAt int64  `json:"iat"`
 }
 
+// Backoff bounds between renewal attempts after a failure.
+const (
+	minRetry = 500 * time.Millisecond
+	maxRetry = 30 * time.Second
+)
+
+// unknownLife is how long a token whose expiry cannot be read is taken to be valid.
+const unknownLife = 2 * time.Minute
+
+// fetchTimeout bounds a renewal made while the token is still valid: a token service that
+// hangs delays one request at most this long, never the others (they use the cached token).
+const fetchTimeout = 10 * time.Second
+
 func (r *renewing) token(ctx context.Context) (string, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.tok != "" && r.now().Before(r.renewAt) {
-		return r.tok, nil
+	now := r.now()
+	if !r.validAt(now) {
+		defer r.mu.Unlock()
+		if r.lastErr != nil && now.Before(r.nextTry) {
+			return "", r.expired(now, r.lastErr)
+		}
+		tok, err := r.fetch(ctx)
+		return r.record(tok, err)
 	}
-	tok, err := r.fetch(ctx)
+	tok := r.tok
+	if now.Before(r.renewAt) || now.Before(r.nextTry) || r.fetching {
+		r.mu.Unlock()
+		return tok, nil
+	}
+	r.fetching = true // this request renews; the others go on with the cached token
+	r.mu.Unlock()
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	fresh, err := r.fetch(fctx)
+	cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fetching = false
+	return r.record(fresh, err)
+}
+
+func (r *renewing) validAt(now time.Time) bool { return r.tok != "" && now.Before(r.expiry) }
+
+// record keeps a fetched token, or after a failed fetch returns the cached token while it is
+// valid (the next attempt waits out a backoff) and the error once it is not.
+func (r *renewing) record(tok string, err error) (string, error) {
+	now := r.now()
 	if err != nil {
-		return "", err
+		r.failures++
+		r.lastErr = err
+		r.nextTry = now.Add(r.backoff(r.expiry.Sub(now)))
+		if r.validAt(now) {
+			return r.tok, nil
+		}
+		return "", r.expired(now, err)
 	}
 	c, _ := ReadClaims(tok)
-	r.tok, r.claims = tok, c
-	r.renewAt = renewAt(r.now(), c)
+	r.tok, r.claims, r.failures, r.nextTry, r.lastErr = tok, c, 0, time.Time{}, nil
+	r.renewAt = renewAt(now, c)
+	r.expiry = now.Add(unknownLife)
+	if c.Expiry != 0 {
+		r.expiry = time.Unix(c.Expiry, 0)
+	}
 	return tok, nil
 }
 
-// renewAt is when a token is renewed: a third of its life before it expires, at most a
-// minute; a token whose expiry cannot be read is fetched again after a minute.
+// expired is the error of a request made without a valid token: err (the token service's)
+// and, when there was a token, when it expired. The token itself is never named.
+func (r *renewing) expired(now time.Time, err error) error {
+	if r.tok == "" {
+		return err
+	}
+	return fmt.Errorf("the token expired %s ago and could not be renewed (%d attempts): %w",
+		now.Sub(r.expiry).Round(time.Second), r.failures, err)
+}
+
+// backoff is the wait before the next attempt after r.failures failures in a row: it doubles
+// from a second up to maxRetry, with jitter (half to all of it), and while a token is still
+// valid (left > 0) it is at most a third of its remaining life, so attempts continue until it
+// expires; never under minRetry.
+func (r *renewing) backoff(left time.Duration) time.Duration {
+	d := maxRetry
+	if r.failures <= 6 {
+		d = min(time.Second<<(r.failures-1), maxRetry)
+	}
+	j := r.jitter
+	if j == nil {
+		j = rand.Float64
+	}
+	d = time.Duration(float64(d) * (0.5 + 0.5*j()))
+	if left > 0 && d > left/3 {
+		d = left / 3
+	}
+	return max(d, minRetry)
+}
+
+// renewAt is when a token is renewed: when half of its life is left, at most a minute before
+// it expires; a token whose expiry cannot be read is fetched again after a minute.
 func renewAt(now time.Time, c Claims) time.Time {
 	if c.Expiry == 0 {
 		return now.Add(time.Minute)
@@ -111,7 +201,7 @@ func renewAt(now time.Time, c Claims) time.Time {
 	if c.IssuedAt > 0 {
 		life = exp.Sub(time.Unix(c.IssuedAt, 0))
 	}
-	return exp.Add(-min(life/3, time.Minute))
+	return exp.Add(-min(life/2, time.Minute))
 }
 
 // identity names whom the current token speaks for ("" before the first).
