@@ -145,6 +145,9 @@ func stamp(res *Resolved) {
 	if res.Digest != "" {
 		md.Annotations[AnnotationDigest] = res.Digest
 	}
+	if c := ContentDigest(res.Chart); c != "" {
+		md.Annotations[AnnotationContent] = c
+	}
 }
 
 // digestOf is the sha256 digest of data, as "sha256:…".
@@ -226,11 +229,14 @@ func SourceOf(ref string) (chartRef, repository, version string) {
 }
 
 // Same reports whether a and b are the same chart: name and version, and the recorded
-// digests when both have one.
+// digests and content digests when both have one.
 func Same(a, b *chart.Chart) bool {
 	if a == nil || b == nil || a.Metadata == nil || b.Metadata == nil {
 		return false
 	}
-	da, db := a.Metadata.Annotations[AnnotationDigest], b.Metadata.Annotations[AnnotationDigest]
-	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && (da == "" || db == "" || da == db)
+	agree := func(key string) bool {
+		x, y := a.Metadata.Annotations[key], b.Metadata.Annotations[key]
+		return x == "" || y == "" || x == y
+	}
+	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && agree(AnnotationDigest) && agree(AnnotationContent)
 }

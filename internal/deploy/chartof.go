@@ -42,8 +42,24 @@ func (r *run) chartOf(ctx context.Context, rel *helmrelease.Release) (*chart.Cha
 		return nil, fmt.Errorf("revision %d's chart has dependencies, which Helm does not keep with a release; finding it again at %s: %v", rel.Version, ref, err)
 	}
 	if !charts.Same(found.Chart, ch) {
-		return nil, fmt.Errorf("revision %d's chart is %s-%s, but %s now holds %s-%s", rel.Version, ch.Metadata.Name, ch.Metadata.Version, ref, found.Chart.Metadata.Name, found.Chart.Metadata.Version)
+		return nil, changedSince(rel.Version, ch, ref, found.Chart)
 	}
 	r.event(ctx, "promote", Info, "revision %d's chart found again at %s, with its dependencies", rel.Version, found.Ref)
 	return found.Chart, nil
+}
+
+// changedSince is the refusal of a chart found again that is not the one revision rev ran:
+// another name or version, or the same one with other content (a local chart edited since),
+// each digest named.
+func changedSince(rev int, ran *chart.Chart, ref string, now *chart.Chart) error {
+	was, is := ran.Metadata.Name+"-"+ran.Metadata.Version, now.Metadata.Name+"-"+now.Metadata.Version
+	if was != is {
+		return fmt.Errorf("revision %d's chart is %s, but %s now holds %s: nothing was written", rev, was, ref, is)
+	}
+	wasDigest, isDigest := charts.RecordedContent(ran), charts.RecordedContent(now)
+	if d, n := ran.Metadata.Annotations[charts.AnnotationDigest], now.Metadata.Annotations[charts.AnnotationDigest]; d != "" && n != "" && d != n {
+		wasDigest, isDigest = d, n
+	}
+	return fmt.Errorf("revision %d ran chart %s with content %s, but %s now holds %s with content %s: the chart changed since the canary ran, so its promotion would deploy templates the canary never ran; nothing was written (deploy the changed chart as a new canary, or put back the chart the canary ran)",
+		rev, was, wasDigest, ref, is, isDigest)
 }
