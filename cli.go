@@ -74,7 +74,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	rep := cliReporter(vals.cli["output"], getenv, stdout, stderr)
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
 	edge := sdk.Options{Events: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
-		Providers: providers(getenv, func(string) {}, nil)}
+		Providers: providers(getenv, func(string) {}, nil, nil)}
 	if cmd.name == "rollback" && vals.cli["force"] != "true" {
 		if !terminal.isTTY(os.Stdin) {
 			// No one to ask (a script, a pipe): say so instead of hanging or guessing.

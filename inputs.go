@@ -53,6 +53,10 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return finish(o)
 	}
 	token, err := jobToken(a, cfg, getenv)
+	var endpoints cloudauth.Endpoints
+	if err == nil {
+		endpoints, err = cloudauth.ParseEndpoints(a.GetInput(cloudauth.EndpointsInput))
+	}
 	if err != nil {
 		gh.Start(ctx, cfg, nil)
 		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
@@ -74,7 +78,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return finish(*o)
 	}
 	return finish(execute(ctx, cfg, sdk.Options{Events: rep, Log: log, Abort: abort, Chart: chart, Token: token,
-		Providers: providers(getenv, func(s string) { a.AddMask(s) }, idToken(a, getenv))}))
+		Providers: providers(getenv, func(s string) { a.AddMask(s) }, idToken(a, getenv), endpoints)}))
 }
 
 // jobToken is the job's OIDC ID token source for a keyless run (nil otherwise): each token

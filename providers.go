@@ -11,8 +11,9 @@ import (
 // providers are the in-process stand-ins for the cloud exec plugins (EKS, GKE, AKS) a
 // kubeconfig may name: used when the plugin's command is not on the PATH (always, in the
 // action's image; on a developer's machine only when it is missing). Every token they make,
-// and the credentials they read, are masked first.
-func providers(getenv func(string) string, mask func(string), idToken cloudauth.IDToken) *kube.Providers {
+// and the credentials they read, are masked first. They send credentials only to the clouds'
+// own endpoints and to those the workflow lists (allow: the cloud_endpoints input).
+func providers(getenv func(string) string, mask func(string), idToken cloudauth.IDToken, allow cloudauth.Endpoints) *kube.Providers {
 	for _, name := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "AAD_SERVICE_PRINCIPAL_CLIENT_SECRET"} {
 		if v := getenv(name); v != "" {
 			mask(v)
@@ -37,8 +38,8 @@ func providers(getenv func(string) string, mask func(string), idToken cloudauth.
 		}
 	}
 	return &kube.Providers{LookPath: exec.LookPath, ByKind: map[string]func(kube.Plugin) (kube.TokenFunc, string, error){
-		kube.PluginEKS: masked(cloudauth.EKS(getenv)),
-		kube.PluginGKE: masked(cloudauth.GKE(getenv)),
-		kube.PluginAKS: masked(cloudauth.AKS(getenv, idToken)),
+		kube.PluginEKS: masked(cloudauth.EKS(getenv, allow)),
+		kube.PluginGKE: masked(cloudauth.GKE(getenv, allow)),
+		kube.PluginAKS: masked(cloudauth.AKS(getenv, idToken, allow)),
 	}}
 }
