@@ -15,8 +15,10 @@ func TestHolderIDIsUniquePerCall(t *testing.T) {
 	}
 }
 
-// Only a process that provably ran here and is gone counts as dead: a live one, this one, one
-// on another host or one whose record cannot be read never does.
+// Only a process that provably ran here, in this PID namespace, and is gone counts as dead: a
+// live one, this one, one on another host, in another PID namespace (a job container sharing
+// the hostname), one recorded by an older version (no namespace) or one whose record cannot
+// be read never does.
 func TestProvablyDead(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Start(); err != nil {
@@ -31,15 +33,21 @@ func TestProvablyDead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = live.Process.Kill(); _ = live.Wait() }()
+	ns := pidNamespace()
+	if ns == "" {
+		t.Skip("no /proc/self/ns/pid here")
+	}
 	for _, tc := range []struct {
 		name, rec string
 		dead      bool
 	}{
-		{"exited", fmt.Sprintf("%s/%s/%d/%s", host, bootID(), pid, orTicks(start)), true},
-		{"running", fmt.Sprintf("%s/%s/%d/%s", host, bootID(), live.Process.Pid, startTime(live.Process.Pid)), false},
+		{"exited", fmt.Sprintf("%s/%s/%d/%s/%s", host, bootID(), pid, orTicks(start), ns), true},
+		{"running", fmt.Sprintf("%s/%s/%d/%s/%s", host, bootID(), live.Process.Pid, startTime(live.Process.Pid), ns), false},
 		{"this process", thisProcess(), false},
-		{"another host", fmt.Sprintf("elsewhere/%s/%d/1", bootID(), pid), false},
-		{"another boot", fmt.Sprintf("%s/other-boot/%d/1", host, pid), false},
+		{"another host", fmt.Sprintf("elsewhere/%s/%d/1/%s", bootID(), pid, ns), false},
+		{"another boot", fmt.Sprintf("%s/other-boot/%d/1/%s", host, pid, ns), false},
+		{"another PID namespace", fmt.Sprintf("%s/%s/%d/%s/pid:[1]", host, bootID(), pid, orTicks(start)), false},
+		{"an older record (no namespace)", fmt.Sprintf("%s/%s/%d/%s", host, bootID(), pid, orTicks(start)), false},
 		{"unreadable", "", false},
 	} {
 		if got := provablyDead(tc.rec); got != tc.dead {

@@ -32,7 +32,7 @@ const (
 )
 
 // requestNotes are notes addressed to the holder: cleared when the lock changes hands.
-var requestNotes = []string{AnnotationStopBy, AnnotationStopReason}
+var requestNotes = []string{AnnotationStopBy, AnnotationStopReason, AnnotationStopFor}
 
 // LeaseDuration is how long a lock outlives its holder's last renewal: a killed run's lock
 // expires after this and the next run takes it over.
@@ -91,6 +91,8 @@ type Lock struct {
 	client   kubernetes.Interface
 	ns, name string
 	holder   string
+	now      func() time.Time // the renew times written, and how long another holder's Lease went unchanged
+	seen     observation
 	// Previous is the lock's state before this run took it.
 	Previous Previous
 
@@ -110,18 +112,27 @@ type Lock struct {
 func LockName(release string) string { return "shepherd-" + release }
 
 // Acquire takes the release's Lease for holder, waiting up to wait while a live run holds it.
-// It fails naming the holder. An expired Lease (its holder stopped renewing) is taken over.
+// It fails naming the holder. An expired Lease is taken over: one this run has seen go
+// unrenewed for its LeaseDuration on its own clock (never by comparing the holder's renew
+// time with this clock: the two machines' clocks may differ), or whose holder is provably dead.
 func Acquire(ctx context.Context, cs kubernetes.Interface, ns, release, holder string, wait time.Duration) (*Lock, error) {
-	l := &Lock{client: cs, ns: ns, name: LockName(release), holder: holder}
+	return AcquireAt(ctx, cs, ns, release, holder, wait, time.Now)
+}
+
+// AcquireAt is Acquire on the clock now: the renew times this holder writes, and the clock by
+// which it judges how long another holder's Lease has gone unchanged.
+func AcquireAt(ctx context.Context, cs kubernetes.Interface, ns, release, holder string, wait time.Duration, now func() time.Time) (*Lock, error) {
+	l := &Lock{client: cs, ns: ns, name: LockName(release), holder: holder, now: now}
 	deadline := time.Now().Add(wait)
 	for {
+		sent := time.Now()
 		ok, current, err := l.try(ctx, release)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			l.stop, l.done, l.lost = make(chan struct{}), make(chan struct{}), make(chan struct{})
-			l.lastRenew.Store(time.Now().UnixNano())
+			l.lastRenew.Store(sent.UnixNano())
 			go l.renew()
 			return l, nil
 		}
@@ -140,7 +151,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, release, holder s
 
 func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.Lease, error) {
 	leases := l.client.CoordinationV1().Leases(l.ns)
-	now := metav1.NewMicroTime(time.Now())
+	now := metav1.NewMicroTime(l.now())
 	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		lease := &coordinationv1.Lease{
@@ -166,7 +177,7 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 		return false, nil, fmt.Errorf("lock release %s: %w", release, Explain(err))
 	}
 	holder := ptr.Deref(cur.Spec.HolderIdentity, "")
-	if holder != "" && holder != l.holder && !expired(cur, time.Now()) && !provablyDead(cur.Annotations[AnnotationProcess]) {
+	if holder != "" && holder != l.holder && !provablyDead(cur.Annotations[AnnotationProcess]) && !l.seen.expired(cur, l.now()) {
 		return false, cur, nil
 	}
 	next := cur.DeepCopy()
@@ -197,10 +208,33 @@ func (l *Lock) try(ctx context.Context, release string) (bool, *coordinationv1.L
 	return true, updated, nil
 }
 
+// expired is a one-look guess (Peek's) that a Lease's holder stopped renewing, by comparing its
+// renew time with this clock. Taking a Lease over never relies on it (see observation).
 func expired(l *coordinationv1.Lease, now time.Time) bool {
-	renew := timeOf(l.Spec.RenewTime)
-	d := time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, int32(LeaseDuration.Seconds()))) * time.Second
-	return renew.Add(d).Before(now)
+	return timeOf(l.Spec.RenewTime).Add(durationOf(l)).Before(now)
+}
+
+func durationOf(l *coordinationv1.Lease) time.Duration {
+	return time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, int32(LeaseDuration.Seconds()))) * time.Second
+}
+
+// observation is another holder's Lease as this run last saw it change, and when, on this
+// run's clock (as client-go's leader election does): the Lease has expired only when it has
+// not changed for its LeaseDuration of this run's time. A run that first sees a Lease held
+// waits that long before taking it, whatever renew time it carries, so clocks that differ
+// between the holder's machine and this one cannot make a live Lease look expired.
+type observation struct {
+	record string
+	at     time.Time
+}
+
+func (o *observation) expired(le *coordinationv1.Lease, now time.Time) bool {
+	rec := fmt.Sprintf("%s|%s|%s", ptr.Deref(le.Spec.HolderIdentity, ""), timeOf(le.Spec.RenewTime).UTC().Format(time.RFC3339Nano), le.ResourceVersion)
+	if rec != o.record {
+		o.record, o.at = rec, now
+		return false
+	}
+	return now.Sub(o.at) >= durationOf(le)
 }
 
 func timeOf(t *metav1.MicroTime) time.Time {
@@ -238,7 +272,7 @@ func (l *Lock) renew() {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), RenewEvery)
 			err := l.update(ctx, func(le *coordinationv1.Lease) {
-				now := metav1.NewMicroTime(time.Now())
+				now := metav1.NewMicroTime(l.now())
 				le.Spec.RenewTime = &now
 			})
 			cancel()
@@ -397,10 +431,11 @@ func (l *Lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) e
 			next.Annotations = map[string]string{}
 		}
 		mutate(next)
+		sent := time.Now() // before the write: the holder's safe window never outlasts what others see
 		updated, err := l.client.CoordinationV1().Leases(l.ns).Update(ctx, next, metav1.UpdateOptions{})
 		if err == nil {
 			l.lease = updated
-			l.lastRenew.Store(time.Now().UnixNano())
+			l.lastRenew.Store(sent.UnixNano())
 			return nil
 		}
 		if apierrors.IsNotFound(err) {

@@ -32,8 +32,12 @@ func (r *run) watchStop(ctx context.Context, cancel context.CancelCauseFunc, don
 		case <-t.C:
 		}
 		st, err := kube.Peek(ctx, r.d.Clients.Typed, r.cfg.Namespace, r.cfg.Release)
-		if err == nil && st != nil && st.Notes[kube.AnnotationStopBy] != "" {
-			cancel(&strategy.StopRequested{By: st.Notes[kube.AnnotationStopBy], Reason: words.OrDefault(st.Notes[kube.AnnotationStopReason], "no reason given")})
+		if err != nil || st == nil {
+			continue
+		}
+		// only a request naming this run: one written for the lock's previous holder is not
+		if by, reason, ok := st.StopRequest(r.lock.Holder()); ok {
+			cancel(&strategy.StopRequested{By: by, Reason: words.OrDefault(reason, "no reason given")})
 			return
 		}
 	}

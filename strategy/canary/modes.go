@@ -223,7 +223,7 @@ func AskToStop(ctx context.Context, e Env, poll time.Duration) (by string) {
 	}
 	reason := words.OrDefault(cfg.Reason, "no reason given")
 	by = words.OrDefault(cfg.Owner, "shepherd")
-	if err := kube.Annotate(ctx, cs, c.ns(), cfg.Release, map[string]string{kube.AnnotationStopBy: by, kube.AnnotationStopReason: words.Truncate(reason, 500)}); err != nil {
+	if err := kube.RequestStop(ctx, cs, c.ns(), cfg.Release, st.Holder, by, words.Truncate(reason, 500)); err != nil {
 		c.event(ctx, "rollback", Warn, "could not ask the run holding %s to stop its canary (%v): waiting for the lock", cfg.Release, err)
 		return ""
 	}
