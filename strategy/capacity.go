@@ -13,10 +13,15 @@ import (
 // service first. A chart that allows unavailability (podinfo's maxUnavailable: 1 empties the
 // Service of a one-replica release during a rollout) is changed; each change is returned, as
 // "Deployment/name: maxUnavailable 1 → 0". A maxSurge of 0 becomes 1: a rollout needs room for
-// the new pod. Recreate is left alone: the chart asked for downtime in so many words.
-func KeepCapacity(rendered string) (string, []string, error) {
+// the new pod. Recreate is left alone: the chart asked for downtime in so many words. So is
+// each Deployment in own (PlanSurge's): one whose surge pod could never run keeps the
+// chart's own rollout.
+func KeepCapacity(rendered string, own map[string]string) (string, []string, error) {
 	var changed []string
 	docs, err := rewrite.RewriteDeployments(rendered, func(name string, obj map[string]any, _ *rewrite.HPA) {
+		if _, mine := own[name]; mine {
+			return
+		}
 		st := rewrite.MapAt(obj, "spec", "strategy")
 		if t, _ := st["type"].(string); t != "" && t != "RollingUpdate" {
 			return

@@ -19,7 +19,7 @@ func TestKeepCapacity(t *testing.T) {
 		{"0 and no surge", "  strategy:\n    rollingUpdate:\n      maxUnavailable: 0%\n      maxSurge: 0\n", "maxSurge: 1", "Deployment/web: maxUnavailable 0% → 0, maxSurge 0 → 1"},
 		{"Recreate is the chart's choice", "  strategy:\n    type: Recreate\n", "type: Recreate", ""},
 	} {
-		out, changed, err := KeepCapacity("---\n" + deployment(tc.strategy))
+		out, changed, err := KeepCapacity("---\n"+deployment(tc.strategy), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

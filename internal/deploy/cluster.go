@@ -53,7 +53,7 @@ func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 	o := release.UpgradeOptions{Description: "Shepherd: upgrade to " + words.OrDefault(cfg.ImageTag, "chart defaults")}
 	if cfg.KeepCapacity {
 		o.PostRender = func(m string) (string, error) {
-			out, changed, err := strategy.KeepCapacity(m)
+			out, changed, err := strategy.KeepCapacity(m, c.pf.ownRollout)
 			kept = changed
 			return out, err
 		}
@@ -63,6 +63,7 @@ func (c *cluster) Upgrade(ctx context.Context) (strategy.Revision, error) {
 		return rev, err
 	}
 	if len(kept) > 0 {
+		r.surged = kept
 		r.event(ctx, "upgrade", Info, "keep_capacity: every ready replica keeps serving during the rollout: %s", strings.Join(kept, "; "))
 	}
 	r.phase(ctx, kube.PhaseDeploying, rel.Version)

@@ -104,6 +104,9 @@ type run struct {
 	stopAsked string
 	// closers end what the run opened for its whole length (port-forwards), when it ends.
 	closers []func()
+	// surged lists the Deployments keep_capacity made roll with a surge pod (as said in the
+	// log), so that a rollout stalled on that pod is diagnosed as such.
+	surged []string
 }
 
 // Run carries out cfg — a deploy (rolling), a rollback or a history listing — and returns what
@@ -416,6 +419,9 @@ func (r *run) diagnose(ctx context.Context, res *health.Result, check string, re
 	dcancel()
 	if err != nil {
 		r.event(ctx, "diagnose", Warn, "diagnosis incomplete: %v", err)
+	}
+	if reason == diagnose.Capacity && len(r.surged) > 0 {
+		diag.Hint = surgeStalled(r.surged) + " " + diag.Hint
 	}
 	r.out.Diagnosis = &diag
 	r.event(ctx, "diagnose", Info, "%s: %s", diag.Category, diag.Summary)

@@ -37,6 +37,10 @@ type preflight struct {
 	diff      string // rendered manifest vs the live release
 	blueGreen *bluegreen.Plan
 	canary    *canary.Plan
+	// ownRollout: the Deployments keep_capacity leaves to their chart's rollout, and why.
+	ownRollout map[string]string
+	// refused is keep_capacity's refusal of a Deployment that could never roll.
+	refused error
 }
 
 // preflight checks, before any write: the cluster answers, the namespace exists, the chart
@@ -74,7 +78,10 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 		return nil, err
 	}
 	rendered, err := r.d.Helm.Upgrade(ctx, cfg.Release, ch, vals, opts)
-	if err != nil {
+	switch {
+	case pf.refused != nil:
+		return nil, pf.refused
+	case err != nil:
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
 	}
 	if pf.canary != nil && !pf.canary.First() {
@@ -221,7 +228,10 @@ func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exis
 			pf.canary = canary.FirstPlan()
 		}
 		opts.PostRender = func(m string) (string, error) { // as Upgrade renders it
-			out, _, err := strategy.KeepCapacity(m)
+			if pf.ownRollout, pf.refused = r.planSurge(ctx, m); pf.refused != nil {
+				return "", pf.refused
+			}
+			out, _, err := strategy.KeepCapacity(m, pf.ownRollout)
 			return out, err
 		}
 	case cfg.Strategy == config.StrategyCanary:
