@@ -98,6 +98,15 @@ func KindOf(chartRef, repository string) Kind {
 // Resolve finds s's chart, checks it against s's pins and loads it. Every error names the
 // input to change; none quotes a credential.
 func Resolve(ctx context.Context, s Source) (*Resolved, error) {
+	res, err := resolve(ctx, s)
+	return res, redact(err, s)
+}
+
+func resolve(ctx context.Context, s Source) (*Resolved, error) {
+	s, err := scoped(s)
+	if err != nil {
+		return nil, err
+	}
 	if s.Timeout <= 0 {
 		s.Timeout = DefaultTimeout
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/shepherd-deploy/shepherd/config"
 )
 
 func TestOCIRef(t *testing.T) {
@@ -95,7 +97,7 @@ func TestStatusOf(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
-	if got := redactURL("https://u:p4ss@charts.example.com/x"); strings.Contains(got, "p4ss") || got != "https://charts.example.com/x" {
-		t.Errorf("redactURL = %q", got)
+	if got := config.RedactURLs("https://u:p4ss@charts.example.com/x"); strings.Contains(got, "p4ss") || got != "https://charts.example.com/x" {
+		t.Errorf("RedactURLs = %q", got)
 	}
 }

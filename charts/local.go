@@ -99,7 +99,8 @@ func staleDependencies(ch *chart.Chart) []string {
 // through the same registry client.
 func (w *work) buildDependencies(path string) error {
 	rf := repo.NewFile()
-	if w.s.Repository != "" {
+	https := w.s.Repository != "" && !strings.HasPrefix(w.s.Repository, "oci://") // oci://: the registry the credentials are for
+	if https {
 		rf.Update(w.repoEntry())
 	}
 	repoFile := filepath.Join(w.dir, "repositories.yaml")
@@ -107,14 +108,14 @@ func (w *work) buildDependencies(path string) error {
 		return fmt.Errorf("charts: %v", err)
 	}
 	cache := filepath.Join(w.dir, "cache")
-	if w.s.Repository != "" { // its index first, here, so that a failure says which input to change
+	if https { // its index first, here, so that a failure says which input to change
 		cr, err := repo.NewChartRepository(w.repoEntry(), w.net.getters)
 		if err != nil {
-			return fmt.Errorf("%s: %q: %v", config.InChartRepo, redactURL(w.s.Repository), err)
+			return fmt.Errorf("%s: %q: %v", config.InChartRepo, config.RedactURLs(w.s.Repository), err)
 		}
 		cr.CachePath = cache
 		if _, err := cr.DownloadIndexFile(); err != nil {
-			return fmt.Errorf("%w (building the dependencies of %q, as helm dependency build does)", w.net.explain(config.InChartRepo, redactURL(w.s.Repository), err), path)
+			return fmt.Errorf("%w (building the dependencies of %q, as helm dependency build does)", w.net.explain(config.InChartRepo, config.RedactURLs(w.s.Repository), err), path)
 		}
 	}
 	var out strings.Builder

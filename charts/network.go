@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -37,6 +38,7 @@ var (
 // and for Helm's HTTP getter.
 type network struct {
 	s         Source
+	host      string // the one host the credentials go to ("": none)
 	transport *http.Transport
 	registry  *registry.Client
 	getters   getter.Providers
@@ -60,15 +62,15 @@ func newNetwork(ctx context.Context, s Source, dir string) (*network, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	n := &network{s: s, transport: tr}
+	n := &network{s: s, host: credentialHost(s), transport: tr}
 	client := &http.Client{Transport: &retrying{base: tr, ctx: ctx}, Timeout: s.Timeout}
-	opts := []registry.ClientOption{registry.ClientOptHTTPClient(client), registry.ClientOptEnableCache(true),
-		// A credentials file of its own: never the runner's ~/.config/helm or ~/.docker.
-		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json"))}
-	if s.Username != "" || s.Password != "" {
-		opts = append(opts, registry.ClientOptBasicAuth(s.Username, s.Password))
-	}
-	rc, err := registry.NewClient(opts...)
+	// The credentials go to their one host, every other registry is asked anonymously: never
+	// Helm's ClientOptBasicAuth (which offers them to every host), nor the runner's
+	// ~/.config/helm or ~/.docker (a credentials file of its own, unused).
+	authorizer := auth.Client{Client: client, Cache: auth.NewCache(), Credential: credential(s, n.host)}
+	authorizer.SetUserAgent("Helm/3 (shepherd)")
+	rc, err := registry.NewClient(registry.ClientOptHTTPClient(client), registry.ClientOptAuthorizer(authorizer),
+		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json")))
 	if err != nil {
 		return nil, fmt.Errorf("charts: registry client: %v", err)
 	}
@@ -232,14 +234,41 @@ func rootCause(err error) error {
 }
 
 // describe is err with the input to change, for errors that come out of Helm's dependency
-// manager (which names the repository itself).
+// manager (which names the repository itself). A refusal names the host that refused, and
+// whether it was sent the credentials.
 func (n *network) describe(err error) string {
 	code := statusOf(err)
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden || errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return fmt.Sprintf("%v: the credentials were refused; set %s and %s", err, config.InRegistryUser, config.InRegistryPass)
+		host := refusedHost(err)
+		switch {
+		case host == "" || n.host != "" && strings.EqualFold(host, n.host):
+			return fmt.Sprintf("%v: the credentials were refused; set %s and %s", err, config.InRegistryUser, config.InRegistryPass)
+		case n.host == "":
+			return fmt.Sprintf("%v: %s refused an anonymous request; set %s to it and %s and %s to its credentials", err, host, config.InChartRepo, config.InRegistryUser, config.InRegistryPass)
+		}
+		return fmt.Sprintf("%v: %s refused an anonymous request: %s and %s go only to %s, the registry or repository %s or %s names; a dependency elsewhere must be public, or come from %s",
+			err, host, config.InRegistryUser, config.InRegistryPass, n.host, config.InChart, config.InChartRepo, n.host)
 	case untrusted(err):
 		return fmt.Sprintf("%v: set %s to the CA that signed the server's certificate", err, config.InRegistryCA)
 	}
 	return err.Error()
+}
+
+// fetchURLRE finds the URL in the HTTP getter's "failed to fetch URL : 401 Unauthorized" and
+// in the registry client's `GET "URL": basic credential not found`.
+var fetchURLRE = regexp.MustCompile(`failed to fetch (\S+) : \d{3}|(?:GET|HEAD) "([^"]+)"`)
+
+// refusedHost is the host a refusal came from ("" when err does not say).
+func refusedHost(err error) string {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) && er.URL != nil {
+		return er.URL.Host
+	}
+	if m := fetchURLRE.FindStringSubmatch(err.Error()); m != nil {
+		if u, perr := url.Parse(m[1] + m[2]); perr == nil {
+			return u.Host
+		}
+	}
+	return ""
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 )
 
-// repoEntry is the repository as Helm's repo package takes it (no `helm repo add` state).
+// repoEntry is the repository as Helm's repo package takes it (no `helm repo add` state): its
+// credentials go to its own host only (PassCredentialsAll false, as Helm's default), never to
+// an archive URL of index.yaml's on another host.
 func (w *work) repoEntry() *repo.Entry {
 	return &repo.Entry{Name: "shepherd", URL: strings.TrimSuffix(w.s.Repository, "/"), Username: w.s.Username, Password: w.s.Password}
 }
@@ -24,7 +26,7 @@ func (w *work) repoEntry() *repo.Entry {
 // repository reads the repository's index.yaml, picks the version and downloads its archive,
 // checking it against the digest the index gives.
 func (w *work) repository(_ context.Context) (*Resolved, error) {
-	where := redactURL(w.s.Repository)
+	where := config.RedactURLs(w.s.Repository)
 	cr, err := repo.NewChartRepository(w.repoEntry(), w.net.getters)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q: %v", config.InChartRepo, where, err)
@@ -74,12 +76,12 @@ func (w *work) repository(_ context.Context) (*Resolved, error) {
 func (w *work) download(u string) ([]byte, error) {
 	g, err := w.net.getters.ByScheme(schemeOf(u))
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot download %s: %v", config.InChartRepo, redactURL(u), err)
+		return nil, fmt.Errorf("%s: cannot download %s: %v", config.InChartRepo, config.RedactURLs(u), err)
 	}
 	e := w.repoEntry()
 	buf, err := g.Get(u, getter.WithURL(e.URL), getter.WithBasicAuth(e.Username, e.Password))
 	if err != nil {
-		return nil, w.net.explain(config.InChartRepo, redactURL(u), err)
+		return nil, w.net.explain(config.InChartRepo, config.RedactURLs(u), err)
 	}
 	return buf.Bytes(), nil
 }
@@ -90,16 +92,6 @@ func schemeOf(u string) string {
 		return ""
 	}
 	return p.Scheme
-}
-
-// redactURL drops a URL's user info (a credential) for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	u.User = nil
-	return u.String()
 }
 
 // names lists the index's charts.

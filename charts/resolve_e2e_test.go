@@ -209,11 +209,12 @@ func TestRepository(t *testing.T) {
 }
 
 // A local chart whose dependencies come from the registry and the repository, with charts/
-// missing, then stale: built as `helm dependency build` would, with the same credentials.
+// missing, then stale: built as `helm dependency build` would, the repository's credentials
+// sent to the repository only.
 func TestLocalDependencies(t *testing.T) {
 	t.Parallel()
 	ca := newCA(t)
-	reg := testcluster.StartRegistry(t, ca)
+	reg := testcluster.StartPublicRegistry(t, ca) // the credentials are the repository's only
 	cr := testcluster.StartChartRepo(t, ca)
 	reg.Push(t, exampleChart, "charts", "1.4.1")
 	reg.Push(t, exampleChart, "charts", "1.4.2")
@@ -236,9 +237,7 @@ dependencies:
 	if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte(chartYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src := charts.Source{Chart: dir, Repository: cr.URL, Username: reg.User, Password: reg.Password, CA: ca.PEM()}
-	// One set of credentials: the repository takes the registry's user here.
-	cr.User, cr.Password = reg.User, reg.Password
+	src := charts.Source{Chart: dir, Repository: cr.URL, Username: cr.User, Password: cr.Password, CA: ca.PEM()}
 	res, err := resolve(t, src)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +282,7 @@ func TestNothingLeftBehind(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", "")
 	t.Setenv("TMPDIR", tmp)
 	ca := newCA(t)
-	reg := testcluster.StartRegistry(t, ca)
+	reg := testcluster.StartPublicRegistry(t, ca) // the umbrella's registry dependency is public: the credentials are the repository's
 	cr := testcluster.StartChartRepo(t, ca)
 	reg.Push(t, exampleChart, "charts", "1.0.0")
 	cr.Publish(t, exampleChart, "1.0.0")

@@ -52,7 +52,7 @@ func (c *Config) sourceInputs(get func(string) string) {
 	s.Password = strings.TrimSpace(get(InRegistryPass))
 	s.CA = strings.TrimSpace(get(InRegistryCA))
 	tok := c.Notify.GitHubToken
-	if s.Password == "" && IsGHCR(c.Chart) && tok != "" && tok != DefaultGitHubToken {
+	if s.Password == "" && (IsGHCR(c.Chart) || IsGHCR(s.Repository) && IsLocalPath(c.Chart)) && tok != "" && tok != DefaultGitHubToken {
 		s.Password = tok
 		if s.Username == "" {
 			s.Username = GHCRUser
@@ -66,15 +66,17 @@ func IsLocalPath(chart string) bool {
 	return strings.ContainsAny(chart, `/\`) || chart == "." || chart == ".." || strings.HasSuffix(chart, ".tgz")
 }
 
-// IsGHCR reports whether a chart reference is on GitHub's container registry.
-func IsGHCR(chart string) bool { return strings.HasPrefix(chart, "oci://ghcr.io/") }
+// IsGHCR reports whether a chart reference (or a local chart's oci:// repository) is on
+// GitHub's container registry.
+func IsGHCR(chart string) bool {
+	return chart == "oci://ghcr.io" || strings.HasPrefix(chart, "oci://ghcr.io/")
+}
 
 // validateSource reports the chart-source inputs' problems.
 func (c Config) validateSource() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	s := c.Source
-	oci := strings.HasPrefix(c.Chart, "oci://")
 	if strings.HasPrefix(c.Chart, "http://") || strings.HasPrefix(c.Chart, "https://") {
 		bad("%s: %q is a URL: for a Helm repository set %s to its URL and %s to the chart's name; for a registry use oci://REGISTRY/PATH/NAME", InChart, c.Chart, InChartRepo, InChart)
 	}
@@ -88,15 +90,7 @@ func (c Config) validateSource() []error {
 	if s.Digest != "" && !digestRE.MatchString(s.Digest) {
 		bad("%s: %q is not a digest (sha256: and 64 lowercase hex digits, as `helm push` prints it)", InChartDigest, s.Digest)
 	}
-	if s.Repository != "" {
-		u, err := url.Parse(s.Repository)
-		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			bad("%s: %q is not an http(s) URL (e.g. https://charts.example.com)", InChartRepo, redact(s.Repository))
-		case oci:
-			bad("%s: %s is an OCI chart; %s is for classic Helm repositories only", InChartRepo, InChart, InChartRepo)
-		}
-	}
+	errs = append(errs, c.validateRepository()...)
 	switch {
 	case s.Username != "" && s.Password == "":
 		bad("%s: given without %s (give both or neither)", InRegistryUser, InRegistryPass)
@@ -106,12 +100,32 @@ func (c Config) validateSource() []error {
 	return errs
 }
 
-// redact drops a URL's user info.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+// validateRepository reports chart_repository's problems: not a URL, plain HTTP with
+// credentials (sent in clear text), an OCI registry for anything but a local chart's
+// dependencies, credentials both in the URL and in registry_username.
+func (c Config) validateRepository() []error {
+	s := c.Source
+	if s.Repository == "" {
+		return nil
 	}
-	u.User = nil
-	return u.String()
+	u, err := url.Parse(s.Repository)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "oci") || u.Host == "":
+		return []error{fmt.Errorf("%s: %q is not an http(s) URL (e.g. https://charts.example.com) or, for a local chart's dependencies, oci://REGISTRY", InChartRepo, RedactURLs(s.Repository))}
+	case strings.HasPrefix(c.Chart, "oci://"):
+		return []error{fmt.Errorf("%s: %s is an OCI chart; %s is for classic Helm repositories only", InChartRepo, InChart, InChartRepo)}
+	case u.Scheme == "oci" && !IsLocalPath(c.Chart):
+		return []error{fmt.Errorf("%s: %s is a registry: set %s to oci://%s/PATH/%s (%s oci:// only names the registry of a local chart's dependencies)", InChartRepo, RedactURLs(s.Repository), InChart, u.Host, c.Chart, InChartRepo)}
+	case u.User != nil && u.Scheme == "oci":
+		return []error{fmt.Errorf("%s: %s: give the registry's credentials in %s and %s, not in the URL", InChartRepo, RedactURLs(s.Repository), InRegistryUser, InRegistryPass)}
+	case u.User != nil && s.Username != "":
+		return []error{fmt.Errorf("%s: %s has credentials in its URL and %s is set too: give them once", InChartRepo, RedactURLs(s.Repository), InRegistryUser)}
+	case u.Scheme == "http" && (u.User != nil || s.Password != ""):
+		how := InRegistryUser + " and " + InRegistryPass
+		if u.User != nil {
+			how = "user info in the URL"
+		}
+		return []error{fmt.Errorf("%s: %s is plain HTTP: its credentials (%s) would cross the network in clear text; use https:// (refused before any request)", InChartRepo, RedactURLs(s.Repository), how)}
+	}
+	return nil
 }

@@ -94,3 +94,17 @@ func (r *ChartRepo) Publish(t testing.TB, dir, version string) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// IndexAt writes index.yaml again with every archive's URL under base (an index.yaml that
+// points at another host, as one written elsewhere may).
+func (r *ChartRepo) IndexAt(t testing.TB, base string) {
+	t.Helper()
+	idx, err := repo.IndexDirectory(r.dir, base)
+	if err != nil {
+		t.Fatalf("helm repo index: %v", err)
+	}
+	idx.SortEntries()
+	if err := idx.WriteFile(filepath.Join(r.dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -72,7 +72,16 @@ type Registry struct {
 }
 
 // StartRegistry starts a registry with one user; it stops when the test ends.
-func StartRegistry(t testing.TB, ca *CA) *Registry {
+func StartRegistry(t testing.TB, ca *CA) *Registry { t.Helper(); return startRegistry(t, ca, true) }
+
+// StartPublicRegistry starts a registry that anyone may pull from and push to (a public
+// registry, as a chart's dependency may live on); it stops when the test ends.
+func StartPublicRegistry(t testing.TB, ca *CA) *Registry {
+	t.Helper()
+	return startRegistry(t, ca, false)
+}
+
+func startRegistry(t testing.TB, ca *CA, withAuth bool) *Registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -104,9 +113,10 @@ storage:
 http:
   addr: %q
   tls: {certificate: %q, key: %q}
-auth:
-  htpasswd: {realm: shepherd-test, path: %q}
-`, filepath.Join(dir, "data"), r.Host, crt, key, filepath.Join(dir, "htpasswd"))
+`, filepath.Join(dir, "data"), r.Host, crt, key)
+	if withAuth {
+		cfg += fmt.Sprintf("auth:\n  htpasswd: {realm: shepherd-test, path: %q}\n", filepath.Join(dir, "htpasswd"))
+	}
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
