@@ -13,16 +13,22 @@ import (
 // service first. A chart that allows unavailability (podinfo's maxUnavailable: 1 empties the
 // Service of a one-replica release during a rollout) is changed; each change is returned, as
 // "Deployment/name: maxUnavailable 1 → 0". A maxSurge of 0 becomes 1: a rollout needs room for
-// the new pod. Recreate is left alone: the chart asked for downtime in so many words. So is
-// each Deployment in own (PlanSurge's): one whose surge pod could never run keeps the
-// chart's own rollout.
+// the new pod. Recreate is left alone: the chart asked for downtime in so many words. Each
+// Deployment in own (PlanSurge's), whose surge pod could never run, keeps the chart's
+// maxUnavailable and asks for no surge pod (maxSurge 0): one that cannot be created or
+// placed would only read as a failed rollout.
 func KeepCapacity(rendered string, own map[string]string) (string, []string, error) {
 	var changed []string
 	docs, err := rewrite.RewriteDeployments(rendered, func(name string, obj map[string]any, _ *rewrite.HPA) {
+		st := rewrite.MapAt(obj, "spec", "strategy")
 		if _, mine := own[name]; mine {
+			if t, _ := st["type"].(string); t == "" || t == "RollingUpdate" {
+				if what := noSurge(obj, name); what != "" {
+					changed = append(changed, what)
+				}
+			}
 			return
 		}
-		st := rewrite.MapAt(obj, "spec", "strategy")
 		if t, _ := st["type"].(string); t != "" && t != "RollingUpdate" {
 			return
 		}
@@ -53,6 +59,25 @@ func KeepCapacity(rendered string, own map[string]string) (string, []string, err
 		return "", nil, err
 	}
 	return "---\n" + strings.Join(docs, "\n---\n") + "\n", changed, nil
+}
+
+// noSurge sets a rolling Deployment's maxSurge to 0 and says so ("" when it was 0).
+func noSurge(obj map[string]any, name string) string {
+	ru := rewrite.MapAt(obj, "spec", "strategy", "rollingUpdate")
+	if ru == nil {
+		ru = map[string]any{}
+		rewrite.SetPath(obj, []string{"spec", "strategy", "type"}, "RollingUpdate")
+		rewrite.MapAt(obj, "spec", "strategy")["rollingUpdate"] = ru
+	}
+	surge, ok := ru["maxSurge"]
+	if !ok {
+		surge = "25%"
+	}
+	if isZero(surge) {
+		return ""
+	}
+	ru["maxSurge"] = 0
+	return fmt.Sprintf("Deployment/%s: maxSurge %v → 0 (no surge pod could run; it keeps the chart's maxUnavailable)", name, surge)
 }
 
 // isZero reports whether an intstr value (a number or a percentage) is zero.

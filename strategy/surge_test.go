@@ -53,6 +53,7 @@ func TestPlanSurge(t *testing.T) {
 		{"a ReadWriteOncePod claim, Kubernetes' default rollout at 2 replicas", web("", rwopPod), Room{Claims: rwop, Running: running}, "", "keep_capacity: Deployment/web cannot roll"},
 		{"a first install needs no surge", web(needsUp, rwopPod), Room{Claims: rwop, Running: map[string]int{}}, "", ""},
 		{"a host port on every node", web(ownOne, hostPortPod), Room{Nodes: 2, Running: running}, "hostPort 8080", ""},
+		{"a host port on every node, the chart's surge of 25% taken off", web("  strategy:\n    rollingUpdate: {maxUnavailable: 1}\n", hostPortPod), Room{Nodes: 2, Running: running}, "hostPort 8080", ""},
 		{"a host port with a free node", web(ownOne, hostPortPod), Room{Nodes: 3, Running: running}, "", ""},
 		{"one per node, every node taken", web(ownOne, apartPod), Room{Nodes: 2, Running: running}, "one pod per node", ""},
 		{"Recreate rolls without a surge", web("  strategy: {type: Recreate}\n", rwopPod), Room{Claims: rwop, Running: running}, "ReadWriteOncePod", ""},
@@ -75,8 +76,11 @@ func TestPlanSurge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tc.own != "" && (len(changed) > 0 || strings.Contains(out, "maxUnavailable: 0")) {
+		if tc.own != "" && (strings.Contains(out, "maxUnavailable: 0") || strings.Contains(out, "maxSurge: 1")) {
 			t.Errorf("%s: keep_capacity changed a Deployment whose surge pod cannot run: %v\n%s", tc.name, changed, out)
+		}
+		if tc.own != "" && !strings.Contains(tc.manifest, "Recreate") && !strings.Contains(out, "maxSurge: 0") {
+			t.Errorf("%s: a Deployment whose surge pod cannot run still asks for one:\n%s", tc.name, out)
 		}
 	}
 }
