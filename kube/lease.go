@@ -41,10 +41,12 @@ const LeaseDuration = 30 * time.Second
 // RenewEvery is how often the holder renews its lock.
 const RenewEvery = LeaseDuration / 6
 
-// SafeFor is how long after its last successful renewal a holder may go on writing: it stops
-// (Lost fires) this long after, LeaseDuration−SafeFor before anyone else could take the lock
-// over, leaving room for clock skew and a request already in flight. The watcher's API-loss
-// bound is the same figure, so the two never disagree.
+// SafeFor is how long after its last successful renewal (timed from when it was sent) a holder
+// may go on writing: it stops (Lost fires) this long after, LeaseDuration−SafeFor before anyone
+// else could take the lock over — others judge expiry on their own clocks from when they saw
+// the renewal, never from the time it carries, so clock skew does not eat into the margin,
+// which is left for a request already in flight. The watcher's API-loss bound is the same
+// figure, so the two never disagree.
 const SafeFor = LeaseDuration * 2 / 3
 
 // Phase is what a run is doing, as it records it on the release's Lease for the next run.
