@@ -34,6 +34,10 @@ var awsJobOnly = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SES
 // awsRegion is an AWS region's name (eu-west-1, us-gov-west-1, cn-north-1, us-isob-east-1).
 var awsRegion = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
 
+// awsHTTP is the HTTP client of the STS exchanges (nil: the SDK's; a test's trusts its
+// stand-in).
+var awsHTTP sts.HTTPClient
+
 // eksClusterHeader is the header that binds an EKS token to its cluster.
 const eksClusterHeader = "x-k8s-aws-id"
 
@@ -73,7 +77,7 @@ func EKS(env Env, allow Endpoints) func(p kube.Plugin) (kube.TokenFunc, string, 
 		}
 		if role := p.Arg("--role-arn", "-r"); role != "" {
 			who += ", assuming " + role
-			client := sts.New(sts.Options{Region: region, Credentials: creds, BaseEndpoint: exchange})
+			client := sts.New(sts.Options{Region: region, Credentials: creds, BaseEndpoint: exchange, HTTPClient: awsHTTP})
 			creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, role, func(o *stscreds.AssumeRoleOptions) {
 				o.RoleSessionName = "shepherd"
 			}))
@@ -132,7 +136,7 @@ func awsCredentials(get Env, region string, exchange *string) (aws.CredentialsPr
 		return credentials.NewStaticCredentialsProvider(id, secret, get("AWS_SESSION_TOKEN")), "AWS access key " + id, nil
 	}
 	if file, role := get("AWS_WEB_IDENTITY_TOKEN_FILE"), get("AWS_ROLE_ARN"); file != "" && role != "" {
-		client := sts.New(sts.Options{Region: region, BaseEndpoint: exchange})
+		client := sts.New(sts.Options{Region: region, BaseEndpoint: exchange, HTTPClient: awsHTTP})
 		name := first(get("AWS_ROLE_SESSION_NAME"), "shepherd")
 		p := stscreds.NewWebIdentityRoleProvider(client, role, stscreds.IdentityTokenFile(file), func(o *stscreds.WebIdentityRoleOptions) {
 			o.RoleSessionName = name

@@ -2,9 +2,13 @@ package cloudauth
 
 import (
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +129,53 @@ func TestEKSSTSEndpoint(t *testing.T) {
 		if tc.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "AWS_ENDPOINT_URL_STS") {
 			t.Errorf("%s in %s (allow %v): %v", tc.endpoint, tc.region, tc.allow, err)
 		}
+	}
+}
+
+// A web identity (the job's token file and role) and a --role-arn are exchanged through AWS
+// SDK v2 at the STS endpoint the job names and the workflow lists — here a local stand-in of
+// STS (only AWS reaches the real one) — and the token is signed with the assumed role's keys.
+func TestEKSWebIdentityThenRoleThroughSDKv2(t *testing.T) {
+	var calls []url.Values
+	var auth []string
+	var mu sync.Mutex
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		calls, auth = append(calls, r.PostForm), append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		action, key := r.PostForm.Get("Action"), "AKIAWEB"
+		if action == "AssumeRole" {
+			key = "AKIAROLE"
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<%[1]sResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><%[1]sResult><Credentials><AccessKeyId>%[2]s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></%[1]sResult></%[1]sResponse>`, action, key)
+	}))
+	defer srv.Close()
+	awsHTTP = srv.Client()
+	defer func() { awsHTTP = nil }()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("the-job-oidc-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": "arn:aws:iam::1:role/ci", "AWS_ENDPOINT_URL_STS": srv.URL}
+	fetch, who, err := EKS(func(k string) string { return job[k] }, Endpoints{srv.URL})(kube.Plugin{Command: "aws", Kind: kube.PluginEKS,
+		Args: []string{"eks", "get-token", "--cluster-name", "prod", "--region", "eu-west-1", "--role-arn", "arn:aws:iam::1:role/deploy"}})
+	if err != nil || who != "EKS cluster prod in eu-west-1, AWS role arn:aws:iam::1:role/ci (web identity), assuming arn:aws:iam::1:role/deploy" {
+		t.Fatalf("%v %q", err, who)
+	}
+	tok, err := fetch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, "k8s-aws-v1."))
+	u, _ := url.Parse(string(raw))
+	if !strings.HasPrefix(u.Query().Get("X-Amz-Credential"), "AKIAROLE/") || u.Host != "sts.eu-west-1.amazonaws.com" {
+		t.Errorf("presigned with %s at %s", u.Query().Get("X-Amz-Credential"), u.Host)
+	}
+	if len(calls) != 2 || calls[0].Get("Action") != "AssumeRoleWithWebIdentity" || calls[0].Get("WebIdentityToken") != "the-job-oidc-token" ||
+		calls[0].Get("RoleArn") != "arn:aws:iam::1:role/ci" || calls[1].Get("Action") != "AssumeRole" || calls[1].Get("RoleArn") != "arn:aws:iam::1:role/deploy" ||
+		!strings.Contains(auth[1], "Credential=AKIAWEB/") {
+		t.Errorf("STS was asked %v (authorization %q)", calls, auth)
 	}
 }

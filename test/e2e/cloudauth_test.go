@@ -18,10 +18,11 @@ import (
 )
 
 // The kubeconfigs managed clusters hand out name exec plugins that the action's image does
-// not carry. EKS's (`aws eks get-token`) is made in process by aws-iam-authenticator's token
-// generator from the keys aws-actions/configure-aws-credentials exports; the local API server
-// verifies it through a token webhook running aws-iam-authenticator's own verifier against a
-// local stand-in of STS (only AWS reaches the real one), which checks the SigV4 signature.
+// not carry. EKS's (`aws eks get-token`) is made in process — aws-iam-authenticator's token
+// format, presigned with AWS SDK v2 — from the keys aws-actions/configure-aws-credentials
+// exports; the local API server verifies it through a token webhook running
+// aws-iam-authenticator's own verifier against a local stand-in of STS (only AWS reaches the
+// real one), which checks the SigV4 signature.
 
 // execKubeconfig is a kubeconfig whose user runs command args, as the clouds' CLIs write it.
 func execKubeconfig(c *testcluster.Cluster, command string, args ...string) string {
@@ -169,7 +170,12 @@ func TestGKEExecPluginInProcess(t *testing.T) {
 		"RUNNER_WORKSPACE=/home/runner/work/web", "GITHUB_WORKSPACE=" + workspace,
 		"GOOGLE_APPLICATION_CREDENTIALS=/home/runner/work/web/web/gha-creds-1a2b.json"}, runner...)
 	kc := execKubeconfig(c, "gke-gcloud-auth-plugin")
-	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
+	// The file's token and impersonation URLs are the stand-ins', not Google's: the workflow
+	// lists them (the subject token's source is the job's own token service).
+	in := func(tag string) map[string]string {
+		return deployInputs(c, ns, tag, "kubeconfig", kc, "cloud_endpoints", c.Google.URL)
+	}
+	r := runAction(t, in("1.0.0"), env...)
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 	}
@@ -189,7 +195,7 @@ func TestGKEExecPluginInProcess(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(workspace, "gha-creds-1a2b.json"), []byte(otherCreds), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = runAction(t, deployInputs(c, ns, "2.0.0", "kubeconfig", kc), env...)
+	r = runAction(t, in("2.0.0"), env...)
 	if r.Exit == 0 || !strings.Contains(r.Stdout, "PERMISSION_DENIED") && !strings.Contains(r.Stdout, "403") {
 		t.Errorf("exit %d\n%s", r.Exit, r.Stdout)
 	}
@@ -225,7 +231,9 @@ func TestAKSExecPluginInProcess(t *testing.T) {
 			kc := execKubeconfig(c, "kubelogin", "get-token", "--login", tc.login, "--server-id", c.Azure.ServerID,
 				"--client-id", tc.client, "--tenant-id", tenant, "--environment", "AzurePublicCloud")
 			env := append([]string{noCloudCLIs, "SSL_CERT_FILE=" + caFile, "AZURE_AUTHORITY_HOST=" + c.Azure.Authority}, tc.env...)
-			r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), env...)
+			// The stand-in is not Microsoft's host: the workflow lists it, as a private or
+			// sovereign authority would be.
+			r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc, "cloud_endpoints", c.Azure.Authority), env...)
 			if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 				t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
 			}
@@ -267,7 +275,8 @@ func TestEKSWebIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := execKubeconfig(c, "aws", "eks", "get-token", "--cluster-name", c.AWS.ClusterID, "--region", c.AWS.Region)
-	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc), noCloudCLIs, "SSL_CERT_FILE="+caFile,
+	// The stand-in of STS is not in AWS's domains: the workflow lists it.
+	r := runAction(t, deployInputs(c, ns, "1.0.0", "kubeconfig", kc, "cloud_endpoints", c.AWS.STSURL), noCloudCLIs, "SSL_CERT_FILE="+caFile,
 		"AWS_WEB_IDENTITY_TOKEN_FILE="+tokenFile, "AWS_ROLE_ARN="+role, "AWS_ENDPOINT_URL_STS="+c.AWS.STSURL)
 	if r.Exit != 0 || r.Outputs["status"] != "succeeded" {
 		t.Fatalf("exit %d %v\n%s", r.Exit, r.Outputs, r.Stdout)
