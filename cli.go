@@ -15,6 +15,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/report"
 	"github.com/shepherd-deploy/shepherd/sdk"
 )
@@ -66,14 +67,15 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	}
 	cfg, err := config.FromInputs(get)
 	if err != nil {
-		fmt.Fprintf(stderr, "shepherd %s: invalid input:\n  %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		fmt.Fprintf(stderr, "shepherd %s: invalid input:\n  %s\n", cmd.name, strings.ReplaceAll(config.RedactURLs(err.Error()), "\n", "\n  "))
 		return 1
 	}
 	host, _ := os.Hostname()
 	cfg.Owner = fmt.Sprintf("cli:%s:%d", host, os.Getpid())
-	rep := cliReporter(vals.cli["output"], getenv, stdout, stderr)
+	scrub := outcome.NewScrubber(cfg.SecretValues()) // nothing printed quotes a credential
+	rep := outcome.RedactReporter(cliReporter(vals.cli["output"], getenv, stdout, stderr), scrub)
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
-	edge := sdk.Options{Events: rep, Log: debugLogger(stderr, vals.cli["debug"] == "true"), Abort: abort,
+	edge := sdk.Options{Events: rep, Log: debugLogger(scrubWriter{stderr, scrub}, vals.cli["debug"] == "true"), Abort: abort,
 		Providers: providers(getenv, func(string) {}, nil, nil)}
 	if cmd.name == "rollback" && vals.cli["force"] != "true" {
 		if !terminal.isTTY(os.Stdin) {

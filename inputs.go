@@ -16,6 +16,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/notify"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/report"
 	"github.com/shepherd-deploy/shepherd/sdk"
 )
@@ -24,17 +25,21 @@ import (
 // outputs, summary, annotation → exit code.
 func runAction(ctx, abort context.Context, getenv func(string) string, stdout io.Writer) int {
 	a := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
-	maskInputs(a)
+	secrets := maskInputs(a)
 	run := notify.Run{APIURL: getenv("GITHUB_API_URL"), Repository: getenv("GITHUB_REPOSITORY"), SHA: getenv("GITHUB_SHA"), URL: runURL(getenv)}
 	cfg, err := config.FromInputs(a.GetInput)
-	rep := &report.Actions{A: a, RunURL: run.URL, Environment: cfg.Notify.Environment, EnvironmentURL: cfg.Notify.EnvironmentURL}
-	warn := func(msg string) { a.Warningf("%s", msg) }
+	// Every sink — the log, outputs, summary, annotations, the GitHub deployment, Slack — gets
+	// text without a URL's credentials or a known secret.
+	scrub := outcome.NewScrubber(append(secrets, cfg.SecretValues()...))
+	rep := outcome.RedactReporter(&report.Actions{A: a, RunURL: run.URL, Environment: cfg.Notify.Environment, EnvironmentURL: cfg.Notify.EnvironmentURL}, scrub)
+	warn := func(msg string) { a.Warningf("%s", scrub(msg)) }
 	var gh *notify.Deployment
 	if cfg.Mode != config.ModeHistory && !cfg.DryRun { // a run that changes nothing is no deployment
 		gh = notify.NewDeployment(cfg.Notify, run, warn)
 	}
 	slack := notify.NewSlack(cfg.Notify, run, warn)
 	finish := func(o deploy.Outcome) int {
+		o = outcome.Redact(o, scrub)
 		// Notifications go out even from a cancelled run, bounded; they never change the outcome.
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -48,7 +53,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
 			Message: "invalid input: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
 		for _, e := range unjoin(err) {
-			a.Errorf("%s", e)
+			a.Errorf("%s", scrub(e.Error()))
 		}
 		return finish(o)
 	}
@@ -71,7 +76,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		a.AddMask(s)
 	}
 	cfg.Owner = owner(getenv)
-	log := debugLogger(stdout, getenv("RUNNER_DEBUG") == "1")
+	log := debugLogger(scrubWriter{stdout, scrub}, getenv("RUNNER_DEBUG") == "1")
 	chart, o := findChart(ctx, cfg, rep, log)
 	gh.Start(ctx, cfg, chart) // the deployment's payload names the chart, version and digest
 	if o != nil {
@@ -135,8 +140,9 @@ func findChart(ctx context.Context, cfg config.Config, rep deploy.Reporter, log 
 
 // maskInputs tells the runner to hide every secret the inputs hold, before anything is
 // validated or printed: the kubeconfig's credentials, user:password@ in URLs, `set` values of
-// secret-looking keys, tokens, passwords and webhook URLs.
-func maskInputs(a *githubactions.Action) {
+// secret-looking keys, tokens, passwords and webhook URLs. It returns them, for the edge to
+// scrub from what it sends elsewhere (the GitHub deployment, Slack, the outputs).
+func maskInputs(a *githubactions.Action) []string {
 	maskKubeconfig(a, a.GetInput(config.InKubeconfig))
 	var secrets []string
 	secrets = append(secrets, config.URLSecrets(a.GetInput(config.InPrometheus))...)
@@ -146,11 +152,14 @@ func maskInputs(a *githubactions.Action) {
 	for _, in := range []string{config.InGitHubToken, config.InSlackWebhook, config.InRegistryPass} {
 		secrets = append(secrets, a.GetInput(in))
 	}
+	var out []string
 	for _, s := range secrets {
 		if s = strings.TrimSpace(s); s != "" {
 			a.AddMask(s)
+			out = append(out, s)
 		}
 	}
+	return append(out, config.KubeconfigSecrets(a.GetInput(config.InKubeconfig))...)
 }
 
 // maskKubeconfig tells the runner to hide every credential in the kubeconfig (user tokens,

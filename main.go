@@ -96,6 +96,20 @@ func execute(ctx context.Context, cfg config.Config, o sdk.Options) (out sdk.Out
 	return engine(ctx, cfg, o)
 }
 
+// scrubWriter writes what it is given without a URL's credentials or a known secret (the
+// debug log: Helm's and client-go's lines may quote URLs).
+type scrubWriter struct {
+	w     io.Writer
+	scrub func(string) string
+}
+
+func (s scrubWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, s.scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // debugLogger logs to w at debug level when enabled, else nowhere. The configuration is never
 // logged (it holds the kubeconfig).
 func debugLogger(w io.Writer, enabled bool) *slog.Logger {

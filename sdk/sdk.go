@@ -87,13 +87,16 @@ func Run(ctx context.Context, cfg Config, o Options) (out Outcome) {
 		}
 	}()
 	if err := cfg.Validate(); err != nil {
-		msg := "invalid configuration: " + diagnose.Redact(strings.ReplaceAll(err.Error(), "\n", "; "), cfg.SecretValues())
+		msg := "invalid configuration: " + diagnose.Redact(config.RedactURLs(strings.ReplaceAll(err.Error(), "\n", "; ")), cfg.SecretValues())
 		if o.Events != nil {
 			o.Events.Event(ctx, Event{Phase: "pre-flight", Level: outcome.Error, Message: msg})
 		}
 		return failed(cfg, msg)
 	}
-	return engine(ctx, cfg, deploy.Edge{Reporter: o.Events, Log: o.Log, Abort: o.Abort, Confirm: o.Confirm, Chart: o.Chart, Token: o.Token, Providers: o.Providers})
+	// The outcome and every event leave without a URL's credentials or a secret of cfg.
+	scrub := outcome.NewScrubber(cfg.SecretValues())
+	out = engine(ctx, cfg, deploy.Edge{Reporter: outcome.RedactEvents(o.Events, scrub), Log: o.Log, Abort: o.Abort, Confirm: o.Confirm, Chart: o.Chart, Token: o.Token, Providers: o.Providers})
+	return outcome.Redact(out, scrub)
 }
 
 // engine is what Run runs (a variable so that its safety net can be tested).
