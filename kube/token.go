@@ -64,7 +64,7 @@ func NewKeyless(k Keyless, namespace string) (*Clients, error) {
 	return c, nil
 }
 
-// renewing caches a token until half of its life is left (at most a minute before it
+// renewing caches a token until a third of its life is left (at most a minute before it
 // expires), then fetches a new one. A failed renewal keeps the token while it is still valid
 // and tries again after a backoff with jitter, so an outage of the token service shorter than
 // the token's remaining life is invisible; the error surfaces only once the token has
@@ -190,8 +190,8 @@ func (r *renewing) backoff(left time.Duration) time.Duration {
 	return max(d, minRetry)
 }
 
-// renewAt is when a token is renewed: when half of its life is left, at most a minute before
-// it expires; a token whose expiry cannot be read is fetched again after a minute.
+// renewAt is when a token is renewed: a third of its life before it expires, at most a
+// minute; a token whose expiry cannot be read is fetched again after a minute.
 func renewAt(now time.Time, c Claims) time.Time {
 	if c.Expiry == 0 {
 		return now.Add(time.Minute)
@@ -201,7 +201,7 @@ func renewAt(now time.Time, c Claims) time.Time {
 	if c.IssuedAt > 0 {
 		life = exp.Sub(time.Unix(c.IssuedAt, 0))
 	}
-	return exp.Add(-min(life/2, time.Minute))
+	return exp.Add(-min(life/3, time.Minute))
 }
 
 // identity names whom the current token speaks for ("" before the first).

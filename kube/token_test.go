@@ -28,7 +28,7 @@ func TestRenewAt(t *testing.T) {
 		want time.Duration // after now
 	}{
 		{"GitHub's 5 minutes: a minute before", Claims{IssuedAt: now.Unix(), Expiry: now.Add(5 * time.Minute).Unix()}, 4 * time.Minute},
-		{"6 s: half before", Claims{IssuedAt: now.Unix(), Expiry: now.Add(6 * time.Second).Unix()}, 3 * time.Second},
+		{"6 s: a third before", Claims{IssuedAt: now.Unix(), Expiry: now.Add(6 * time.Second).Unix()}, 4 * time.Second},
 		{"no expiry: a minute", Claims{}, time.Minute},
 	} {
 		if got := renewAt(now, tc.c).Sub(now); got != tc.want {
@@ -53,9 +53,9 @@ func TestRenewingFetchesOnlyWhenDue(t *testing.T) {
 	if fetched != 1 {
 		t.Fatalf("fetched %d tokens for three requests within its life", fetched)
 	}
-	now = now.Add(5 * time.Second) // less than half of 9 s left
+	now = now.Add(6 * time.Second) // a third of 9 s before it expires
 	if _, err := r.token(context.Background()); err != nil || fetched != 2 {
-		t.Fatalf("fetched %d, %v: want a new token 4 s before expiry", fetched, err)
+		t.Fatalf("fetched %d, %v: want a new token 3 s before expiry", fetched, err)
 	}
 	if got, want := r.identity(), `OIDC subject "repo:acme/web:environment:production#2" (audience https://k8s)`; got != want {
 		t.Errorf("identity %q, want %q", got, want)
@@ -97,24 +97,24 @@ func (s *tokenService) renewing(jitter float64) *renewing {
 	return &renewing{fetch: s.fetch, now: func() time.Time { return s.now }, jitter: func() float64 { return jitter }}
 }
 
-// The token service goes down just before the renewal window and stays down 20 s of a 60 s
+// The token service goes down just before the renewal window and stays down 20 s of a 90 s
 // token's last 30: every request in the outage gets the cached token, the service is asked
 // only after backoffs (never on each request), and the first request after the outage renews.
 func TestRenewingOutlivesAnOutage(t *testing.T) {
-	s := &tokenService{t: t, now: time.Unix(1_000_000, 0), ttl: time.Minute}
+	s := &tokenService{t: t, now: time.Unix(1_000_000, 0), ttl: 90 * time.Second}
 	r := s.renewing(0.5)
 	first, err := r.token(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.now = s.now.Add(29 * time.Second)
+	s.now = s.now.Add(59 * time.Second)
 	s.down = true
 	requests := 0
 	for end := s.now.Add(20 * time.Second); s.now.Before(end); s.now = s.now.Add(100 * time.Millisecond) {
 		tok, err := r.token(context.Background())
 		requests++
 		if err != nil || tok != first {
-			t.Fatalf("at %s in the outage: %v (same token: %v), want the cached token", s.now.Sub(time.Unix(1_000_029, 0)), err, tok == first)
+			t.Fatalf("at %s in the outage: %v (same token: %v), want the cached token", s.now.Sub(time.Unix(1_000_059, 0)), err, tok == first)
 		}
 	}
 	if n := len(s.fetches) - 1; n < 3 || n > 10 {
