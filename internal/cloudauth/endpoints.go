@@ -46,8 +46,8 @@ func (e Endpoints) allows(u *url.URL) bool {
 // workflow listed in cloud_endpoints.
 func (e Endpoints) checkEndpoint(field, raw, cloudName string, own func(host string) bool) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%s: %q is not an https URL without credentials, query or fragment", field, raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%s: %q is not an https URL (without user:password@)", field, raw)
 	}
 	if (u.Port() == "" || u.Port() == "443") && own(strings.ToLower(u.Hostname())) {
 		return u, nil
@@ -109,9 +109,9 @@ func execEnv(p kube.Plugin, job Env, jobOnly, choose []string) (Env, error) {
 	}, nil
 }
 
-// sameOrigin reports whether a and b are https URLs of one origin.
+// sameOrigin reports whether a and b are URLs of one origin (scheme, host and port).
 func sameOrigin(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Scheme == "https" && ub.Scheme == "https" && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
+	return err1 == nil && err2 == nil && ua.Host != "" && ua.User == nil && ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
 }
