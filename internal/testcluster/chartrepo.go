@@ -108,3 +108,12 @@ func (r *ChartRepo) IndexAt(t testing.TB, base string) {
 		t.Fatal(err)
 	}
 }
+
+// Delete removes a published archive and leaves index.yaml naming it (an archive that
+// answers 404).
+func (r *ChartRepo) Delete(t testing.TB, name, version string) {
+	t.Helper()
+	if err := os.Remove(filepath.Join(r.dir, fmt.Sprintf("%s-%s.tgz", name, version))); err != nil {
+		t.Fatal(err)
+	}
+}
