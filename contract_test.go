@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
+	"github.com/shepherd-deploy/shepherd/internal/docgen"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -41,7 +43,8 @@ func defaults() map[string]string {
 	}
 }
 
-// action.yml, config.Default() and the README must agree on every input, default and output.
+// action.yml, config.Default() and the inputs reference (docs/inputs.md, generated from
+// action.yml) must agree on every input, default and output.
 func TestActionContract(t *testing.T) {
 	raw, err := os.ReadFile("action.yml")
 	if err != nil {
@@ -77,10 +80,7 @@ func TestActionContract(t *testing.T) {
 	if config.Default().MaxCascade != 2 {
 		t.Fatalf("max_cascade default drifted: %d", config.Default().MaxCascade)
 	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := inputsReference(t, raw)
 	defs := defaults()
 	for _, in := range config.Inputs {
 		got := ""
@@ -91,11 +91,11 @@ func TestActionContract(t *testing.T) {
 			t.Errorf("input %s: action.yml default %q, config default %q", in, got, defs[in])
 		}
 		row := regexp.MustCompile("(?m)^\\| `" + in + "` \\| (`([^`]*)` )?\\|")
-		m := row.FindStringSubmatch(string(readme))
+		m := row.FindStringSubmatch(ref)
 		if m == nil {
-			t.Errorf("README inputs table has no row for %s", in)
+			t.Errorf("docs/inputs.md has no row for input %s", in)
 		} else if m[2] != defs[in] {
-			t.Errorf("README default of %s is %q, config says %q", in, m[2], defs[in])
+			t.Errorf("docs/inputs.md gives %s the default %q, config says %q", in, m[2], defs[in])
 		}
 	}
 	outs := report.Outputs(deploy.Outcome{})
@@ -106,10 +106,40 @@ func TestActionContract(t *testing.T) {
 		if _, ok := a.Outputs[k]; !ok {
 			t.Errorf("output %s is written but not declared in action.yml", k)
 		}
-		if !strings.Contains(string(readme), "| `"+k+"` |") {
-			t.Errorf("README outputs table has no row for %s", k)
+		if !strings.Contains(ref, "| `"+k+"` |") {
+			t.Errorf("docs/inputs.md has no row for output %s", k)
 		}
 	}
+}
+
+// inputsReference is docs/inputs.md, which must be exactly what the generator makes of
+// action.yml (raw): a reference edited by hand, or an action.yml changed without
+// regenerating, fails with the command that fixes it.
+func inputsReference(t *testing.T, raw []byte) string {
+	t.Helper()
+	want, err := docgen.Inputs(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("docs/inputs.md")
+	if err != nil {
+		t.Fatalf("%v: generate it with `%s`", err, docgen.Command)
+	}
+	if !bytes.Equal(got, want) {
+		g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		i := 0
+		for i < len(g) && i < len(w) && g[i] == w[i] {
+			i++
+		}
+		line := func(l []string) string {
+			if i < len(l) {
+				return l[i]
+			}
+			return "(end of file)"
+		}
+		t.Errorf("docs/inputs.md is not what action.yml generates: run `%s`\nline %d is\n  %s\nwant\n  %s", docgen.Command, i+1, line(g), line(w))
+	}
+	return string(got)
 }
 
 // Every input but mode (the command is the mode) and the GitHub-native reporting is a flag of some command's --help.
