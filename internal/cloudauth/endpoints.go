@@ -24,7 +24,7 @@ func ParseEndpoints(input string) (Endpoints, error) {
 	for _, s := range strings.FieldsFunc(input, func(r rune) bool { return r == '\n' || r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
 		u, err := url.Parse(s)
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("%s: %q is not an https origin (https://host or https://host:port, no path, credentials or query)", EndpointsInput, s)
+			return nil, fmt.Errorf("%s: %q is not an https origin (https://host or https://host:port, no path, credentials or query)", EndpointsInput, redacted(s))
 		}
 		e = append(e, u.Scheme+"://"+u.Host)
 	}
@@ -47,7 +47,7 @@ func (e Endpoints) allows(u *url.URL) bool {
 func (e Endpoints) checkEndpoint(field, raw, cloudName string, own func(host string) bool) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("%s: %q is not an https URL (without user:password@)", field, raw)
+		return nil, fmt.Errorf("%s: %q is not an https URL (without user:password@)", field, redacted(raw))
 	}
 	if (u.Port() == "" || u.Port() == "443") && own(strings.ToLower(u.Hostname())) {
 		return u, nil
@@ -57,6 +57,14 @@ func (e Endpoints) checkEndpoint(field, raw, cloudName string, own func(host str
 	}
 	return nil, fmt.Errorf("%s: %s is not %s's own endpoint, and the %s input does not list it: Shepherd sends credentials only to the cloud's own endpoints, or to one the workflow names in %s (a kubeconfig cannot)",
 		field, u.Host, cloudName, EndpointsInput, EndpointsInput)
+}
+
+// redacted is raw with any password replaced by xxxxx, for an error message.
+func redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(not a URL)"
 }
 
 // hostUnder reports whether host is domain or one of its subdomains.

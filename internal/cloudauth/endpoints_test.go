@@ -144,3 +144,13 @@ func TestGKEChecksTheCredentialsFilesEndpoints(t *testing.T) {
 		t.Errorf("a listed endpoint: %v", err)
 	}
 }
+
+func TestEndpointErrorsHidePasswords(t *testing.T) {
+	_, err := ParseEndpoints("https://user:hunter2@sts.internal.example")
+	_, err2 := Endpoints(nil).checkEndpoint("f", "http://user:hunter2@evil.example", "AWS", googleHost)
+	for _, e := range []error{err, err2} {
+		if e == nil || strings.Contains(e.Error(), "hunter2") {
+			t.Errorf("%v", e)
+		}
+	}
+}

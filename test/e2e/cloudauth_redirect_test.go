@@ -163,3 +163,13 @@ func TestGKEKubeconfigCannotRedirectCredentials(t *testing.T) {
 		t.Errorf("the hostile token endpoint got %d connections", n)
 	}
 }
+
+// The cloud_endpoints input takes https origins only: anything else is refused, naming the
+// input, before the cluster is reached.
+func TestUnknownCloudEndpointsInputRefused(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	for _, bad := range []string{"http://sts.internal.example", "https://user:pw@sts.internal.example", "https://sts.internal.example/v1/token"} {
+		refused(t, c, string(c.Kubeconfig), []string{"cloud_endpoints", bad}, nil, "cloud_endpoints", "https origin")
+	}
+}
