@@ -38,10 +38,12 @@ type OIDC struct {
 	kid      string
 	requests string // the runner's token request URL (plain HTTP on loopback)
 
-	mu     sync.Mutex
-	grants map[string]Grant // request token → what its tokens say
-	issued map[string]int   // request token → tokens issued
-	closer []func()
+	mu      sync.Mutex
+	grants  map[string]Grant     // request token → what its tokens say
+	issued  map[string]int       // request token → tokens issued
+	down    map[string]time.Time // request token → its requests fail until then
+	refused map[string]int       // request token → requests refused in an outage
+	closer  []func()
 }
 
 // Grant is what the ID tokens a job gets say: GitHub's claims for its repository and
@@ -68,6 +70,7 @@ func (c *Cluster) startOIDC() (*OIDC, error) {
 	}
 	sum := sha256.Sum256(elliptic.MarshalCompressed(elliptic.P256(), key.X, key.Y))
 	o := &OIDC{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:8]), grants: map[string]Grant{}, issued: map[string]int{},
+		down: map[string]time.Time{}, refused: map[string]int{},
 		Audience: c.APIServerURL, UsernamePrefix: "github:"}
 	if err := c.pki.sign("oidc", "oidc-issuer", "", true); err != nil {
 		return nil, err
@@ -154,23 +157,51 @@ func (o *OIDC) Runner(g Grant) []string {
 func (o *OIDC) Issued(env []string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.issued[requestToken(env)]
+}
+
+// Outage makes the token service fail (503) every request of the job holding runner
+// environment env for d from now: a blip of GitHub's token service, for that job alone.
+func (o *OIDC) Outage(env []string, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.down[requestToken(env)] = time.Now().Add(d)
+}
+
+// Refused is how many token requests of the job holding env failed in an outage.
+func (o *OIDC) Refused(env []string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.refused[requestToken(env)]
+}
+
+func requestToken(env []string) string {
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "ACTIONS_ID_TOKEN_REQUEST_TOKEN="); ok {
-			return o.issued[v]
+			return v
 		}
 	}
-	return 0
+	return ""
 }
 
 // tokenRequest answers GET <url>&audience=AUD with Authorization: Bearer <request token>,
 // as GitHub's token service does: {"value": "<JWT>"}.
 func (o *OIDC) tokenRequest(w http.ResponseWriter, r *http.Request) {
+	req := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	o.mu.Lock()
-	g, ok := o.grants[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
-	if ok {
-		o.issued[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]++
+	g, ok := o.grants[req]
+	down := ok && time.Now().Before(o.down[req])
+	switch {
+	case down:
+		o.refused[req]++
+	case ok:
+		o.issued[req]++
 	}
 	o.mu.Unlock()
+	if down {
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	if !ok {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
