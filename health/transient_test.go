@@ -38,3 +38,28 @@ func TestTransientCreateFailure(t *testing.T) {
 		}
 	}
 }
+
+// A Deployment's ReplicaFailure condition (its ReplicaSet's first FailedCreate, copied) is
+// judged as the event is: a quota refusal while an old pod still terminates clears itself.
+func TestTransientReplicaFailure(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	b := diagnose.DefaultBudgets()
+	p := func(reason string, age time.Duration, have int32) progress {
+		return progress{own: &diagnose.Signal{Category: diagnose.Capacity, Reason: reason}, ownSince: now.Add(-age), observed: true, want: 3, have: have}
+	}
+	for _, tc := range []struct {
+		name      string
+		p         progress
+		transient bool
+	}{
+		{"fresh quota refusal: may resolve as the old pod goes", p("FailedCreate", 2*time.Second, 2), true},
+		{"a refusal past the budget, still short: persists", p("FailedCreate", 11*time.Second, 2), false},
+		{"a refusal past the budget, complete since: resolved", p("FailedCreate", time.Minute, 3), true},
+		{"a deadline is not this rule's", p("ProgressDeadlineExceeded", time.Second, 0), false},
+		{"no time on the condition: not provably fresh", progress{own: &diagnose.Signal{Reason: "FailedCreate"}, want: 3}, false},
+	} {
+		if got := transientReplicaFailure(tc.p, now, b); got != tc.transient {
+			t.Errorf("%s: transient = %v, want %v", tc.name, got, tc.transient)
+		}
+	}
+}

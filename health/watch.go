@@ -292,7 +292,7 @@ func (s *snapshot) evaluate(now time.Time, final bool) Result {
 		}
 		// The workload's own verdict (deadline, replica failure) comes after what its pods and
 		// events show: those say why.
-		if p.own != nil {
+		if p.own != nil && !transientReplicaFailure(p, now, budgets) {
 			add(p, *p.own)
 		}
 	}
@@ -314,6 +314,16 @@ func transientCreateFailure(e *corev1.Event, want, have int32, now time.Time, b 
 		first = eventTime(e)
 	}
 	return now.Sub(first) <= b.Unschedulable || have >= want
+}
+
+// transientReplicaFailure is transientCreateFailure for a Deployment's ReplicaFailure
+// condition, which the controller copies from its ReplicaSet's first FailedCreate: a quota
+// that frees up as an old pod goes clears it within the budget.
+func transientReplicaFailure(p progress, now time.Time, b diagnose.Budgets) bool {
+	if p.own.Reason != "FailedCreate" || p.ownSince.IsZero() {
+		return false
+	}
+	return now.Sub(p.ownSince) <= b.Unschedulable || (p.observed && p.have >= p.want)
 }
 
 func eventTime(e *corev1.Event) time.Time {

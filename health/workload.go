@@ -1,6 +1,8 @@
 package health
 
 import (
+	"time"
+
 	"fmt"
 	"strings"
 
@@ -48,6 +50,8 @@ type progress struct {
 	ownerKind, ownerName string
 	want, have           int32
 	own                  *diagnose.Signal // the workload's own verdict (deadline, replica failure)
+	// ownSince is when a replica failure began (the condition's last transition).
+	ownSince time.Time
 }
 
 // rolloutStatus asks kubectl's rollout status viewer for the kind: the same verdict and
@@ -80,6 +84,11 @@ func (s *snapshot) deployment(name string) progress {
 	p.done, p.line = Complete(d)
 	if sig, bad := diagnose.DeploymentSignal(d, s.t.Since); bad {
 		p.own = &sig
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentReplicaFailure {
+				p.ownSince = c.LastTransitionTime.Time
+			}
+		}
 	}
 	if d.Status.ObservedGeneration < d.Generation {
 		return p
