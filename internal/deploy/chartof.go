@@ -8,6 +8,7 @@ import (
 	helmrelease "helm.sh/helm/v3/pkg/release"
 
 	"github.com/shepherd-deploy/shepherd/charts"
+	"github.com/shepherd-deploy/shepherd/config"
 )
 
 // chartOf is the chart to render revision rel's version again (a canary's promotion). Helm
@@ -32,7 +33,13 @@ func (r *run) chartOf(ctx context.Context, rel *helmrelease.Release) (*chart.Cha
 	if err != nil {
 		return nil, err
 	}
-	src.Chart, src.Repository, src.Version = charts.SourceOf(ref)
+	chartRef, repo, version := charts.SourceOf(ref)
+	// The record keeps no credential: the run's own chart_repository (with its user info or
+	// query token) when the record names the same one, or, for a local chart, names none.
+	if repo == config.RedactURLs(src.Repository) && repo != "" || repo == "" && charts.KindOf(chartRef, "") == charts.Local {
+		repo = src.Repository
+	}
+	src.Chart, src.Repository, src.Version = chartRef, repo, version
 	if src.Version == "" && charts.KindOf(src.Chart, "") == charts.Local {
 		src.Version = ch.Metadata.Version
 	}
