@@ -33,8 +33,10 @@ type Source struct {
 	Version string
 	// Repository is a Helm repository's URL (Chart is then a name in its index.yaml).
 	Repository string
-	// Username and Password authenticate to the registry or repository (and to those of a local
-	// chart's dependencies). The password is secret: it appears in no error.
+	// Username and Password authenticate to one host only: an oci:// chart's registry, the
+	// repository's host (for a local chart's dependencies, Repository may be oci://HOST), or
+	// the one registry a local chart's oci:// dependencies come from. Every other host is asked
+	// anonymously. The password is secret: it appears in no error.
 	Username, Password string
 	// CA is a PEM bundle trusted beside the system's roots (a private registry's CA).
 	CA []byte

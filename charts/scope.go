@@ -62,7 +62,8 @@ func scoped(s Source) (Source, error) {
 }
 
 // credentialHost is the one host s's credentials go to ("" when there are none): an oci://
-// chart's registry, else the repository's.
+// chart's registry, else the repository's, else the one registry a local chart's oci://
+// dependencies come from.
 func credentialHost(s Source) string {
 	if s.Username == "" && s.Password == "" {
 		return ""
