@@ -139,9 +139,9 @@ func AcquireAt(ctx context.Context, cs kubernetes.Interface, ns, release, holder
 			return l, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("release %s is locked by another run: %s (since %s, renewed %s ago); waited %s (lock_timeout)",
+			return nil, fmt.Errorf("release %s is locked by another run: %s (since %s, last seen renewed %s ago); waited %s (lock_timeout; a lock its holder stops renewing is taken over once seen unrenewed for %s)",
 				release, orUnknown(ptr.Deref(current.Spec.HolderIdentity, "")), timeOf(current.Spec.AcquireTime),
-				time.Since(timeOf(current.Spec.RenewTime)).Round(time.Second), wait)
+				l.unchangedFor().Round(time.Second), wait, durationOf(current))
 		}
 		select {
 		case <-ctx.Done():
@@ -228,6 +228,14 @@ func durationOf(l *coordinationv1.Lease) time.Duration {
 type observation struct {
 	record string
 	at     time.Time
+}
+
+// unchangedFor is how long this run has seen the Lease unchanged.
+func (l *Lock) unchangedFor() time.Duration {
+	if l.seen.record == "" {
+		return 0
+	}
+	return l.now().Sub(l.seen.at)
 }
 
 func (o *observation) expired(le *coordinationv1.Lease, now time.Time) bool {
