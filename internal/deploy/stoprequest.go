@@ -12,9 +12,10 @@ import (
 
 // A rollback interrupts a canary in flight: mode rollback notes its request on the release's
 // Lease, naming the holder it read and only while that holder still holds it
-// (kube.RequestStop); the run holding the canary polls for a request naming it every second, stops at once and aborts its
-// canary (the stable track back and Ready, then the canary to zero), naming who stopped it and
-// why; the rollback, which waits for the lock meanwhile, then reports that work as its own.
+// (kube.RequestStop); the run holding the canary polls for a request naming it every second,
+// stops at once and aborts its canary (the stable track back and Ready, then the canary to
+// zero), naming who stopped it and why; the rollback, which waits for the lock meanwhile, then
+// reports that work as its own.
 // One writer at a time: the two runs never scale the same Deployments at once.
 
 // stopPoll is how often a holder looks for a stop request.
