@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/internal/cloudauth"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/outcome"
@@ -76,7 +77,7 @@ func runCLI(ctx, abort context.Context, args []string, getenv func(string) strin
 	rep := outcome.RedactReporter(cliReporter(vals.cli["output"], getenv, stdout, stderr), scrub)
 	// A plugin on the PATH runs as kubectl runs it; a missing one is made in process.
 	edge := sdk.Options{Events: rep, Log: debugLogger(scrubWriter{stderr, scrub}, vals.cli["debug"] == "true"), Abort: abort,
-		Providers: providers(getenv, func(string) {}, nil, nil)}
+		Providers: providers(getenv, func(string) {}, nil, cloudauth.Endpoints(cfg.CloudEndpoints))}
 	if cmd.name == "rollback" && vals.cli["force"] != "true" {
 		if !terminal.isTTY(os.Stdin) {
 			// No one to ask (a script, a pipe): say so instead of hanging or guessing.

@@ -29,17 +29,18 @@ type flagSpec struct {
 
 // The flags every command shares, last in its help.
 var (
-	fNamespace   = flagSpec{name: "namespace", input: config.InNamespace, arg: "NAME", help: "The namespace of the release (it must exist).", def: config.DefaultNamespace}
-	fKubeconfig  = flagSpec{name: "kubeconfig", input: config.InKubeconfig, arg: "PATH", help: "The kubeconfig file (default: $KUBECONFIG's files, then ~/.kube/config, then the pod's service account)."}
-	fContext     = flagSpec{name: "context", input: config.InContext, arg: "NAME", help: "The kubeconfig context to use (default: its current context)."}
-	fLockTimeout = flagSpec{name: "lock-timeout", input: config.InLockTimeout, arg: "DURATION", help: "How long to wait while another run holds the release.", def: human(config.DefaultLockTimeout)}
-	fTimeout     = flagSpec{name: "timeout", input: config.InTimeout, arg: "DURATION", help: "How long a rollout may take before it counts as failed; also bounds each rollback attempt.", def: human(config.DefaultTimeout)}
-	fHealthURL   = flagSpec{name: "health-url", input: config.InHealthURL, arg: "URL", help: "Checked after the rollout: it must answer 2xx, and a JSON body's status must be healthy."}
-	fMaxCascade  = flagSpec{name: "max-cascade", input: config.InMaxCascade, arg: "N", help: "How many older good revisions a rollback may try when its target fails verification.", def: fmt.Sprint(config.DefaultMaxCascade)}
-	fOutput      = flagSpec{name: "output", arg: "FORMAT", help: "text, or json for scripts (the outcome as one JSON object on stdout).", def: "text"}
-	fDebug       = flagSpec{name: "debug", help: "Print a debug log on stderr (it never shows credentials)."}
-	fGrace       = flagSpec{name: "grace-period", input: config.InGrace, arg: "DURATION", help: "Blue-green: how long the new colour is watched, live, before the old one is scaled to 0.", def: human(config.DefaultGracePeriod)}
-	fRelease     = flagSpec{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."}
+	fNamespace      = flagSpec{name: "namespace", input: config.InNamespace, arg: "NAME", help: "The namespace of the release (it must exist).", def: config.DefaultNamespace}
+	fKubeconfig     = flagSpec{name: "kubeconfig", input: config.InKubeconfig, arg: "PATH", help: "The kubeconfig file (default: $KUBECONFIG's files, then ~/.kube/config, then the pod's service account)."}
+	fCloudEndpoints = flagSpec{name: "cloud-endpoints", input: config.InCloudEndpoints, arg: "ORIGINS", help: "https origins, besides the clouds' own, that the in-process EKS, GKE and AKS logins may send credentials to (a sovereign or private endpoint); comma-separated."}
+	fContext        = flagSpec{name: "context", input: config.InContext, arg: "NAME", help: "The kubeconfig context to use (default: its current context)."}
+	fLockTimeout    = flagSpec{name: "lock-timeout", input: config.InLockTimeout, arg: "DURATION", help: "How long to wait while another run holds the release.", def: human(config.DefaultLockTimeout)}
+	fTimeout        = flagSpec{name: "timeout", input: config.InTimeout, arg: "DURATION", help: "How long a rollout may take before it counts as failed; also bounds each rollback attempt.", def: human(config.DefaultTimeout)}
+	fHealthURL      = flagSpec{name: "health-url", input: config.InHealthURL, arg: "URL", help: "Checked after the rollout: it must answer 2xx, and a JSON body's status must be healthy."}
+	fMaxCascade     = flagSpec{name: "max-cascade", input: config.InMaxCascade, arg: "N", help: "How many older good revisions a rollback may try when its target fails verification.", def: fmt.Sprint(config.DefaultMaxCascade)}
+	fOutput         = flagSpec{name: "output", arg: "FORMAT", help: "text, or json for scripts (the outcome as one JSON object on stdout).", def: "text"}
+	fDebug          = flagSpec{name: "debug", help: "Print a debug log on stderr (it never shows credentials)."}
+	fGrace          = flagSpec{name: "grace-period", input: config.InGrace, arg: "DURATION", help: "Blue-green: how long the new colour is watched, live, before the old one is scaled to 0.", def: human(config.DefaultGracePeriod)}
+	fRelease        = flagSpec{name: "release", input: config.InRelease, arg: "NAME", help: "The Helm release name (required)."}
 )
 
 // The canary's judges: what deploy and promote (which runs the last stage) both take.
@@ -93,7 +94,7 @@ var commands = map[string]command{
 			{name: "http-route", input: config.InHTTPRoute, arg: "NAME", help: "gateway-api: the HTTPRoute whose backendRefs to the chart's Services are weighted."},
 			{name: "preview-header", input: config.InPreviewHeader, arg: "NAME: VALUE", help: "gateway-api: requests with this header reach the new version before any traffic moves (smoke tests ask through the gateway with it)."},
 			{name: "canary-replicas", input: config.InCanaryReplicas, arg: "N", help: "gateway-api: pods per canary Deployment at every stage (default: ceil(N × weight))."},
-			fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
+			fMaxCascade, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug,
 		}},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",
 		about: "Roll the release back to the last good revision (or --revision N), verify it, and record why. On a terminal it asks first.",
@@ -104,20 +105,20 @@ var commands = map[string]command{
 			{name: "force", help: "Roll back without asking (needed when not on a terminal)."},
 			fNamespace,
 			{name: "verify-duration", input: config.InVerify, arg: "DURATION", help: "After the rollout, how long no pod may restart or go unready.", def: human(config.DefaultVerify)},
-			fTimeout, fHealthURL, fMaxCascade, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug,
+			fTimeout, fHealthURL, fMaxCascade, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug,
 		}},
 	"promote": {name: "promote", usage: "shepherd promote --release NAME [flags]",
 		about: "Finish a deploy that stopped before its switch (auto_promote false): blue-green switches live traffic after checking the colour again and watches it for the grace period; a canary runs its last stage, judged, then the stable track takes its version.",
-		flags: append(append([]flagSpec{fRelease, fNamespace, fGrace}, canaryJudgeFlags...), fTimeout, fHealthURL, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug)},
+		flags: append(append([]flagSpec{fRelease, fNamespace, fGrace}, canaryJudgeFlags...), fTimeout, fHealthURL, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug)},
 	"abort": {name: "abort", usage: "shepherd abort --release NAME [--reason TEXT] [flags]",
 		about: "Drop a deploy that stopped before its switch: a blue-green colour goes to 0 replicas (live traffic never moved); a canary goes to 0 and the stable track back to full.",
 		flags: []flagSpec{fRelease, {name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history and the report."},
-			fNamespace, fKubeconfig, fContext, fLockTimeout, fOutput, fDebug}},
+			fNamespace, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug}},
 	"history": {name: "history", usage: "shepherd history --release NAME [flags]",
 		about: "List the release's revisions: image tags, status and description.",
 		flags: []flagSpec{
 			fRelease,
-			fNamespace, fKubeconfig, fContext, fOutput, fDebug,
+			fNamespace, fKubeconfig, fContext, fCloudEndpoints, fOutput, fDebug,
 		}},
 }
 

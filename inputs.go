@@ -58,10 +58,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 		return finish(o)
 	}
 	token, err := jobToken(a, cfg, getenv)
-	var endpoints cloudauth.Endpoints
-	if err == nil {
-		endpoints, err = cloudauth.ParseEndpoints(a.GetInput(cloudauth.EndpointsInput))
-	}
+	endpoints := cloudauth.Endpoints(cfg.CloudEndpoints)
 	if err != nil {
 		gh.Start(ctx, cfg, nil)
 		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})

@@ -68,11 +68,15 @@ type Config struct {
 	Kubeconfig []byte `json:"-"`
 	// Keyless reaches a cluster that trusts GitHub's OIDC issuer with the job's ID token,
 	// instead of a kubeconfig.
-	Keyless   Keyless
-	Context   string
-	Timeout   time.Duration // the whole rollout's deadline
-	DryRun    bool
-	HealthURL string // checked after the rollout when not empty
+	Keyless Keyless
+	// CloudEndpoints are https origins, besides the clouds' own (AWS STS, Microsoft Entra,
+	// Google), that the in-process cloud logins may send credentials to; a kubeconfig cannot
+	// add any.
+	CloudEndpoints []string
+	Context        string
+	Timeout        time.Duration // the whole rollout's deadline
+	DryRun         bool
+	HealthURL      string // checked after the rollout when not empty
 	// HealthTimeout bounds the health check (retries until it answers healthy).
 	HealthTimeout time.Duration
 	// LockTimeout is how long a run waits for another run of the same release to finish.
@@ -183,7 +187,7 @@ var Inputs = []string{InMode, InStrategy, InRelease, InNamespace, InChart, InVal
 	InStages, InInterval, InErrorThresh, InLatency, InPrometheus, InErrorQuery, InLatencyQ, InMinRequests,
 	InGitHubToken, InEnvironment, InEnvironmentURL, InSlackWebhook, InProductionEnv, InTransientEnv,
 	InChartVersion, InChartRepo, InChartDigest, InRegistryUser, InRegistryPass, InRegistryCA,
-	InClusterURL, InClusterCA, InOIDCAudience, InPromToken, InPromHeaders, InPromService, InMaxInterval,
+	InClusterURL, InClusterCA, InOIDCAudience, InCloudEndpoints, InPromToken, InPromHeaders, InPromService, InMaxInterval,
 	InAlpha, InBaseline, InMaxErrorRatio, InTrafficRouter, InHTTPRoute, InPreviewHeader, InCanaryReplicas}
 
 // FromInputs builds a Config from raw input strings (get returns "" for an unset input),

@@ -6,30 +6,17 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/kube"
 )
 
 // EndpointsInput is the action input that lists Endpoints.
-const EndpointsInput = "cloud_endpoints"
+const EndpointsInput = config.InCloudEndpoints
 
 // Endpoints are the https origins, besides the clouds' own, that the workflow lets the
 // in-process logins send credentials to (the cloud_endpoints input: a sovereign cloud's or
 // a private endpoint). A kubeconfig cannot add any.
 type Endpoints []string
-
-// ParseEndpoints reads the cloud_endpoints input: https URLs (an origin each, as
-// https://host[:port]), one per line or comma-separated.
-func ParseEndpoints(input string) (Endpoints, error) {
-	var e Endpoints
-	for _, s := range strings.FieldsFunc(input, func(r rune) bool { return r == '\n' || r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
-		u, err := url.Parse(s)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("%s: %q is not an https origin (https://host or https://host:port, no path, credentials or query)", EndpointsInput, redacted(s))
-		}
-		e = append(e, u.Scheme+"://"+u.Host)
-	}
-	return e, nil
-}
 
 // allows reports whether u's origin is one the workflow listed.
 func (e Endpoints) allows(u *url.URL) bool {
