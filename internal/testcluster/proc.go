@@ -103,3 +103,20 @@ func (c *Cluster) logTails() string {
 	}
 	return b.String()
 }
+
+// Freeze stops process name ("kube-apiserver", "etcd") with SIGSTOP for d, then lets it go on
+// (SIGCONT): a control plane that hangs rather than goes away, as one under a stalled disk or
+// a paused VM does. It returns once the process runs again.
+func (c *Cluster) Freeze(name string, d time.Duration) error {
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("testcluster: no process %q to freeze", name)
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	time.Sleep(d)
+	return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT)
+}
