@@ -11,10 +11,6 @@ import (
 	"unicode"
 )
 
-// pendingPages are pages the README links that another change of the same issue writes;
-// a link to one is not checked until the page exists. Remove an entry once its page is in.
-var pendingPages = map[string]bool{"docs/security.md": true}
-
 var (
 	mdLink    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	urlScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`)
@@ -79,11 +75,6 @@ func resolve(page, target string) error {
 	file := page
 	if path != "" {
 		file = filepath.Join(filepath.Dir(page), filepath.FromSlash(path))
-	}
-	if pendingPages[filepath.ToSlash(file)] {
-		if _, err := os.Stat(file); err != nil {
-			return nil
-		}
 	}
 	if _, err := os.Stat(file); err != nil {
 		return err
