@@ -420,9 +420,7 @@ func (r *run) diagnose(ctx context.Context, res *health.Result, check string, re
 	if err != nil {
 		r.event(ctx, "diagnose", Warn, "diagnosis incomplete: %v", err)
 	}
-	if reason == diagnose.Capacity && len(r.surged) > 0 {
-		diag.Hint = surgeStalled(r.surged) + " " + diag.Hint
-	}
+	diag = surgeStalled(diag, r.surged)
 	r.out.Diagnosis = &diag
 	r.event(ctx, "diagnose", Info, "%s: %s", diag.Category, diag.Summary)
 	if why == "" {

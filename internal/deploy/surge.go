@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/shepherd-deploy/shepherd/config"
+	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/strategy"
 )
@@ -91,9 +92,18 @@ func (r *run) room(ctx context.Context) (strategy.Room, error) {
 	return room, nil
 }
 
-// surgeStalled explains a rollout keep_capacity made surge (kept: its changes) that stalled on
-// a pod that could not be created or placed.
-func surgeStalled(kept []string) string {
+// surgeStalled is diag with a hint that names keep_capacity when a rollout keep_capacity made
+// surge (kept: its changes) stalled on a pod that could not be created or placed.
+func surgeStalled(diag diagnose.Diagnosis, kept []string) diagnose.Diagnosis {
+	if diag.Category != diagnose.Capacity || len(kept) == 0 {
+		return diag
+	}
+	diag.Hint = strings.TrimSpace(surgeHint(kept) + " " + diag.Hint)
+	return diag
+}
+
+// surgeHint says what keep_capacity did and what to change.
+func surgeHint(kept []string) string {
 	return fmt.Sprintf("%s held every ready replica in service (%s), so this rollout needed a surge pod, and that pod could not run; set %s: false to let the chart's own rollout take a pod out first, or make room for one more pod.",
 		config.InKeepCap, strings.Join(kept, "; "), config.InKeepCap)
 }
