@@ -64,7 +64,7 @@ var canaryJudgeFlags = []flagSpec{
 var commands = map[string]command{
 	"deploy": {name: "deploy", usage: "shepherd deploy --release NAME --chart DIR|TGZ|oci://… [--chart-version V] [--image-tag TAG] [flags]",
 		about: "Upgrade (or install) the release, watch the rollout, and roll back to the last good revision if it fails.",
-		flags: []flagSpec{
+		flags: flagList([]flagSpec{
 			fRelease,
 			{name: "chart", input: config.InChart, arg: "DIR|TGZ|OCI|NAME", help: "The chart: a local directory or .tgz, oci://REGISTRY/PATH/NAME, or a name in --chart-repository (required)."},
 			{name: "chart-version", input: config.InChartVersion, arg: "VERSION|RANGE", help: "The chart's version, exact or a range (~1.4); default: the newest release."},
@@ -88,14 +88,13 @@ var commands = map[string]command{
 			{name: "smoke-paths", input: config.InSmokePaths, arg: "PATH", help: "Blue-green: a path asked on the new colour before the switch; repeat for more (default: the readiness probe's path).", repeat: true},
 			{name: "smoke-timeout", input: config.InSmokeTime, arg: "DURATION", help: "Blue-green: how long each smoke test may take to answer healthy.", def: human(config.DefaultSmokeTimeout)},
 			{name: "preview-url", input: config.InPreviewURL, arg: "URL", help: "Blue-green: ask the smoke tests here instead of a port-forward to a pod."},
-			canaryJudgeFlags[0], canaryJudgeFlags[1], canaryJudgeFlags[2], canaryJudgeFlags[3], canaryJudgeFlags[4], canaryJudgeFlags[5], canaryJudgeFlags[6], canaryJudgeFlags[7], canaryJudgeFlags[8], canaryJudgeFlags[9], canaryJudgeFlags[10],
-			canaryJudgeFlags[11], canaryJudgeFlags[12], canaryJudgeFlags[13],
+		}, canaryJudgeFlags, []flagSpec{
 			{name: "traffic-router", input: config.InTrafficRouter, arg: "replicas|gateway-api", help: "Canary: how a stage's weight is set: the replica split, or exact weights on --http-route.", def: config.RouterReplicas},
 			{name: "http-route", input: config.InHTTPRoute, arg: "NAME", help: "gateway-api: the HTTPRoute whose backendRefs to the chart's Services are weighted."},
 			{name: "preview-header", input: config.InPreviewHeader, arg: "NAME: VALUE", help: "gateway-api: requests with this header reach the new version before any traffic moves (smoke tests ask through the gateway with it)."},
 			{name: "canary-replicas", input: config.InCanaryReplicas, arg: "N", help: "gateway-api: pods per canary Deployment at every stage (default: ceil(N × weight))."},
 			fMaxCascade, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug,
-		}},
+		})},
 	"rollback": {name: "rollback", usage: "shepherd rollback --release NAME [--revision N] [--reason TEXT] [--force] [flags]",
 		about: "Roll the release back to the last good revision (or --revision N), verify it, and record why. On a terminal it asks first.",
 		flags: []flagSpec{
@@ -109,7 +108,8 @@ var commands = map[string]command{
 		}},
 	"promote": {name: "promote", usage: "shepherd promote --release NAME [flags]",
 		about: "Finish a deploy that stopped before its switch (auto_promote false): blue-green switches live traffic after checking the colour again and watches it for the grace period; a canary runs its last stage, judged, then the stable track takes its version.",
-		flags: append(append([]flagSpec{fRelease, fNamespace, fGrace}, canaryJudgeFlags...), fTimeout, fHealthURL, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug)},
+		flags: flagList([]flagSpec{fRelease, fNamespace, fGrace}, canaryJudgeFlags,
+			[]flagSpec{fTimeout, fHealthURL, fKubeconfig, fContext, fCloudEndpoints, fLockTimeout, fOutput, fDebug})},
 	"abort": {name: "abort", usage: "shepherd abort --release NAME [--reason TEXT] [flags]",
 		about: "Drop a deploy that stopped before its switch: a blue-green colour goes to 0 replicas (live traffic never moved); a canary goes to 0 and the stable track back to full.",
 		flags: []flagSpec{fRelease, {name: "reason", input: config.InReason, arg: "TEXT", help: "Why: recorded in Helm history and the report."},
@@ -120,6 +120,16 @@ var commands = map[string]command{
 			fRelease,
 			fNamespace, fKubeconfig, fContext, fCloudEndpoints, fOutput, fDebug,
 		}},
+}
+
+// flagList is the flags of groups, in order, in a new slice: a command takes a shared group
+// (canaryJudgeFlags) whole, so a flag added to the group reaches every command that takes it.
+func flagList(groups ...[]flagSpec) []flagSpec {
+	var out []flagSpec
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }
 
 // human writes a duration as the action's inputs do: 60s, 5m.
