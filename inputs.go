@@ -50,8 +50,7 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	}
 	if err != nil {
 		gh.Start(ctx, cfg, nil)
-		o := deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-			Message: "invalid input: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
+		o := outcome.Fail(cfg, "invalid input: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		for _, e := range unjoin(err) {
 			a.Errorf("%s", scrub(e.Error()))
 		}
@@ -61,12 +60,12 @@ func runAction(ctx, abort context.Context, getenv func(string) string, stdout io
 	endpoints := cloudauth.Endpoints(cfg.CloudEndpoints)
 	if err != nil {
 		gh.Start(ctx, cfg, nil)
-		return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
+		return finish(outcome.Fail(cfg, err.Error()))
 	}
 	if len(cfg.Kubeconfig) == 0 && token == nil {
 		if cfg.Kubeconfig, err = podKubeconfig(a, getenv); err != nil {
 			gh.Start(ctx, cfg, nil)
-			return finish(deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: err.Error()})
+			return finish(outcome.Fail(cfg, err.Error()))
 		}
 	}
 	for _, s := range cfg.SetSecrets() { // values set for secret-looking keys, too
@@ -131,8 +130,9 @@ func findChart(ctx context.Context, cfg config.Config, rep deploy.Reporter, log 
 	}
 	msg := err.Error() + " (nothing was changed)"
 	rep.Event(ctx, deploy.Event{At: time.Since(start), Phase: "pre-flight", Level: deploy.Error, Message: msg})
-	return nil, &deploy.Outcome{Mode: cfg.Mode, Status: deploy.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-		Chart: cfg.Chart, ImageTag: cfg.ImageTag, Message: msg, Duration: time.Since(start)}
+	o := outcome.Fail(cfg, msg)
+	o.Chart, o.ImageTag, o.Duration = cfg.Chart, cfg.ImageTag, time.Since(start)
+	return nil, &o
 }
 
 // maskInputs tells the runner to hide every secret the inputs hold, before anything is

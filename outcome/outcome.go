@@ -131,6 +131,13 @@ type Outcome struct {
 	Timeline  []Event
 }
 
+// Fail is the failed outcome of a run of cfg that ends with msg: its mode, release and
+// namespace, status failed. Every failure before or around the engine's own outcome (an
+// invalid input, no cluster, a chart not found, a bug) is built here, so they read alike.
+func Fail(cfg config.Config, msg string) Outcome {
+	return Outcome{Mode: cfg.Mode, Status: Failed, Release: cfg.Release, Namespace: cfg.Namespace, Message: msg}
+}
+
 // ExitCode is the process exit code for the outcome: 0 only when the release is healthy on the
 // requested version (or a dry run).
 func (o Outcome) ExitCode() int {

@@ -110,6 +110,7 @@ func Recovered(cfg Config, p any) Outcome {
 }
 
 func failed(cfg Config, msg string) Outcome {
-	return Outcome{Mode: cfg.Mode, Status: outcome.Failed, Release: cfg.Release, Namespace: cfg.Namespace,
-		Chart: cfg.Chart, ImageTag: cfg.ImageTag, Message: msg}
+	o := outcome.Fail(cfg, msg)
+	o.Chart, o.ImageTag = cfg.Chart, cfg.ImageTag
+	return o
 }

@@ -41,8 +41,8 @@ func Execute(ctx context.Context, cfg config.Config, e Edge) Outcome {
 	}
 	start := time.Now()
 	failed := func(msg string) Outcome {
-		o := Outcome{Mode: cfg.Mode, Status: Failed, Release: cfg.Release, Namespace: cfg.Namespace, Chart: cfg.Chart,
-			ImageTag: cfg.ImageTag, Message: msg, Duration: time.Since(start)}
+		o := outcome.Fail(cfg, msg)
+		o.Chart, o.ImageTag, o.Duration = cfg.Chart, cfg.ImageTag, time.Since(start)
 		if rep != nil {
 			rep.Event(ctx, Event{Phase: "pre-flight", Level: Error, Message: msg})
 		}

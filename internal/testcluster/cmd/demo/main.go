@@ -18,6 +18,7 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/deploy"
 	"github.com/shepherd-deploy/shepherd/internal/testcluster"
+	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/report"
 )
 
@@ -119,7 +120,7 @@ func newNamespace(ctx context.Context, c *testcluster.Cluster, ns string) error 
 func runner(ctx context.Context) func(w io.Writer, cfg config.Config) deploy.Outcome {
 	return func(w io.Writer, cfg config.Config) deploy.Outcome {
 		if err := cfg.Validate(); err != nil {
-			return deploy.Outcome{Status: deploy.Failed, Message: err.Error()}
+			return outcome.Fail(cfg, err.Error())
 		}
 		rep := &report.Text{W: w}
 		o := deploy.Execute(ctx, cfg, deploy.Edge{Reporter: rep})
