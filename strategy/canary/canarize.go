@@ -27,9 +27,22 @@ const (
 	CanarySuffix = "-canary"
 )
 
+// TrackPromoted is the track label of a promotion's Helm revision: the stable track on the
+// canary's version, its manifest keeping the canary's Deployments at the replicas they served
+// with. Helm's upgrade gives a revision the labels of the one before unless it sets them, so
+// without it the promotion's revision would read as a canary's.
+const TrackPromoted = "promoted"
+
 // NotAVersion says that a Helm revision is no version of its own to go back to: a canary's,
-// which ran the stable track beside the canary (release.LastGood passes it over).
-func NotAVersion(r *helmrelease.Release) bool { return r.Labels[TrackLabel] == TrackCanary }
+// which ran the stable track beside the canary, or a promotion's, which would bring the
+// canary's Deployments back (release.LastGood passes it over).
+func NotAVersion(r *helmrelease.Release) bool {
+	return r.Labels[TrackLabel] == TrackCanary || r.Labels[TrackLabel] == TrackPromoted
+}
+
+// ranCanary says that a Helm revision ran a canary beside the stable track: not what the
+// stable track runs.
+func ranCanary(r *helmrelease.Release) bool { return r.Labels[TrackLabel] == TrackCanary }
 
 // TrackLayout is what a release's manifest holds, as the canary sees it.
 type TrackLayout struct {

@@ -274,6 +274,8 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 	}
 	rel, rev, err := c.s.Apply(ctx, strategy.Apply{Chart: ch, Values: canaryRel.Config,
 		Description: fmt.Sprintf("Shepherd canary: promoted revision %d's version after %d stages", t.rev, len(t.stages)),
+		// Not the canary's label, which Helm's upgrade would keep: the stable track runs it.
+		Labels: map[string]string{TrackLabel: TrackPromoted},
 		PostRender: func(m string) (string, error) {
 			// The stable track at N, what ran before the stages: an HPA's target, or a chart
 			// without replicas, would otherwise stay at the 0 of the last stage.
@@ -385,7 +387,8 @@ func (c *Cluster) Settle(ctx context.Context, f *strategy.Failure, err error) {
 }
 
 // restoreStable marks the revision the stable track runs (the newest before rev that Helm
-// superseded, not a canary's) deployed again, and returns it (0: none).
+// superseded and that ran no canary: a promotion's, or a plain one) deployed again, and
+// returns it (0: none).
 func (c *Cluster) restoreStable(rev int) int {
 	hist, err := c.s.History()
 	if err != nil {
@@ -393,7 +396,7 @@ func (c *Cluster) restoreStable(rev int) int {
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.Version >= rev || NotAVersion(h) || h.Info == nil {
+		if h.Version >= rev || ranCanary(h) || h.Info == nil {
 			continue
 		}
 		if h.Info.Status == helmrelease.StatusSuperseded {

@@ -158,7 +158,7 @@ func (f *Fake) Apply(_ context.Context, a strategy.Apply) (*helmrelease.Release,
 		}
 	}
 	rel := &helmrelease.Release{Name: "web", Namespace: Namespace, Version: len(f.Releases) + 1, Manifest: manifest,
-		Labels: a.Labels, Config: a.Values, Chart: a.Chart, Info: &helmrelease.Info{Status: helmrelease.StatusDeployed, Description: a.Description}}
+		Labels: f.upgradeLabels(a.Labels), Config: a.Values, Chart: a.Chart, Info: &helmrelease.Info{Status: helmrelease.StatusDeployed, Description: a.Description}}
 	for _, h := range f.Releases {
 		if h.Info.Status == helmrelease.StatusDeployed {
 			h.Info.Status = helmrelease.StatusSuperseded
@@ -171,6 +171,30 @@ func (f *Fake) Apply(_ context.Context, a strategy.Apply) (*helmrelease.Release,
 		return rel, strategy.Revision{Number: rel.Version}, err
 	}
 	return rel, strategy.Revision{Number: rel.Version}, nil
+}
+
+// upgradeLabels are the labels Helm's upgrade gives the next revision: the latest revision's,
+// then those asked for, a value "null" removing one (helm.sh/helm/v3 pkg/action/upgrade.go,
+// mergeCustomLabels). A label a revision does not set is the last one's.
+func (f *Fake) upgradeLabels(asked map[string]string) map[string]string {
+	out := map[string]string{}
+	if n := len(f.Releases); n > 0 {
+		for k, v := range f.Releases[n-1].Labels {
+			out[k] = v
+		}
+	}
+	for k, v := range asked {
+		out[k] = v
+	}
+	for k, v := range out {
+		if v == "null" {
+			delete(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // applyDeployments creates or updates the manifest's Deployments as Helm would, each Ready at
