@@ -115,53 +115,139 @@ func (t *Text) Finish(_ context.Context, o outcome.Outcome) error {
 	if o.Diagnosis != nil {
 		t.diagnosis(*o.Diagnosis)
 	}
+	t.details(o)
 	if o.Status == outcome.DryRun {
 		t.diff(o.Diff)
 	}
 	return nil
 }
 
-// facts prints the outcome's facts, aligned.
+// facts prints the outcome's facts, aligned: the rows of textOrder, then every other field of
+// outcome.Fields that has a value (its label in lower case, its value), then the duration.
 func (t *Text) facts(o outcome.Outcome) {
 	tw := tabwriter.NewWriter(t.W, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
-	if o.Mode != config.ModeHistory {
-		row("status", string(o.Status))
+	for _, r := range textFacts(o) {
+		fmt.Fprintf(tw, "  %s\t%s\n", r[0], r[1])
 	}
-	row("release", o.Release+" in namespace "+o.Namespace)
-	if o.Mode == config.ModeDeploy || o.Mode == "" {
-		if o.Chart != "" {
-			row("chart", strings.TrimSpace(o.Chart+" "+o.ChartVersion+" "+o.ChartDigest))
-		}
-		if o.ImageTag != "" {
-			row("image tag", o.ImageTag)
-		}
-	}
-	if o.HistoryRead && o.Mode != config.ModeHistory {
-		row("revision before", rev(o.PreviousRevision))
-	}
-	switch {
-	case o.Revision > 0 && o.Mode == config.ModeHistory:
-		row("current revision", fmt.Sprint(o.Revision))
-	case o.Revision > 0:
-		row("revision deployed", fmt.Sprint(o.Revision))
-	}
-	if o.RollbackRevision > 0 {
-		row("rolled back to", rolledBackTo(o))
-	}
-	if o.ActiveColor != "" {
-		row("live colour", o.ActiveColor)
-	}
-	if o.Canary != nil {
-		row("canary weight", fmt.Sprintf("%d%%", o.Canary.Weight))
-	}
-	for _, kv := range [][2]string{{"reason", o.Reason}, {"failure reason", string(o.FailureReason)}, {"recovered", o.Recovered}} {
-		if kv[1] != "" {
-			row(kv[0], kv[1])
-		}
-	}
-	row("duration", o.Duration.Round(100*time.Millisecond).String())
 	_ = tw.Flush()
+}
+
+// textOrder is the order of the text's first rows: fields of outcome.Fields and the rows of the
+// run's subject (release, chart, image tag, recovered), by name.
+var textOrder = []string{"status", "release", "chart", "image tag", "previous_revision", "revision", "rollback_revision",
+	"active_color", "canary_weight", "reason", "failure_reason", "recovered"}
+
+// textRows are the rows the text makes itself, by name: the subject's, and the fields it shows
+// otherwise than their description does. A row with an empty value is left out.
+var textRows = map[string]func(o outcome.Outcome) (label, value string){
+	"status": func(o outcome.Outcome) (string, string) {
+		if o.Mode == config.ModeHistory {
+			return "", ""
+		}
+		return "status", string(o.Status)
+	},
+	"release": func(o outcome.Outcome) (string, string) { return "release", o.Release + " in namespace " + o.Namespace },
+	"chart": func(o outcome.Outcome) (string, string) {
+		if !textChartRow(o) {
+			return "", ""
+		}
+		return "chart", strings.TrimSpace(o.Chart + " " + o.ChartVersion + " " + o.ChartDigest)
+	},
+	"image tag": func(o outcome.Outcome) (string, string) {
+		if o.Mode != config.ModeDeploy && o.Mode != "" {
+			return "", ""
+		}
+		return "image tag", o.ImageTag
+	},
+	"previous_revision": func(o outcome.Outcome) (string, string) {
+		if !o.HistoryRead || o.Mode == config.ModeHistory {
+			return "", ""
+		}
+		return "revision before", rev(o.PreviousRevision)
+	},
+	"revision": func(o outcome.Outcome) (string, string) {
+		switch {
+		case o.Revision <= 0:
+			return "", ""
+		case o.Mode == config.ModeHistory:
+			return "current revision", fmt.Sprint(o.Revision)
+		}
+		return "revision deployed", fmt.Sprint(o.Revision)
+	},
+	"rollback_revision": func(o outcome.Outcome) (string, string) {
+		if o.RollbackRevision <= 0 {
+			return "", ""
+		}
+		return "rolled back to", rolledBackTo(o)
+	},
+	"canary_weight": func(o outcome.Outcome) (string, string) {
+		if o.Canary == nil {
+			return "", ""
+		}
+		return "canary weight", fmt.Sprintf("%d%%", o.Canary.Weight)
+	},
+	"chart_version": func(o outcome.Outcome) (string, string) { return textBesideChart(o, "chart version", o.ChartVersion) },
+	"chart_digest":  func(o outcome.Outcome) (string, string) { return textBesideChart(o, "chart digest", o.ChartDigest) },
+	"recovered":     func(o outcome.Outcome) (string, string) { return "recovered", o.Recovered },
+	"duration_seconds": func(o outcome.Outcome) (string, string) {
+		return "duration", o.Duration.Round(100 * time.Millisecond).String()
+	},
+}
+
+// textFacts are the rows of the text's facts for o, in order, each a label and a value.
+func textFacts(o outcome.Outcome) [][2]string {
+	fields := make(map[string]outcome.Field, len(outcome.Fields))
+	for _, f := range outcome.Fields {
+		fields[f.Name] = f
+	}
+	var rows [][2]string
+	add := func(name string) {
+		label, value := "", ""
+		if row, ok := textRows[name]; ok {
+			label, value = row(o)
+		} else if f, ok := fields[name]; ok && !f.Detail {
+			label, value = strings.ToLower(f.Label), f.Value(o)
+		}
+		if value != "" {
+			rows = append(rows, [2]string{label, value})
+		}
+	}
+	named := map[string]bool{"duration_seconds": true}
+	for _, name := range textOrder {
+		named[name] = true
+		add(name)
+	}
+	for _, f := range outcome.Fields {
+		if !named[f.Name] {
+			add(f.Name)
+		}
+	}
+	add("duration_seconds")
+	return rows
+}
+
+// textChartRow says whether the text shows a chart row: a deploy's, when it names one.
+func textChartRow(o outcome.Outcome) bool {
+	return o.Chart != "" && (o.Mode == config.ModeDeploy || o.Mode == "")
+}
+
+// textBesideChart is a row of the chart's version or digest, left out when the chart row
+// shows it.
+func textBesideChart(o outcome.Outcome, label, value string) (string, string) {
+	if textChartRow(o) {
+		return "", ""
+	}
+	return label, value
+}
+
+// details prints the detail fields of outcome.Fields that have no section of their own here
+// (the diagnosis and the revisions have), each under its label, as its JSON.
+func (t *Text) details(o outcome.Outcome) {
+	for _, f := range outcome.Fields {
+		if v := f.Value(o); f.Detail && v != "" && f.Name != "diagnosis" && f.Name != "revisions" {
+			fmt.Fprintf(t.W, "\n%s:\n  %s\n", strings.ToLower(f.Label), v)
+		}
+	}
 }
 
 // stages prints the canary's stages.

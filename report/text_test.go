@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,3 +69,57 @@ func TestTextColourAndProgress(t *testing.T) {
 type lockedBuffer struct{ b *bytes.Buffer }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) { return l.b.Write(p) }
+
+// textOf is the CLI's text of o.
+func textOf(t *testing.T, o outcome.Outcome) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := (&Text{W: &b}).Finish(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// One description, every view: each field of outcome.Fields that has a value shows in the
+// CLI's text — a fact as a row with its value, a detail (JSON) in a section under its label.
+func TestTextShowsEveryField(t *testing.T) {
+	o := everyField()
+	o.Revision, o.PreviousRevision, o.RollbackRevision, o.Canary.Weight = 81, 72, 63, 27
+	text := textOf(t, o)
+	for _, f := range outcome.Fields {
+		v := f.Value(o)
+		switch {
+		case v == "":
+			t.Errorf("%s: the test's outcome gives it no value", f.Name)
+		case f.Detail:
+			if !strings.Contains(text, "\n"+strings.ToLower(f.Label)+":") {
+				t.Errorf("the text has no section for %s:\n%s", f.Name, text)
+			}
+		case f.Name == "duration_seconds":
+			if !strings.Contains(text, "  duration ") || !strings.Contains(text, " 42s\n") {
+				t.Errorf("the text shows no duration (42s):\n%s", text)
+			}
+		case !strings.Contains(text, v):
+			t.Errorf("the text does not show %s (%q):\n%s", f.Name, v, text)
+		}
+	}
+}
+
+// A field added to outcome.Fields shows in the CLI's text without a line of the text
+// reporter: a fact as a row (its label in lower case), a detail as a section; the duration
+// stays the last row.
+func TestTextANewFieldGetsARow(t *testing.T) {
+	saved := outcome.Fields
+	t.Cleanup(func() { outcome.Fields = saved })
+	outcome.Fields = append(append([]outcome.Field(nil), saved...),
+		outcome.Field{Name: "ticket", Label: "Change ticket", Value: func(outcome.Outcome) string { return "CHG-42" }},
+		outcome.Field{Name: "approvals", Label: "Approvals", Detail: true, Value: func(outcome.Outcome) string { return `["ana"]` }})
+	text := textOf(t, succeededOutcome())
+	row := regexp.MustCompile(`(?m)^  change ticket +CHG-42\n  duration +42.4s\n`)
+	if !row.MatchString(text) {
+		t.Errorf("the text has no row for a new field before the duration:\n%s", text)
+	}
+	if !strings.Contains(text, "\napprovals:\n  [\"ana\"]\n") {
+		t.Errorf("the text has no section for a new detail:\n%s", text)
+	}
+}
