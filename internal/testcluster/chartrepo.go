@@ -3,10 +3,8 @@ package testcluster
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,21 +32,8 @@ func StartChartRepo(t testing.TB, ca *CA) *ChartRepo {
 	t.Helper()
 	dir := t.TempDir()
 	r := &ChartRepo{User: "charts", Password: "repo-pass-" + filepath.Base(dir), dir: dir}
-	crt, key, err := ca.Serving("chartrepo-" + filepath.Base(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(crt, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.URL = "https://" + ln.Addr().String() + "/stable"
 	files := http.StripPrefix("/stable", http.FileServer(http.Dir(dir)))
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	addr := serveHTTPS(t, ca, "chartrepo-"+filepath.Base(dir), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.Requests.Add(1)
 		if r.fail.Add(-1) >= 0 {
 			http.Error(w, "overloaded", http.StatusServiceUnavailable)
@@ -62,9 +47,8 @@ func StartChartRepo(t testing.TB, ca *CA) *ChartRepo {
 			return
 		}
 		files.ServeHTTP(w, req)
-	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { srv.Close() })
+	}))
+	r.URL = "https://" + addr + "/stable"
 	if err := (&repo.IndexFile{APIVersion: repo.APIVersionV1, Entries: map[string]repo.ChartVersions{}}).WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}

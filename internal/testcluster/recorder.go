@@ -2,7 +2,6 @@ package testcluster
 
 import (
 	"crypto/tls"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -32,29 +31,15 @@ func StartRecorder(t testing.TB, ca *CA, target string) *Recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crt, key, err := ca.Serving("recorder-" + to.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(crt, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Recorder{Host: ln.Addr().String()}
+	r := &Recorder{}
 	proxy := httputil.NewSingleHostReverseProxy(to)
 	proxy.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Host = serveHTTPS(t, ca, "recorder-"+to.Host, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.seen = append(r.seen, Recorded{req.Method, req.URL.Path, req.Header.Get("Authorization")})
 		r.mu.Unlock()
 		proxy.ServeHTTP(w, req)
-	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { srv.Close() })
+	}))
 	return r
 }
 
