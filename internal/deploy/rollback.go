@@ -137,7 +137,7 @@ func (r *run) history(ctx context.Context) {
 
 func (r *run) rollbacker() rollback.Rollbacker {
 	return rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: r.cfg.Namespace, Now: r.d.Clock.Now,
-		AttemptTimeout: r.cfg.Timeout, Force: r.forceRollback}
+		AttemptTimeout: r.cfg.Timeout, Force: r.forceRollback, NotAVersion: canary.NotAVersion}
 }
 
 // verifyHealth checks health_url, when set, after a rolled-back rollout completed.

@@ -13,7 +13,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/diagnose"
 	"github.com/shepherd-deploy/shepherd/health"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // ErrNoGoodRevision means there is nothing to roll back to (e.g. a failed first install).
@@ -47,6 +46,10 @@ type Rollbacker struct {
 	// Force, when set, runs after each rollback is applied and before it is watched: what the
 	// revert alone cannot undo (a StatefulSet's forced rollback). It returns what it did.
 	Force func(ctx context.Context, w release.Workloads) []string
+	// NotAVersion tells a revision that is no version to roll back to (a canary's, which ran
+	// beside the stable one), as the strategies that write such revisions know them; nil:
+	// every revision is one.
+	NotAVersion func(*helmrelease.Release) bool
 }
 
 // Attempt is one rollback and its verification.
@@ -92,7 +95,7 @@ func (r Rollbacker) Cascade(ctx context.Context, name string, current, target, m
 			if err != nil {
 				return chain, err
 			}
-			good := release.LastGood(hist, before, canary.NotAVersion)
+			good := release.LastGood(hist, before, r.NotAVersion)
 			if good == nil {
 				if len(chain) == 0 {
 					return chain, ErrNoGoodRevision
@@ -153,7 +156,7 @@ func (r Rollbacker) ToLastGood(ctx context.Context, name string, before int, des
 	if err != nil {
 		return Attempt{}, err
 	}
-	good := release.LastGood(hist, before, canary.NotAVersion)
+	good := release.LastGood(hist, before, r.NotAVersion)
 	if good == nil {
 		return Attempt{}, ErrNoGoodRevision
 	}

@@ -174,3 +174,18 @@ type refusingHelm struct{ *fakeHelm }
 func (refusingHelm) Rollback(context.Context, string, int, string) (*helmrelease.Release, error) {
 	return nil, errors.New("admission webhook denied the request")
 }
+
+// A revision the strategies call no version of its own (a canary's) is passed over; the
+// rollbacker knows no strategy, only the predicate it is given.
+func TestToLastGoodPassesOverWhatIsNoVersion(t *testing.T) {
+	h := history("v1", "canary", "v3")
+	notAVersion := func(r *helmrelease.Release) bool { return strings.Contains(r.Manifest, "canary") }
+	a, err := Rollbacker{Helm: h, Watcher: fakeWatcher{h}, NotAVersion: notAVersion}.ToLastGood(context.Background(), "web", 3, "d")
+	if err != nil || a.Target != 1 {
+		t.Errorf("rolled back to %d (%v), want 1: revision 2 is a canary's", a.Target, err)
+	}
+	h = history("v1", "canary", "v3")
+	if a, err := (Rollbacker{Helm: h, Watcher: fakeWatcher{h}}).ToLastGood(context.Background(), "web", 3, "d"); err != nil || a.Target != 2 {
+		t.Errorf("without the predicate: rolled back to %d (%v), want 2", a.Target, err)
+	}
+}
