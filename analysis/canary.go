@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
+	"time"
 )
 
 // QueryVars are the placeholders a canary query template may use: the namespace, the release,
@@ -12,22 +12,14 @@ import (
 // duration such as 45s: the stage so far) and the track (canary or stable).
 var QueryVars = []string{"namespace", "release", "pods", "window", "track"}
 
-// The default queries, on the conventional metric names (client_golang's promhttp, most HTTP
-// middleware): requests and 5xx answers counted over the window, and the p99 latency in seconds.
-const (
-	RequestsQuery = `sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}]))`
-	ErrorsQuery   = `sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ pods }}",code=~"5.."}[{{ window }}]))`
-	BucketsQuery  = `sum by (le) (increase(http_request_duration_seconds_bucket{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}]))`
-	LatencyQuery  = `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="{{ namespace }}",pod=~"{{ pods }}"}[{{ window }}])))`
-)
-
-// Querier evaluates an instant PromQL query to one number (Prometheus does).
+// Querier evaluates instant PromQL queries (Prometheus does): a user's template to one number
+// now, and a counter's raw series at a given time (the counts, counts.go).
 type Querier interface {
 	Query(ctx context.Context, promQL string) (Sample, error)
+	QueryVectorAt(ctx context.Context, promQL string, at time.Time) ([]Series, error)
 }
 
-// VectorQuerier also evaluates a query to its series (Prometheus does); the latency
-// histograms are read through it.
+// VectorQuerier also evaluates a query to its series now (Prometheus does).
 type VectorQuerier interface {
 	QueryVector(ctx context.Context, promQL string) ([]Series, error)
 }
@@ -37,22 +29,25 @@ var (
 	_ VectorQuerier = (*Prometheus)(nil)
 )
 
-// Queries are a canary's metric queries, as templates.
+// Queries are a canary's metric queries: the default counters (RequestsSeries, BucketsSeries),
+// read as counts since the stage began, and the user's templates.
 type Queries struct {
-	// ErrorRate, when set, is the user's template of the error ratio (0–1); the default counts
-	// errors and requests itself. Either way the request count comes from RequestsQuery, so
-	// the ratio's confidence is known.
+	// ErrorRate, when set, is the user's template of the error ratio (0–1), evaluated now over
+	// {{ window }} as written (a ratio is not a count: it is taken as it is); the errors are
+	// that ratio times the exact request count (RequestsSeries), so the ratio's confidence is
+	// known. Unset: errors and requests are both exact counts.
 	ErrorRate string
-	// Latency, when set, is the user's template of the p99 latency in seconds.
+	// Latency, when set, is the user's template of the p99 latency in seconds, evaluated now
+	// as written. Unset: the p99 of the exact bucket counts since the stage began (Quantile).
 	Latency string
 	// WithLatency: read the latency at all (a threshold is set).
 	WithLatency bool
-	// WithBuckets: read the latency histogram's buckets (BucketsQuery), to compare the tracks'
+	// WithBuckets: read the latency histogram's buckets (BucketsSeries), to compare the tracks'
 	// distributions.
 	WithBuckets bool
 }
 
-// Observation is what one round of queries saw of one track over its window.
+// Observation is what one round of queries saw of one track since its stage began.
 type Observation struct {
 	Errors, Requests float64
 	// RequestsKnown: the request count had data (with a user's ratio query it may not).
@@ -61,13 +56,14 @@ type Observation struct {
 	Ratio float64
 	// P99 is the p99 latency in seconds (NoData when not read or no data).
 	P99 Sample
-	// Buckets are the latency histogram's cumulative buckets over the window (nil when not
-	// read or no series).
+	// Buckets are the latency histogram's cumulative bucket counts since the stage began (nil
+	// when not read or no series).
 	Buckets []Bucket
 }
 
-// Observe runs the queries for one track; vars fill the templates' placeholders.
-func (q Queries) Observe(ctx context.Context, p Querier, vars map[string]string) (Observation, error) {
+// Observe runs the queries for one track over span (the stage so far); vars fill the
+// templates' placeholders.
+func (q Queries) Observe(ctx context.Context, p Querier, vars map[string]string, span Span) (Observation, error) {
 	o := Observation{P99: Sample{NoData: true}}
 	run := func(tmpl string) (Sample, error) {
 		promQL, err := Render(tmpl, vars)
@@ -76,70 +72,50 @@ func (q Queries) Observe(ctx context.Context, p Querier, vars map[string]string)
 		}
 		return p.Query(ctx, promQL)
 	}
-	req, err := run(RequestsQuery)
+	counts := func(tmpl string) ([]Series, bool, error) {
+		sel, err := Render(tmpl, vars)
+		if err != nil {
+			return nil, false, err
+		}
+		return readCounts(ctx, p, sel, span)
+	}
+	series, seen, err := counts(RequestsSeries)
 	if err != nil {
 		return o, err
 	}
-	o.Requests, o.RequestsKnown = req.Value, !req.NoData
+	o.RequestsKnown = seen
+	o.Requests, o.Errors = requestCounts(series)
+	o.Ratio = nan()
 	if q.ErrorRate == "" {
-		errs, err := run(ErrorsQuery)
-		if err != nil {
-			return o, err
-		}
-		if !req.NoData { // no 5xx series at all, with requests, is zero errors
-			o.Errors = errs.Value
+		if seen { // no 5xx series at all, with requests, is zero errors
 			o.Ratio = o.Errors / max(o.Requests, 1e-9)
-		} else {
-			o.Ratio = nan()
 		}
 	} else {
 		ratio, err := run(q.ErrorRate)
 		if err != nil {
 			return o, err
 		}
-		o.Ratio = ratio.Value
-		if ratio.NoData {
-			o.Ratio = nan()
+		if !ratio.NoData {
+			o.Ratio = ratio.Value
 		}
 		o.Errors = o.Ratio * o.Requests
 	}
-	if q.WithLatency {
-		tmpl := q.Latency
-		if tmpl == "" {
-			tmpl = LatencyQuery
-		}
-		if o.P99, err = run(tmpl); err != nil {
+	if seen && (q.WithBuckets || (q.WithLatency && q.Latency == "")) {
+		b, _, err := counts(BucketsSeries)
+		if err != nil {
 			return o, err
 		}
+		o.Buckets = bucketCounts(b)
+		if q.WithLatency && q.Latency == "" {
+			o.P99 = Quantile(0.99, o.Buckets)
+		}
 	}
-	if vq, ok := p.(VectorQuerier); ok && q.WithBuckets && o.RequestsKnown {
-		if o.Buckets, err = buckets(ctx, vq, vars); err != nil {
+	if q.WithLatency && q.Latency != "" {
+		if o.P99, err = run(q.Latency); err != nil {
 			return o, err
 		}
 	}
 	return o, nil
-}
-
-// buckets reads the latency histogram's buckets over the window (nil: no series).
-func buckets(ctx context.Context, vq VectorQuerier, vars map[string]string) ([]Bucket, error) {
-	promQL, err := Render(BucketsQuery, vars)
-	if err != nil {
-		return nil, err
-	}
-	series, err := vq.QueryVector(ctx, promQL)
-	if err != nil {
-		return nil, err
-	}
-	var out []Bucket
-	for _, s := range series {
-		le, err := strconv.ParseFloat(s.Labels["le"], 64)
-		if err != nil || math.IsNaN(s.Value) {
-			continue
-		}
-		out = append(out, Bucket{Le: le, Count: s.Value})
-	}
-	SortBuckets(out)
-	return out, nil
 }
 
 // FormatSeconds writes a latency in seconds as milliseconds (or seconds from 10 s).

@@ -5,14 +5,20 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 type fakeQuerier func(string) (Sample, error)
 
 func (f fakeQuerier) Query(_ context.Context, q string) (Sample, error) { return f(q) }
 
+func (f fakeQuerier) QueryVectorAt(_ context.Context, q string, _ time.Time) ([]Series, error) {
+	_, err := f(q)
+	return nil, err
+}
+
 func TestCheckNamesTheInputThatCannotWork(t *testing.T) {
-	vars := map[string]string{"namespace": "ns", "release": "web", "window": "1m", "track": "canary", "pods": "^$"}
+	checkVars := map[string]string{"namespace": "ns", "release": "web", "window": "1m", "track": "canary", "pods": "^$"}
 	down := fakeQuerier(func(string) (Sample, error) { return Sample{}, errors.New("connection refused") })
 	badTemplate := fakeQuerier(func(q string) (Sample, error) {
 		if strings.Contains(q, "rate(oops") {
@@ -32,7 +38,7 @@ func TestCheckNamesTheInputThatCannotWork(t *testing.T) {
 		{"latency template unused", Queries{Latency: `rate(oops[{{ window }}])`}, badTemplate, ""},
 		{"all good", Queries{ErrorRate: `sum(x{pod=~"{{ pods }}"})`}, badTemplate, ""},
 	} {
-		err := tc.q.Check(context.Background(), tc.p, vars, "prometheus_url", "error_rate_query", "latency_query")
+		err := tc.q.Check(context.Background(), tc.p, checkVars, stage, "prometheus_url", "error_rate_query", "latency_query")
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)

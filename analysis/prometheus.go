@@ -82,7 +82,7 @@ func (p *Prometheus) URL() string { return p.name }
 // Query evaluates an instant query that should give one number (a scalar, or a vector of at
 // most one series; more than one is an error: say what to sum by).
 func (p *Prometheus) Query(ctx context.Context, promQL string) (Sample, error) {
-	series, scalar, err := p.query(ctx, promQL)
+	series, scalar, err := p.query(ctx, promQL, time.Now())
 	if err != nil {
 		return Sample{}, err
 	}
@@ -98,17 +98,23 @@ func (p *Prometheus) Query(ctx context.Context, promQL string) (Sample, error) {
 	return Sample{}, fmt.Errorf("prometheus at %s: query %q gave %d series, want one (aggregate it, e.g. sum(...))", p.name, promQL, len(series))
 }
 
-// QueryVector evaluates an instant query and returns every series, sorted by labels.
+// QueryVector evaluates an instant query now and returns every series, sorted by labels.
 func (p *Prometheus) QueryVector(ctx context.Context, promQL string) ([]Series, error) {
-	series, scalar, err := p.query(ctx, promQL)
+	return p.QueryVectorAt(ctx, promQL, time.Now())
+}
+
+// QueryVectorAt evaluates an instant query at a time and returns every series, sorted by
+// labels (a raw counter's series at a time: each one's last scrape at or before it).
+func (p *Prometheus) QueryVectorAt(ctx context.Context, promQL string, at time.Time) ([]Series, error) {
+	series, scalar, err := p.query(ctx, promQL, at)
 	if scalar != nil {
 		series = []Series{{Labels: map[string]string{}, Value: *scalar}}
 	}
 	return series, err
 }
 
-func (p *Prometheus) query(ctx context.Context, promQL string) ([]Series, *float64, error) {
-	v, _, err := p.api.Query(ctx, promQL, time.Now())
+func (p *Prometheus) query(ctx context.Context, promQL string, at time.Time) ([]Series, *float64, error) {
+	v, _, err := p.api.Query(ctx, promQL, at)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prometheus at %s: query %q: %w", p.name, promQL, scrub(err))
 	}

@@ -16,6 +16,9 @@ type Track struct {
 	Pods string
 	// Window is how far back to look (the stage so far).
 	Window time.Duration
+	// Start is when the stage began: the counters are read at it and now (zero: Window
+	// before now).
+	Start time.Time
 }
 
 // Provider returns the observations the judge needs — errors, requests, latency — for a
@@ -31,8 +34,8 @@ type Provider interface {
 	Latency() bool
 }
 
-// PrometheusProvider observes tracks in Prometheus with the default queries (RequestsQuery,
-// ErrorsQuery, LatencyQuery) or the user's templates.
+// PrometheusProvider observes tracks in Prometheus with the default counters (RequestsSeries,
+// BucketsSeries: counts since the stage began) or the user's templates.
 type PrometheusProvider struct {
 	P       Querier
 	Queries Queries
@@ -55,12 +58,12 @@ func NewPrometheusProvider(address string, a Auth, q Queries, inputs [3]string) 
 
 // Observe runs the queries for the track.
 func (p *PrometheusProvider) Observe(ctx context.Context, t Track) (Observation, error) {
-	return p.Queries.Observe(ctx, p.P, t.vars())
+	return p.Queries.Observe(ctx, p.P, t.vars(), t.span(time.Now()))
 }
 
 // Check runs each query once.
 func (p *PrometheusProvider) Check(ctx context.Context, t Track) error {
-	return p.Queries.Check(ctx, p.P, t.vars(), p.Inputs[0], p.Inputs[1], p.Inputs[2])
+	return p.Queries.Check(ctx, p.P, t.vars(), t.span(time.Now()), p.Inputs[0], p.Inputs[1], p.Inputs[2])
 }
 
 // Latency says whether the latency is read.
@@ -70,4 +73,13 @@ func (p *PrometheusProvider) Latency() bool { return p.Queries.WithLatency }
 func (t Track) vars() map[string]string {
 	return map[string]string{"namespace": t.Namespace, "release": t.Release, "track": t.Name, "pods": t.Pods,
 		"window": fmt.Sprintf("%ds", max(1, int((t.Window+time.Second-1)/time.Second)))}
+}
+
+// span is the stage so far, ending now: from Start, or Window before now.
+func (t Track) span(now time.Time) Span {
+	start := t.Start
+	if start.IsZero() || start.After(now) {
+		start = now.Add(-t.Window)
+	}
+	return Span{Start: start, Now: now}
 }

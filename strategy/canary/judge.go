@@ -145,7 +145,7 @@ func (c *Cluster) observe(ctx context.Context, judge *analysis.StageJudge, i int
 	st := &t.report.Stages[i]
 	window := time.Duration(math.Ceil(c.s.Clock().Since(start).Seconds())) * time.Second
 	track := func(name string, names []string) analysis.Track {
-		return analysis.Track{Namespace: c.ns(), Release: c.cfg.Release, Name: name, Pods: c.podPattern(ctx, names), Window: window}
+		return analysis.Track{Namespace: c.ns(), Release: c.cfg.Release, Name: name, Pods: c.podPattern(ctx, names), Window: window, Start: start}
 	}
 	where := fmt.Sprintf("stage %d/%d (%d%%)", i+1, len(t.stages), st.Requested)
 	canary, err := t.metrics.Observe(ctx, track("canary", t.canaryNames()))
