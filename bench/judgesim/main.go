@@ -3,7 +3,10 @@
 // 5 s over the stage so far, error_threshold 5%, min_requests 20), judged on the same draws by
 // today's judge (StageJudge: anytime-valid tests, against the stable track and without it) and
 // by the rule it replaced (a 99% Wilson interval at every look, the point estimate at the
-// end). It prints, per row, how often each aborted and the median time to abort.
+// end). It prints, per row, how often each aborted and the median time to abort. A second
+// table reads the same situations through Prometheus' scrapes (every 15, 30 and 60 s): the
+// judge before on increase() over the stage so far, extrapolated to its edges, and the judge
+// now on exact counts, the difference of the counters' last scrapes (scrape.go).
 //
 //	go run ./bench/judgesim            # 10,000 stages per row
 //	go run ./bench/judgesim -n 2000    # faster
@@ -37,6 +40,7 @@ type Row struct {
 var Rows = []Row{
 	{"healthy at 4.0%, 2 req/s", 0.04, 0.04, 2, false},
 	{"healthy at 4.5%, 2 req/s", 0.045, 0.045, 2, false},
+	{"at the threshold, 5.0%, 2 req/s", 0.05, 0.05, 2, false},
 	{"at the threshold, 5.0%, 10 req/s", 0.05, 0.05, 10, false},
 	{"both tracks at 8% (an outage), 10 req/s", 0.08, 0.08, 10, false},
 	{"canary 2× stable, both under (4% vs 2%), 10 req/s", 0.04, 0.02, 10, true},
@@ -180,11 +184,41 @@ func main() {
 	}
 	_ = tw.Flush()
 	fmt.Println("\neach cell: aborted in all (before the stage's end) · median time to abort")
+	ok = printScrapes(s, *n, rng) && ok
 	if !ok {
 		fmt.Println("FAIL: an anytime-valid judge aborted more than alpha of the stages that were not worse")
 		os.Exit(1)
 	}
 	fmt.Printf("every anytime-valid false-abort rate is at most alpha (%g), outages aside for the threshold-only judge\n", s.Alpha)
+}
+
+// printScrapes prints the scrape table — per scrape interval and row, the judge reading
+// increase() against the judge reading exact counts — and says whether every exact judge kept
+// its false aborts within alpha.
+func printScrapes(s Stage, n int, rng *rand.Rand) bool {
+	fmt.Printf("\nthrough Prometheus: the counters scraped every 15, 30 or 60 s (one series per track, a random phase); %d stages per row\n\n", n)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "scrape\trow\tright answer\t%s\n", strings.Join(ScrapeJudges, "\t"))
+	ok := true
+	for _, every := range Scrapes {
+		for _, row := range Rows {
+			res := SimulateScrapes(row, s, every, n, rng)
+			want := "pass"
+			if row.Worse {
+				want = "abort"
+			}
+			cells := []string{every.String(), row.Name, want}
+			for k, r := range res {
+				cells = append(cells, cell(r))
+				if k >= 2 && !row.Worse && r.Aborted > s.Alpha && !(k == 2 && row.Stable > s.Threshold) {
+					ok = false
+				}
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+	}
+	_ = tw.Flush()
+	return ok
 }
 
 func cell(r Result) string {
