@@ -23,6 +23,12 @@ import (
 // startPrometheus runs the real Prometheus (Debian's, as make test installs it) with
 // --web.config.file basic auth for user, and returns its address.
 func startPrometheus(t *testing.T, user, password string) string {
+	return startPrometheusScraping(t, user, password, "")
+}
+
+// startPrometheusScraping is startPrometheus scraping target (host:port) every second, when
+// set.
+func startPrometheusScraping(t *testing.T, user, password, target string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -32,6 +38,9 @@ func startPrometheus(t *testing.T, user, password string) string {
 	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	web := fmt.Sprintf("basic_auth_users:\n  %s: %s\n", user, hash)
 	cfg := "global: {scrape_interval: 1s}\nscrape_configs: []\n"
+	if target != "" {
+		cfg = "global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n- job_name: app\n  honor_labels: true\n  static_configs: [{targets: [\"" + target + "\"]}]\n"
+	}
 	for name, body := range map[string]string{"web.yml": web, "prometheus.yml": cfg} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
