@@ -172,9 +172,9 @@ func (j *StageJudge) tests(c, s Observation) Judgement {
 	base := j.Limits.Baseline && s.RequestsKnown && s.Requests > 0 && s.Ratio == s.Ratio
 	if abs.E >= bound {
 		// A stable track erroring above the threshold is no healthy baseline, however few
-		// requests it has served so far (Prometheus's extrapolated 19.98 of min_requests 20
-		// included): the canary is not blamed while it looks so, and the comparison with the
-		// stable decides; once the stable's rate falls under the threshold, the threshold does.
+		// requests it has served so far (19 of min_requests 20 included): the canary is not
+		// blamed while it looks so, and the comparison with the stable decides; once the
+		// stable's rate falls under the threshold, the threshold does.
 		if !base || s.Ratio <= j.Limits.ErrorRate {
 			return j.fail(jd, TestThreshold, fmt.Sprintf("%.2f%% (%.0f of %.0f requests)", 100*c.Ratio, c.Errors, c.Requests), pct(j.Limits.ErrorRate))
 		}

@@ -32,8 +32,8 @@ var oddsGrid = []float64{1.25, 1.5, 2, 3, 5, 10, 30, 100}
 // BernoulliE is the anytime-valid evidence against "the rate is at most p0" from k events in n
 // trials (the mixture e-value over oddsGrid): under that null it reaches 1/alpha with
 // probability at most alpha, ever. No trials is 1; a null rate of 0 with an event is +Inf; a
-// null rate of 1 is never rejected. Counts need not be whole (Prometheus' increase()
-// extrapolates).
+// null rate of 1 is never rejected. Counts need not be whole (a user's error ratio times the
+// request count is not).
 func BernoulliE(k, n, p0 float64) float64 {
 	if !(n > 0) || math.IsInf(n, 0) {
 		return 1
