@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
@@ -104,7 +105,7 @@ func (h *Helm) Upgrade(ctx context.Context, name string, ch *chart.Chart, vals m
 	if o.PostRender != nil {
 		up.PostRenderer = postRenderer(o.PostRender)
 	}
-	up.Labels = o.Labels
+	up.Labels = UpgradeLabels(o.Labels, hist[len(hist)-1].Labels)
 	if o.DryRun {
 		up.DryRunOption = "client"
 	}
@@ -113,6 +114,26 @@ func (h *Helm) Upgrade(ctx context.Context, name string, ch *chart.Chart, vals m
 		return nil, fmt.Errorf("helm upgrade %s: %w", name, err)
 	}
 	return rel, nil
+}
+
+// LabelPrefix begins the revision labels Shepherd owns (a blue-green colour, a canary's track).
+const LabelPrefix = "shepherd.io/"
+
+// UpgradeLabels are the labels an upgrade asks for over a last revision labelled last. Helm's
+// upgrade copies the last revision's labels forward, so a label of Shepherd's the upgrade does
+// not ask for again — a canary's track on the rolling deploy after it — is removed (Helm's
+// "null"); another tool's labels are left as Helm keeps them.
+func UpgradeLabels(asked, last map[string]string) map[string]string {
+	out := map[string]string{}
+	for k := range last {
+		if _, again := asked[k]; !again && strings.HasPrefix(k, LabelPrefix) {
+			out[k] = "null"
+		}
+	}
+	for k, v := range asked {
+		out[k] = v
+	}
+	return out
 }
 
 // Rollback rolls release name back to revision (a new revision with that one's manifest),

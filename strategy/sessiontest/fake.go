@@ -173,17 +173,20 @@ func (f *Fake) Apply(_ context.Context, a strategy.Apply) (*helmrelease.Release,
 	return rel, strategy.Revision{Number: rel.Version}, nil
 }
 
-// upgradeLabels are the labels Helm's upgrade gives the next revision: the latest revision's,
-// then those asked for, a value "null" removing one (helm.sh/helm/v3 pkg/action/upgrade.go,
-// mergeCustomLabels). A label a revision does not set is the last one's.
+// upgradeLabels are the labels the next revision gets through release.Helm's upgrade: Helm's
+// upgrade keeps the latest revision's, then sets those asked for, a value "null" removing one
+// (helm.sh/helm/v3 pkg/action/upgrade.go, mergeCustomLabels); release.UpgradeLabels asks to
+// remove Shepherd's own labels the upgrade does not set again.
 func (f *Fake) upgradeLabels(asked map[string]string) map[string]string {
 	out := map[string]string{}
+	var last map[string]string
 	if n := len(f.Releases); n > 0 {
-		for k, v := range f.Releases[n-1].Labels {
+		last = f.Releases[n-1].Labels
+		for k, v := range last {
 			out[k] = v
 		}
 	}
-	for k, v := range asked {
+	for k, v := range release.UpgradeLabels(asked, last) {
 		out[k] = v
 	}
 	for k, v := range out {
