@@ -39,8 +39,8 @@ func (e *exporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 
 // Against the real Prometheus scraping an exporter every second: a look counts exactly what the
 // counters did between the last scrape at or before the stage's start and the last one since —
-// a pod's growth, a pod born during the stage from 0, a restarted pod's value now, the other
-// track's pod not at all — where increase() over the same window gives an extrapolated figure.
+// a pod's growth, a pod born during the stage from 0, a restarted pod's value now, a pod gone
+// since (its series stale) what it did before it went, the other track's pod not at all — where increase() over the same window gives an extrapolated figure.
 func TestCountsAgainstPrometheus(t *testing.T) {
 	t.Parallel()
 	exp := &exporter{}
@@ -51,7 +51,7 @@ func TestCountsAgainstPrometheus(t *testing.T) {
 		return fmt.Sprintf(`http_request_duration_seconds_bucket{namespace="prod",pod=%q,le=%q}`, pod, le)
 	}
 	exp.set(map[string]float64{req("web-canary-a", "200"): 100, req("web-canary-a", "500"): 5, req("web-canary-c", "200"): 500,
-		req("web-stable-x", "500"): 0, bucket("web-canary-a", "0.1"): 90, bucket("web-canary-a", "+Inf"): 105})
+		req("web-canary-gone", "200"): 50, req("web-stable-x", "500"): 0, bucket("web-canary-a", "0.1"): 90, bucket("web-canary-a", "+Inf"): 105})
 	srv := httptest.NewServer(exp)
 	t.Cleanup(srv.Close)
 	addr := startPrometheusScraping(t, "shepherd", "pr0m-pass", strings.TrimPrefix(srv.URL, "http://"))
@@ -67,17 +67,29 @@ func TestCountsAgainstPrometheus(t *testing.T) {
 	})
 	start := time.Now()
 	time.Sleep(1500 * time.Millisecond) // a scrape at the old values after the start too
-	exp.set(map[string]float64{req("web-canary-a", "200"): 130, req("web-canary-a", "500"): 8, req("web-canary-c", "200"): 10,
+	now := map[string]float64{req("web-canary-a", "200"): 130, req("web-canary-a", "500"): 8, req("web-canary-c", "200"): 10,
 		req("web-canary-b", "200"): 18, req("web-canary-b", "503"): 2, req("web-stable-x", "500"): 999,
-		bucket("web-canary-a", "0.1"): 120, bucket("web-canary-a", "+Inf"): 138})
+		req("web-canary-gone", "200"): 70, bucket("web-canary-a", "0.1"): 120, bucket("web-canary-a", "+Inf"): 138}
+	exp.set(now)
 	var o Observation
-	waitFor(t, "the counts since the start", func() bool {
+	look := func() bool {
 		time.Sleep(300 * time.Millisecond)
 		o, err = Queries{WithBuckets: true, WithLatency: true}.Observe(ctx, p, vars, Span{Start: start, Now: time.Now()})
-		return err == nil && o.Requests == 30+3+10+18+2
+		return err == nil && o.Requests == 30+3+10+18+2+20
+	}
+	waitFor(t, "the counts since the start", look)
+	// A pod that went during the stage: its series is stale now, and its 20 requests still count.
+	delete(now, req("web-canary-gone", "200"))
+	exp.set(now)
+	waitFor(t, "the gone pod's series to go stale", func() bool {
+		v, err := p.QueryVector(ctx, `http_requests_total{pod="web-canary-gone"}`)
+		return err == nil && len(v) == 0
 	})
-	if o.Errors != 3+2 || !o.RequestsKnown || o.Ratio != 5.0/63 {
-		t.Errorf("observation %+v, want 63 requests and 5 errors", o)
+	if !look() {
+		t.Errorf("after a pod went: %+v, %v; want its 20 requests still counted (83)", o, err)
+	}
+	if o.Errors != 3+2 || !o.RequestsKnown || o.Ratio != 5.0/83 {
+		t.Errorf("observation %+v, want 83 requests and 5 errors", o)
 	}
 	if want := []Bucket{{0.1, 30}, {math.Inf(1), 33}}; fmt.Sprint(o.Buckets) != fmt.Sprint(want) {
 		t.Errorf("buckets %v, want %v", o.Buckets, want)
