@@ -22,8 +22,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
-	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // DiagnoseTimeout bounds the diagnosis after a failure (reading pods, events and logs).
@@ -95,10 +93,8 @@ type run struct {
 	keepPhase bool
 	// wrote: the run recorded a phase of its own (it changed something).
 	wrote bool
-	// bg is blue-green's side of this run's modes (nil until one is needed).
-	bg *bluegreen.Modes
-	// canary is the canary's side of this run's modes (nil until one is needed).
-	canary *canary.Modes
+	// registry is each strategy's lifecycle for this run (strategies.go; nil until needed).
+	registry []lifecycle
 	// stopAsked is who this rollback asked the run holding a canary in flight to stop as ("":
 	// it asked no one).
 	stopAsked string
@@ -151,12 +147,9 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (out Outcome) {
 		r.history(ctx)
 	case cfg.DryRun: // reads only: no lock, nothing written
 		r.deploy(ctx)
-	case cfg.Mode == config.ModeRollback && r.bgModes().SwitchBackNow(ctx):
-		// a blue-green release in its grace period: switched back without waiting for the lock
+	case cfg.Mode == config.ModeRollback && r.rollbackBeforeLock(ctx):
+		// a strategy rolled back without waiting for the lock (blue-green in its grace period)
 	default:
-		if cfg.Mode == config.ModeRollback {
-			r.stopAsked = canary.AskToStop(ctx, r.canaryEnv(&cluster{r: r}), stopPoll)
-		}
 		r.locked(ctx)
 	}
 	r.out.Duration = d.Clock.Since(r.start)
@@ -301,18 +294,15 @@ func (r *run) deploy(ctx context.Context) {
 		return
 	}
 
-	st, err := strategyFor(cfg)
+	st, err := r.strategyFor()
 	if err != nil {
 		r.fail(ctx, "pre-flight", "", "%v (nothing was changed)", err)
 		return
 	}
 	c := &cluster{r: r, pf: pf}
 	var sc strategy.Cluster = c
-	switch {
-	case pf.canary != nil:
-		sc = canary.NewCluster(r.canaryEnv(c), pf.canary)
-	case pf.blueGreen != nil:
-		sc = bluegreen.NewCluster(r.bgEnv(c), pf.blueGreen)
+	if l := r.lifecycle(); l != nil && pf.plan != nil {
+		sc = l.cluster(c, pf)
 	}
 	res := st.Deploy(ctx, sc)
 	f := res.Failure

@@ -10,7 +10,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/kube"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // awaited is the revision the previous run left waiting for promotion, checked to be still
@@ -40,12 +39,21 @@ func (r *run) promote(ctx context.Context) {
 		r.fail(ctx, "promote", "", "%v (nothing was changed)", err)
 		return
 	}
-	if canary.Recorded(r.lock.Previous.Notes) {
-		r.canaryModes().Promote(ctx, rev, hist) // its first write records a phase (r.wrote)
+	l, err := r.awaitedBy("promote")
+	if err != nil {
+		r.fail(ctx, "promote", "", "%v (nothing was changed)", err)
 		return
 	}
-	r.wrote = true
-	r.bgModes().Promote(ctx, rev, hist)
+	l.promote(ctx, rev, hist)
+}
+
+// awaitedBy is the strategy whose run left the release awaiting promotion.
+func (r *run) awaitedBy(mode string) (lifecycle, error) {
+	if l := r.recordedBy(r.lock.Previous.Notes); l != nil {
+		return l, nil
+	}
+	return nil, fmt.Errorf("%s: the Lease of release %s names no strategy that stops before its switch (%q), so there is nothing to %s",
+		config.InMode, r.cfg.Release, r.lock.Previous.Notes[kube.AnnotationStrategy], mode)
 }
 
 // abort is mode abort: what awaits promotion is dropped and its revision marked failed; live
@@ -56,9 +64,21 @@ func (r *run) abort(ctx context.Context) {
 		r.fail(ctx, "abort", "", "%v (nothing was changed)", err)
 		return
 	}
-	if canary.Recorded(r.lock.Previous.Notes) {
-		r.canaryModes().Abort(ctx, rev, hist)
+	l, err := r.awaitedBy("abort")
+	if err != nil {
+		r.fail(ctx, "abort", "", "%v (nothing was changed)", err)
 		return
 	}
-	r.bgModes().Abort(ctx, rev, hist)
+	l.abort(ctx, rev, hist)
+}
+
+// rollbackBeforeLock gives each strategy its say in mode rollback before the lock is taken:
+// true when one rolled back itself (blue-green in its grace period switches back at once).
+func (r *run) rollbackBeforeLock(ctx context.Context) bool {
+	for _, l := range r.lifecycles() {
+		if l.beforeLock(ctx) {
+			return true
+		}
+	}
+	return false
 }

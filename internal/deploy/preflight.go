@@ -16,8 +16,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/internal/words"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
-	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // preflightError is a pre-flight failure that has a failure category (e.g. a missing Secret).
@@ -31,12 +29,12 @@ func (e *preflightError) Unwrap() error { return e.err }
 
 // preflight is what is known before anything is written.
 type preflight struct {
-	chart     *chart.Chart
-	values    map[string]any
-	current   int    // latest revision, 0 when the release does not exist
-	diff      string // rendered manifest vs the live release
-	blueGreen *bluegreen.Plan
-	canary    *canary.Plan
+	chart   *chart.Chart
+	values  map[string]any
+	current int    // latest revision, 0 when the release does not exist
+	diff    string // rendered manifest vs the live release
+	// plan is what the strategy's pre-flight found (nil: a rolling deploy).
+	plan strategyPlan
 	// ownRollout: the Deployments keep_capacity leaves to their chart's rollout, and why.
 	ownRollout map[string]string
 	// refused is keep_capacity's refusal of a Deployment that could never roll.
@@ -84,11 +82,6 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%s: the chart does not render: %v", config.InChart, err)
 	}
-	if pf.canary != nil && !pf.canary.First() {
-		if err := pf.canary.Check(ctx); err != nil {
-			return nil, err
-		}
-	}
 	return r.preflightRendered(ctx, pf, live, rendered.Manifest)
 }
 
@@ -96,8 +89,8 @@ func (r *run) preflight(ctx context.Context) (*preflight, error) {
 // diffs it against the live release.
 func (r *run) preflightRendered(ctx context.Context, pf *preflight, live, manifest string) (*preflight, error) {
 	cfg := r.cfg
-	if pf.blueGreen != nil {
-		if err := pf.blueGreen.Check(manifest); err != nil {
+	if pf.plan != nil {
+		if err := pf.plan.check(ctx, manifest); err != nil {
 			return nil, err
 		}
 	}
@@ -210,36 +203,34 @@ func (r *run) metricsProvider() (analysis.Provider, error) {
 }
 
 // planStrategy reads what the strategy needs of the live release (its colours or its tracks)
-// and returns the dry run's options (the strategy's post-renderer).
+// and returns the dry run's options (the strategy's post-renderer). A release another
+// strategy's manifest holds is refused; a rolling deploy (a canary's first install too) rolls
+// with keep_capacity.
 func (r *run) planStrategy(ctx context.Context, pf *preflight, live string, exists bool) (release.UpgradeOptions, error) {
 	cfg := r.cfg
 	opts := release.UpgradeOptions{DryRun: true}
-	var err error
-	switch {
-	case cfg.Strategy == config.StrategyBlueGreen:
-		if pf.blueGreen, err = bluegreen.PlanDeploy(ctx, r.bgEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
+	for _, l := range r.lifecycles() {
+		if l.name() == cfg.Strategy {
+			continue
+		}
+		if err := l.refuses(cfg, live); err != nil {
 			return opts, err
 		}
-		opts.PostRender = pf.blueGreen.PostRender
-	case bluegreen.Owns(live):
-		return opts, bluegreen.ErrOtherStrategy(cfg)
-	case cfg.KeepCapacity && (cfg.Strategy == config.StrategyRolling || !exists):
-		if cfg.Strategy == config.StrategyCanary { // a first install is a rolling one
-			pf.canary = canary.FirstPlan()
+	}
+	rolling := true
+	if l := r.lifecycle(); l != nil {
+		var err error
+		if rolling, err = l.plan(ctx, pf, live, exists, &opts); err != nil {
+			return opts, err
 		}
+	}
+	if rolling && cfg.KeepCapacity {
 		opts.PostRender = func(m string) (string, error) { // as Upgrade renders it
 			if pf.ownRollout, pf.refused = r.planSurge(ctx, m); pf.refused != nil {
 				return "", pf.refused
 			}
 			out, _, err := strategy.KeepCapacity(m, pf.ownRollout)
 			return out, err
-		}
-	case cfg.Strategy == config.StrategyCanary:
-		if pf.canary, err = canary.PlanDeploy(ctx, r.canaryEnv(&cluster{r: r, pf: pf}), live, exists); err != nil {
-			return opts, err
-		}
-		if exists {
-			opts.PostRender = pf.canary.PostRender
 		}
 	}
 	return opts, nil

@@ -17,8 +17,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/outcome"
 	"github.com/shepherd-deploy/shepherd/release"
-	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // rollback is mode rollback: to the named revision, or the last good one before the current,
@@ -38,12 +36,10 @@ func (r *run) rollback(ctx context.Context) {
 	}
 	current := hist[len(hist)-1].Version
 	r.out.PreviousRevision, r.out.HistoryRead = current, true
-	if r.canaryModes().Rollback(ctx, hist, r.stopAsked, r.abort) {
-		return
-	}
-	if bluegreen.Owns(hist[len(hist)-1].Manifest) {
-		r.bgModes().Rollback(ctx, hist)
-		return
+	for _, l := range r.lifecycles() {
+		if l.rollback(ctx, hist) {
+			return
+		}
 	}
 	from := current // the revision the rollback leaves
 	if r.resumeFrom > 0 && cfg.Revision == 0 {
@@ -137,7 +133,7 @@ func (r *run) history(ctx context.Context) {
 
 func (r *run) rollbacker() rollback.Rollbacker {
 	return rollback.Rollbacker{Helm: r.d.Helm, Watcher: r.watcher(), Namespace: r.cfg.Namespace, Now: r.d.Clock.Now,
-		AttemptTimeout: r.cfg.Timeout, Force: r.forceRollback, NotAVersion: canary.NotAVersion}
+		AttemptTimeout: r.cfg.Timeout, Force: r.forceRollback, NotAVersion: r.notAVersion}
 }
 
 // verifyHealth checks health_url, when set, after a rolled-back rollout completed.
@@ -259,7 +255,7 @@ func (r *run) confirmRollback(ctx context.Context, hist []*helmrelease.Release, 
 	}
 	plan := RollbackPlan{Release: cfg.Release, Namespace: cfg.Namespace, From: from, To: cfg.Revision, Verify: cfg.VerifyDuration}
 	if plan.To == 0 {
-		if good := release.LastGood(hist, from, canary.NotAVersion); good != nil {
+		if good := release.LastGood(hist, from, r.notAVersion); good != nil {
 			plan.To = good.Version
 		}
 	}

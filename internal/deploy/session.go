@@ -18,8 +18,6 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
-	"github.com/shepherd-deploy/shepherd/strategy/bluegreen"
-	"github.com/shepherd-deploy/shepherd/strategy/canary"
 )
 
 // begin is what every writing run does first: check the cluster answers, take the release's
@@ -88,7 +86,7 @@ func (r *run) state(ctx context.Context, phase kube.Phase, revision int, notes m
 		return nil
 	}
 	r.wrote = true
-	if err := r.lock.SetState(ctx, phase, revision, withoutOthers(notes)); err != nil {
+	if err := r.lock.SetState(ctx, phase, revision, r.withoutOthers(notes)); err != nil {
 		r.d.Log.Debug("record phase", "err", err)
 		return fmt.Errorf("could not record phase %s of revision %d on the release lock, so this step did not start (the next run could not finish it): %w", phase, revision, kube.Explain(err))
 	}
@@ -187,28 +185,8 @@ func (r *run) finishInterrupted(ctx context.Context) (err error) {
 // when set, ends a canary's promotion once the engine has checked its stable track as it
 // checks a rolling deploy (given that check's error, it returns the run's).
 func (r *run) finishStrategy(ctx context.Context, notes map[string]string, rev int, who string, hist []*helmrelease.Release) (done bool, after func(error) error, err error) {
-	wrote := func(w bool, err error) error {
-		if w {
-			return &finishError{error: err}
-		}
-		return err
-	}
-	switch {
-	case bluegreen.Recorded(notes):
-		return true, nil, wrote(r.bgModes().Finish(ctx, rev, who, hist))
-	case canary.Recorded(notes) && !canary.Promoting(notes):
-		return true, nil, wrote(r.canaryModes().Finish(ctx, rev, who, hist))
-	case canary.Recorded(notes): // a promotion: the stable track's rollout, checked as a rolling one is
-		finish := r.canaryModes().KeepServing(ctx, who)
-		return false, func(err error) error {
-			if err != nil {
-				return err
-			}
-			if ferr := finish(ctx, r.unfinished); ferr != nil {
-				return &finishError{error: ferr}
-			}
-			return nil
-		}, nil
+	if l := r.recordedBy(notes); l != nil {
+		return l.finish(ctx, notes, rev, who, hist)
 	}
 	return false, nil, nil
 }
