@@ -92,3 +92,22 @@ func (c *Cluster) NewNamespace(t testing.TB) string {
 	}
 	return got.Name
 }
+
+// Private starts a cluster of the test's own (no data plane), stopped when the test ends: for
+// a test that must disturb its control plane (stop or freeze it) without touching the tests
+// that share the package's cluster.
+func Private(t testing.TB) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bins, err := EnsureBinaries(ctx, BuildOptions{})
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	c, err := Start(ctx, Options{Binaries: bins})
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}

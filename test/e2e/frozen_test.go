@@ -16,19 +16,17 @@ import (
 // A control plane that hangs rather than goes away — the API server or etcd stopped (SIGSTOP)
 // for 20 s in the middle of a rolling deploy, then going on — ends the run without a panic,
 // with an outcome that agrees with what serves and a release Helm calls deployed; the next run
-// deploys at once. These tests freeze the shared cluster, so they do not run in parallel (Go
-// runs them before the parallel ones start).
-
-func TestFrozenAPIServerDuringARollingDeploy(t *testing.T) {
-	frozenDuringRollout(t, "kube-apiserver")
+// deploys at once. The test freezes a cluster of its own, so the tests that share the
+// package's cluster never stall with it.
+func TestFrozenControlPlaneDuringARollingDeploy(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Private(t)
+	for _, proc := range []string{"kube-apiserver", "etcd"} {
+		t.Run(proc, func(t *testing.T) { frozenDuringRollout(t, c, proc) })
+	}
 }
 
-func TestFrozenEtcdDuringARollingDeploy(t *testing.T) {
-	frozenDuringRollout(t, "etcd")
-}
-
-func frozenDuringRollout(t *testing.T, proc string) {
-	c := testcluster.Shared(t)
+func frozenDuringRollout(t *testing.T, c *testcluster.Cluster, proc string) {
 	ns := c.NewNamespace(t)
 	install(t, c, ns, "1.0.0")
 	run := startAction(t, deployInputs(c, ns, "1.1.0", "timeout", "90s"))
