@@ -93,10 +93,10 @@ func (c *Cluster) NewNamespace(t testing.TB) string {
 	return got.Name
 }
 
-// Private starts a cluster of the test's own (no data plane), stopped when the test ends: for
-// a test that must disturb its control plane (stop or freeze it) without touching the tests
-// that share the package's cluster.
-func Private(t testing.TB) *Cluster {
+// Private starts a cluster of the test's own, as o says (its binaries found or built), stopped
+// when the test ends: for a test that must disturb its control plane (stop or freeze it)
+// without touching the tests that share the package's cluster.
+func Private(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -104,7 +104,8 @@ func Private(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
-	c, err := Start(ctx, Options{Binaries: bins})
+	o.Binaries = bins
+	c, err := Start(ctx, o)
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}

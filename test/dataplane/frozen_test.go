@@ -9,13 +9,18 @@ import (
 	"time"
 
 	"github.com/shepherd-deploy/shepherd/internal/actionrun"
+	"github.com/shepherd-deploy/shepherd/internal/testcluster"
 )
 
 // etcd stopped (SIGSTOP) for 20 s while a canary holds its first stage, then going on: the run
 // ends without a panic, its outcome agrees with what serves, and the next canary deploys at
-// once. The test freezes the shared cluster, so it does not run in parallel.
+// once. The test freezes a cluster of its own (with its data plane), so the tests sharing the
+// package's cluster never stall with it.
 func TestFrozenEtcdDuringACanaryStage(t *testing.T) {
-	c, ns := withStable(t)
+	t.Parallel()
+	c := testcluster.Private(t, testcluster.Options{DataPlane: true})
+	ns := c.NewNamespace(t)
+	stableInstalled(t, c, ns)
 	cmd := exec.Command(actionrun.Binary(t))
 	froze := make(chan error, 1)
 	go func() {

@@ -20,7 +20,7 @@ import (
 // package's cluster never stall with it.
 func TestFrozenControlPlaneDuringARollingDeploy(t *testing.T) {
 	t.Parallel()
-	c := testcluster.Private(t)
+	c := testcluster.Private(t, testcluster.Options{})
 	for _, proc := range []string{"kube-apiserver", "etcd"} {
 		t.Run(proc, func(t *testing.T) { frozenDuringRollout(t, c, proc) })
 	}
