@@ -249,13 +249,9 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 	if err != nil {
 		return strategy.Revision{}, err
 	}
-	live := map[string]int{}
-	for _, name := range t.names {
-		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name+CanarySuffix, metav1.GetOptions{})
-		if err != nil {
-			return strategy.Revision{}, fmt.Errorf("read %s%s: %w", name, CanarySuffix, kube.Explain(err))
-		}
-		live[name] = int(*d.Spec.Replicas)
+	live, err := c.canaryCounts(ctx, t.names)
+	if err != nil {
+		return strategy.Revision{}, err
 	}
 	ch := c.chart
 	if ch == nil {
@@ -300,6 +296,19 @@ func (c *Cluster) PromoteStable(ctx context.Context) (strategy.Revision, error) 
 	c.event(ctx, "promote", Info, "revision %d applied: the stable track (%s) takes revision %d's version; the canary serves until it is ready",
 		rel.Version, strings.Join(t.names, ", "), t.rev)
 	return strategy.Revision{Number: rel.Version, Workloads: release.Workloads{Deployments: t.names}}, nil
+}
+
+// canaryCounts are the replicas each track's canary Deployment runs, by the track's name.
+func (c *Cluster) canaryCounts(ctx context.Context, names []string) (map[string]int, error) {
+	live := map[string]int{}
+	for _, name := range names {
+		d, err := c.typed().AppsV1().Deployments(c.ns()).Get(ctx, name+CanarySuffix, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read %s%s: %w", name, CanarySuffix, kube.Explain(err))
+		}
+		live[name] = int(*d.Spec.Replicas)
+	}
+	return live, nil
 }
 
 // promotionChart is the chart that promoting canary revision rev renders, found before any
