@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -180,24 +181,30 @@ func describeMissing(ref release.Ref, err error) string {
 	return fmt.Sprintf("%s %q cannot be read (needed by %s): %v", ref.Kind, ref.Name, ref.From, err)
 }
 
-// metricsProvider is the canary's metrics provider (nil: no analysis, pod health only):
-// Prometheus at its URL, or inside the cluster through the API server.
+// metricsProvider is the canary's metrics provider (nil: no analysis, pod health only), built
+// by the analysis package's factory from the configuration; the engine supplies only the way
+// into the cluster (a port-forward through the API server) for a backend inside it.
 func (r *run) metricsProvider() (analysis.Provider, error) {
 	cfg := r.cfg
 	if !cfg.HasPrometheus() {
 		return nil, nil
 	}
-	q := analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0,
-		WithBuckets: cfg.Judge.Baseline == config.BaselineStable}
-	auth := analysis.Auth{Token: cfg.PrometheusAuth.Token, Headers: cfg.PrometheusAuth.Headers}
-	if svc := cfg.PrometheusService; svc != nil {
-		sp := &servicePrometheus{r: r, svc: *svc, auth: auth, q: q}
-		r.closers = append(r.closers, sp.close)
-		return sp, nil
+	o := analysis.Options{
+		URL:  cfg.PrometheusURL,
+		Auth: analysis.Auth{Token: cfg.PrometheusAuth.Token, Headers: cfg.PrometheusAuth.Headers},
+		Queries: analysis.Queries{ErrorRate: cfg.ErrorRateQuery, Latency: cfg.LatencyQuery, WithLatency: cfg.LatencyThreshold > 0,
+			WithBuckets: cfg.Judge.Baseline == config.BaselineStable},
+		Inputs: [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ},
 	}
-	p, err := analysis.NewPrometheusProvider(cfg.PrometheusURL, auth, q, [3]string{config.InPrometheus, config.InErrorQuery, config.InLatencyQ})
+	if svc := cfg.PrometheusService; svc != nil {
+		o.Dial, o.Inputs[0] = serviceDialer{r: r, svc: *svc}.dial, config.InPromService
+	}
+	p, err := analysis.NewProvider(analysis.DefaultProvider, o)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := p.(io.Closer); ok {
+		r.closers = append(r.closers, func() { _ = c.Close() })
 	}
 	return p, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,79 +16,32 @@ import (
 	"github.com/shepherd-deploy/shepherd/kube"
 )
 
-// servicePrometheus is a Prometheus inside the cluster (prometheus_service), reached through
-// the API server with the run's own credentials: a port-forward to one of its Service's Ready
-// pods, as the blue-green smoke tests reach a pod. It is made on first use and made again
+// serviceDialer reaches a Prometheus inside the cluster (prometheus_service) through the API
+// server with the run's own credentials: a port-forward to one of its Service's Ready pods,
+// as the blue-green smoke tests reach a pod. The metrics provider dials on first use and again
 // when a query fails (the pod went away); the run closes it when it ends.
-type servicePrometheus struct {
-	r    *run
-	svc  config.PrometheusService
-	auth analysis.Auth
-	q    analysis.Queries
-
-	mu   sync.Mutex
-	cur  *analysis.PrometheusProvider
-	stop context.CancelFunc
+type serviceDialer struct {
+	r   *run
+	svc config.PrometheusService
 }
 
-var _ analysis.Provider = (*servicePrometheus)(nil)
-
-func (s *servicePrometheus) Latency() bool { return s.q.WithLatency }
-
-// Observe reads a track, forwarding again once if the forwarded pod stopped answering.
-func (s *servicePrometheus) Observe(ctx context.Context, t analysis.Track) (analysis.Observation, error) {
-	var o analysis.Observation
-	err := s.try(ctx, func(p *analysis.PrometheusProvider) (err error) { o, err = p.Observe(ctx, t); return err })
-	return o, err
-}
-
-// Check forwards and runs each query once.
-func (s *servicePrometheus) Check(ctx context.Context, t analysis.Track) error {
-	return s.try(ctx, func(p *analysis.PrometheusProvider) error { return p.Check(ctx, t) })
-}
-
-func (s *servicePrometheus) try(ctx context.Context, f func(*analysis.PrometheusProvider) error) error {
-	for i := 0; ; i++ {
-		p, err := s.provider(ctx)
-		if err != nil {
-			return err
-		}
-		if err = f(p); err == nil || i == 1 || ctx.Err() != nil {
-			return err
-		}
-		s.close() // the next round forwards to a pod again
-	}
-}
-
-// provider is the Prometheus behind the current port-forward, made if there is none.
-func (s *servicePrometheus) provider(ctx context.Context) (*analysis.PrometheusProvider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur != nil {
-		return s.cur, nil
-	}
+// dial forwards a local port to a Ready pod of the Service.
+func (s serviceDialer) dial(ctx context.Context) (analysis.Dialed, error) {
 	pod, port, err := s.target(ctx)
 	if err != nil {
-		return nil, err
+		return analysis.Dialed{}, err
 	}
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // as long as the run: close ends it
 	local, err := kube.PortForward(fctx, s.r.d.Clients.Config, s.r.d.Clients.Typed, s.svc.Namespace, pod, port)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("%s: %v (the run needs create pods/portforward in namespace %s)", config.InPromService, kube.Explain(err), s.svc.Namespace)
+		return analysis.Dialed{}, fmt.Errorf("%s: %v (the run needs create pods/portforward in namespace %s)", config.InPromService, kube.Explain(err), s.svc.Namespace)
 	}
-	p, err := analysis.NewPrometheusProvider("http://127.0.0.1:"+strconv.Itoa(local), s.auth, s.q,
-		[3]string{config.InPromService, config.InErrorQuery, config.InLatencyQ})
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	s.cur, s.stop = p, cancel
-	return p, nil
+	return analysis.Dialed{URL: "http://127.0.0.1:" + strconv.Itoa(local), Close: cancel}, nil
 }
 
 // target is a Ready pod behind the Service and the container port the Service port sends to.
-func (s *servicePrometheus) target(ctx context.Context) (string, int, error) {
+func (s serviceDialer) target(ctx context.Context) (string, int, error) {
 	cs, ns := s.r.d.Clients.Typed, s.svc.Namespace
 	svc, err := cs.CoreV1().Services(ns).Get(ctx, s.svc.Name, metav1.GetOptions{})
 	switch {
@@ -146,14 +98,4 @@ func podIsReady(pod corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-// close ends the current port-forward.
-func (s *servicePrometheus) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stop != nil {
-		s.stop()
-	}
-	s.cur, s.stop = nil, nil
 }
