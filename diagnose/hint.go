@@ -69,8 +69,8 @@ func Hint(s Signal) string {
 		switch s.Reason {
 		case "NoData":
 			return hintNoData
-		case "PrometheusError":
-			return hintPrometheus
+		case "PrometheusError": // the reason's value, an output, stays
+			return hintMetrics
 		}
 		return hintAnalysis
 	}
@@ -125,11 +125,12 @@ func capacityHint(has func(...string) bool) string {
 	return hintCapacityGeneric
 }
 
-// Hints of a canary's metric analysis.
+// Hints of a canary's metric analysis. They name no metrics provider: the provider's own
+// error, in the message above, names it and the input to change.
 const (
-	hintAnalysis   = "The canary's own metrics crossed the threshold while the stable track's did not: compare the two in the stage table, then read the canary's logs for the failing requests before releasing again."
-	hintNoData     = "No data is not a pass: check that Prometheus scrapes the canary's pods (their pod label), that the query names metrics the app exports, and that the stage got traffic (min_requests requests within interval)."
-	hintPrometheus = "Prometheus could not be asked: check prometheus_url is reachable from the runner and that the query is valid PromQL; the canary was aborted rather than promoted blind."
+	hintAnalysis = "The canary's own metrics crossed the threshold while the stable track's did not: compare the two in the stage table, then read the canary's logs for the failing requests before releasing again."
+	hintNoData   = "No data is not a pass: check that the metrics provider collects the canary's pods (their pod label), that the query names metrics the app exports, and that the stage got traffic (min_requests requests within interval)."
+	hintMetrics  = "The metrics provider could not be asked: check that the address named above is reachable from the runner and that the query is valid for it; the canary was aborted rather than promoted blind."
 )
 
 // missingConfig extracts what is missing from a CreateContainerConfigError message:

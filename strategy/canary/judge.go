@@ -18,9 +18,9 @@ import (
 )
 
 // Judge holds stage i for the interval: the canary's pods are watched the whole time (none
-// may restart or go unready) and, with Prometheus, its metrics are read every few seconds over
-// the stage so far, beside the stable track's. Conclusive evidence stops the stage at once;
-// otherwise it is judged on its whole window at the end.
+// may restart or go unready) and, with a metrics provider, its metrics are read every few
+// seconds over the stage so far, beside the stable track's. Conclusive evidence stops the
+// stage at once; otherwise it is judged on its whole window at the end.
 func (c *Cluster) Judge(ctx context.Context, i int) (*diagnose.Signal, error) {
 	t := c.tr
 	st := &t.report.Stages[i]
