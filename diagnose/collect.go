@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -143,7 +142,9 @@ func (c Collector) Collect(ctx context.Context, namespace string, selector label
 			d.Hint = hintCrashNoLogs // no "below" to point at
 		}
 	}
-	redact(reflect.ValueOf(&d).Elem(), masker(c.Secrets))
+	if r := masker(c.Secrets); r != nil {
+		d = Scrubbed(d, r.Replace)
+	}
 	return d, err
 }
 

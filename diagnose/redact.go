@@ -37,30 +37,58 @@ func Redact(text string, secrets []string) string {
 	return text
 }
 
-// redact replaces the secrets in every settable string reachable from v (fields, slices,
-// pointers).
-func redact(v reflect.Value, r *strings.Replacer) {
-	if r == nil {
-		return
-	}
+// Scrubbed is a deep copy of v with scrub applied to every string reachable through its
+// exported fields, pointers, interfaces, slices, arrays and maps; v itself is left as it was.
+// It is the one walk every redaction of a structure takes (a diagnosis, an outcome).
+func Scrubbed[T any](v T, scrub func(string) string) T {
+	return scrubbed(reflect.ValueOf(&v).Elem(), scrub).Interface().(T)
+}
+
+func scrubbed(v reflect.Value, scrub func(string) string) reflect.Value {
+	out := reflect.New(v.Type()).Elem()
 	switch v.Kind() {
 	case reflect.String:
-		if v.CanSet() {
-			v.SetString(r.Replace(v.String()))
-		}
+		out.SetString(scrub(v.String()))
 	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			redact(v.Elem(), r)
+		if v.IsNil() {
+			return v
 		}
+		if v.Kind() == reflect.Interface {
+			out.Set(scrubbed(v.Elem(), scrub))
+			break
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(scrubbed(v.Elem(), scrub))
+		out.Set(p)
 	case reflect.Struct:
+		out.Set(v) // unexported fields as they are
 		for i := 0; i < v.NumField(); i++ {
 			if v.Type().Field(i).IsExported() {
-				redact(v.Field(i), r)
+				out.Field(i).Set(scrubbed(v.Field(i), scrub))
 			}
 		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			redact(v.Index(i), r)
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
 		}
+		out.Set(reflect.MakeSlice(v.Type(), v.Len(), v.Len()))
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(scrubbed(v.Index(i), scrub))
+		}
+	case reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(scrubbed(v.Index(i), scrub))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out.Set(reflect.MakeMapWithSize(v.Type(), v.Len()))
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(scrubbed(it.Key(), scrub), scrubbed(it.Value(), scrub))
+		}
+	default:
+		out.Set(v)
 	}
+	return out
 }

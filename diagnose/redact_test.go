@@ -1,7 +1,6 @@
 package diagnose
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -12,7 +11,7 @@ func TestRedactReachesEveryString(t *testing.T) {
 		Pods: []PodEvidence{{Name: "web", Containers: []ContainerEvidence{{
 			Message: "x", PreviousLogs: []string{"connecting with hunter22", "token=tok-abc-123; retry", "ok"}}}}},
 		Events: []EventEvidence{{Message: "pulled with hunter22"}}}
-	redact(reflect.ValueOf(&d).Elem(), masker([]string{"hunter22", "tok-abc-123", "ab"}))
+	d = Scrubbed(d, masker([]string{"hunter22", "tok-abc-123", "ab"}).Replace)
 	all := d.Summary + d.Signals[0].Message + strings.Join(d.Pods[0].Containers[0].PreviousLogs, "|") + d.Events[0].Message
 	if strings.Contains(all, "hunter22") || strings.Contains(all, "tok-abc-123") {
 		t.Errorf("a secret is left: %s", all)

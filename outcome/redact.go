@@ -2,7 +2,6 @@ package outcome
 
 import (
 	"context"
-	"reflect"
 
 	"github.com/shepherd-deploy/shepherd/config"
 	"github.com/shepherd-deploy/shepherd/diagnose"
@@ -22,8 +21,7 @@ func NewScrubber(secrets []string) Scrubber {
 // deployment's status, Slack) is given, so none of them can show a credential. o itself is
 // left as it was.
 func Redact(o Outcome, scrub Scrubber) Outcome {
-	v := scrubbed(reflect.ValueOf(o), scrub)
-	return v.Interface().(Outcome)
+	return diagnose.Scrubbed(o, scrub)
 }
 
 // RedactReporter is r with every event and the outcome scrubbed before r sees them.
@@ -55,51 +53,4 @@ func (x *redacting) Event(ctx context.Context, e Event) {
 
 func (x *redacting) Finish(ctx context.Context, o Outcome) error {
 	return x.r.Finish(ctx, Redact(o, x.scrub))
-}
-
-// scrubbed is a deep copy of v with scrub applied to every string reachable through exported
-// fields, pointers, slices, arrays and maps.
-func scrubbed(v reflect.Value, scrub Scrubber) reflect.Value {
-	out := reflect.New(v.Type()).Elem()
-	switch v.Kind() {
-	case reflect.String:
-		out.SetString(scrub(v.String()))
-	case reflect.Pointer:
-		if v.IsNil() {
-			return v
-		}
-		p := reflect.New(v.Type().Elem())
-		p.Elem().Set(scrubbed(v.Elem(), scrub))
-		out.Set(p)
-	case reflect.Struct:
-		out.Set(v) // unexported fields as they are
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				out.Field(i).Set(scrubbed(v.Field(i), scrub))
-			}
-		}
-	case reflect.Slice:
-		if v.IsNil() {
-			return v
-		}
-		out.Set(reflect.MakeSlice(v.Type(), v.Len(), v.Len()))
-		for i := 0; i < v.Len(); i++ {
-			out.Index(i).Set(scrubbed(v.Index(i), scrub))
-		}
-	case reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			out.Index(i).Set(scrubbed(v.Index(i), scrub))
-		}
-	case reflect.Map:
-		if v.IsNil() {
-			return v
-		}
-		out.Set(reflect.MakeMapWithSize(v.Type(), v.Len()))
-		for it := v.MapRange(); it.Next(); {
-			out.SetMapIndex(scrubbed(it.Key(), scrub), scrubbed(it.Value(), scrub))
-		}
-	default:
-		out.Set(v)
-	}
-	return out
 }
