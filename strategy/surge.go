@@ -2,8 +2,7 @@ package strategy
 
 import (
 	"fmt"
-	"math"
-	"strconv"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,7 +42,7 @@ func (r Room) CannotSurge(d appsv1.Deployment) string {
 			continue
 		}
 		pvc, ok := r.Claims[v.PersistentVolumeClaim.ClaimName]
-		if ok && hasMode(pvc.Spec.AccessModes, corev1.ReadWriteOncePod) {
+		if ok && slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOncePod) {
 			return fmt.Sprintf("its volume %q is claim %s, ReadWriteOncePod: only one pod at a time can mount it", v.Name, pvc.Name)
 		}
 	}
@@ -105,15 +104,6 @@ func podRequests(spec corev1.PodSpec) map[corev1.ResourceName]resource.Quantity 
 	return out
 }
 
-func hasMode(modes []corev1.PersistentVolumeAccessMode, m corev1.PersistentVolumeAccessMode) bool {
-	for _, x := range modes {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
 // hostPort is the first host port the pod's containers take (0: none).
 func hostPort(spec corev1.PodSpec) int32 {
 	for _, c := range spec.Containers {
@@ -163,20 +153,9 @@ func RollsWithoutSurge(d appsv1.Deployment, running int) bool {
 	if ru != nil && ru.MaxUnavailable != nil {
 		unavailable = *ru.MaxUnavailable
 	}
-	return scaledDown(unavailable, running) >= 1
-}
-
-// scaledDown is an intstr at replicas, a percentage rounded down as the Deployment controller
-// rounds maxUnavailable.
-func scaledDown(v intstr.IntOrString, replicas int) int {
-	if v.Type == intstr.Int {
-		return v.IntValue()
-	}
-	pct, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
-	if err != nil {
-		return 0
-	}
-	return int(math.Floor(float64(pct) * float64(replicas) / 100))
+	// rounded down, as the Deployment controller rounds maxUnavailable
+	n, err := intstr.GetScaledValueFromIntOrPercent(&unavailable, running, false)
+	return err == nil && n >= 1
 }
 
 // PlanSurge reads, before anything is written, which of the rendered Deployments keep_capacity
