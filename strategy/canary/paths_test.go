@@ -245,16 +245,8 @@ func TestDeployStages(t *testing.T) {
 			f.Releases = []*helmrelease.Release{{Name: "web", Version: 1, Manifest: sessiontest.Web("1.0.0"), Info: &helmrelease.Info{Status: helmrelease.StatusDeployed}}}
 			f.Deployment("web", 4, 4, map[string]string{"app": "web"})
 			f.ApplyFn = func(a strategy.Apply) (string, error) { return sessiontest.Web("2.0.0"), nil }
-			watches := 0
 			if tc.fail {
-				f.WatchFn = func(w release.Workloads) (health.Result, error) {
-					if slices.Contains(w.Deployments, "web-canary") {
-						if watches++; watches == 2 {
-							return health.Result{Status: "1 of 2 ready"}, nil
-						}
-					}
-					return health.Result{Ready: true}, nil
-				}
+				f.WatchFn = canaryNotReadyAtWatch(2)
 			}
 			e := env(f)
 			ctx := context.Background()
@@ -330,4 +322,18 @@ type chartless struct{ *sessiontest.Fake }
 
 func (chartless) ChartOf(context.Context, *helmrelease.Release) (*chart.Chart, error) {
 	return nil, fmt.Errorf("revision 2's chart has dependencies, which Helm does not keep with a release")
+}
+
+// canaryNotReadyAtWatch is a WatchFn under which the canary's nth watch finds it not Ready
+// (a stage that fails) and every other watch finds what it watches Ready.
+func canaryNotReadyAtWatch(n int) func(release.Workloads) (health.Result, error) {
+	watches := 0
+	return func(w release.Workloads) (health.Result, error) {
+		if slices.Contains(w.Deployments, "web-canary") {
+			if watches++; watches == n {
+				return health.Result{Status: "1 of 2 ready"}, nil
+			}
+		}
+		return health.Result{Ready: true}, nil
+	}
 }

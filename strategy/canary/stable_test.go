@@ -2,12 +2,9 @@ package canary
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/shepherd-deploy/shepherd/health"
-	"github.com/shepherd-deploy/shepherd/release"
 	"github.com/shepherd-deploy/shepherd/strategy"
 	"github.com/shepherd-deploy/shepherd/strategy/sessiontest"
 )
@@ -29,15 +26,7 @@ func TestAbortAfterAPromotionNamesThePromotedRevision(t *testing.T) {
 	}
 
 	f.ApplyFn = func(strategy.Apply) (string, error) { return sessiontest.Web("3.0.0"), nil }
-	watches := 0
-	f.WatchFn = func(w release.Workloads) (health.Result, error) {
-		if slices.Contains(w.Deployments, "web-canary") {
-			if watches++; watches == 2 {
-				return health.Result{Status: "1 of 2 ready"}, nil
-			}
-		}
-		return health.Result{Ready: true}, nil
-	}
+	f.WatchFn = canaryNotReadyAtWatch(2)
 	e := env(f)
 	plan, err := PlanDeploy(ctx, e, f.Releases[2].Manifest, true)
 	if err != nil {
